@@ -1,0 +1,286 @@
+"""Where stick-figure poses come from: a procedural kinematic sampler or a bank of poses.
+
+Both sources return poses as ``(n, 16, 2) float64`` arrays, xy, in arbitrary units with y
+pointing down (image orientation); placement (``placement.py``) maps them into the frame.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import StickposeError
+from ..skeleton import NUM_JOINTS
+
+# --- the kinematic model -------------------------------------------------------------------
+# 3-D body frame: +x is the person's left, +y up, +z the person's forward (toward a camera
+# that looks at the front). Right limbs are computed as mirror images of left limbs.
+
+# Bone lengths as fractions of standing height (Drillis & Contini segment proportions).
+BONES = {
+    "torso": 0.29,        # pelvis -> thorax
+    "neck": 0.05,         # thorax -> upper neck
+    "head": 0.13,         # upper neck -> head top
+    "shoulder": 0.13,     # thorax -> each shoulder
+    "hip": 0.055,         # pelvis -> each hip
+    "upper_arm": 0.186,
+    "forearm": 0.146,
+    "thigh": 0.245,
+    "shin": 0.246,
+}
+
+# Joint angles in degrees: name -> (lower limit, upper limit).
+ANGLE_LIMITS = {
+    "trunk_flex": (-30, 100), "trunk_side": (-35, 35), "trunk_twist": (-45, 45),
+    "neck_flex": (-40, 50), "neck_side": (-30, 30),
+    "l_shoulder_flex": (-50, 180), "l_shoulder_abd": (-10, 180),
+    "l_arm_twist": (-60, 90), "l_elbow": (0, 150),
+    "r_shoulder_flex": (-50, 180), "r_shoulder_abd": (-10, 180),
+    "r_arm_twist": (-60, 90), "r_elbow": (0, 150),
+    "l_hip_flex": (-30, 125), "l_hip_abd": (-15, 60), "l_hip_rot": (-30, 45), "l_knee": (0, 150),
+    "r_hip_flex": (-30, 125), "r_hip_abd": (-15, 60), "r_hip_rot": (-30, 45), "r_knee": (0, 150),
+}
+ANGLES = tuple(ANGLE_LIMITS)
+_LO = np.array([lo for lo, _ in ANGLE_LIMITS.values()], float)
+_HI = np.array([hi for _, hi in ANGLE_LIMITS.values()], float)
+
+# Spread of each angle around an activity's mean, in degrees.
+_SPREAD = {
+    "trunk_flex": 8, "trunk_side": 6, "trunk_twist": 12, "neck_flex": 10, "neck_side": 8,
+    "shoulder_flex": 20, "shoulder_abd": 12, "arm_twist": 20, "elbow": 18,
+    "hip_flex": 10, "hip_abd": 5, "hip_rot": 10, "knee": 10,
+}
+
+# Activities: (weight, {angle or side-less angle: mean or (mean, spread)}). Side-less names
+# ("elbow") set both sides; unnamed angles are 0 with the default spread.
+ACTIVITIES = {
+    "stand": (0.11, {"trunk_flex": 3, "shoulder_flex": 10, "shoulder_abd": 10,
+                     "elbow": 15, "hip_abd": 5, "knee": 5}),
+    "walk": (0.11, {"l_hip_flex": 25, "r_hip_flex": -15, "l_knee": 15, "r_knee": 25,
+                    "l_shoulder_flex": -20, "r_shoulder_flex": 25, "shoulder_abd": 8,
+                    "elbow": 25}),
+    "run": (0.14, {"trunk_flex": 15, "l_hip_flex": (65, 15), "l_knee": (90, 20),
+                   "r_hip_flex": (-20, 10), "r_knee": (60, 25), "l_shoulder_flex": -45,
+                   "r_shoulder_flex": 55, "shoulder_abd": 15, "elbow": (90, 15)}),
+    "reach_up": (0.08, {"trunk_side": -8, "l_shoulder_flex": (165, 12),
+                        "l_shoulder_abd": (20, 15), "l_elbow": 10, "r_shoulder_flex": (40, 50),
+                        "r_shoulder_abd": (20, 20), "r_elbow": (30, 30), "knee": 5}),
+    "reach_forward": (0.07, {"trunk_flex": (30, 12), "r_shoulder_flex": (90, 15),
+                             "r_elbow": 10, "l_shoulder_flex": (40, 40), "l_elbow": (40, 30),
+                             "l_hip_flex": 40, "l_knee": 40, "r_hip_flex": -10}),
+    "bend": (0.08, {"trunk_flex": (80, 15), "shoulder_flex": (80, 25), "elbow": 20,
+                    "hip_abd": 8, "knee": 10}),
+    "sit": (0.09, {"hip_flex": (90, 10), "knee": (90, 15), "shoulder_flex": 30,
+                   "shoulder_abd": 10, "elbow": (60, 20), "hip_abd": 10}),
+    "squat": (0.07, {"trunk_flex": (35, 12), "hip_flex": (110, 12), "knee": (130, 12),
+                     "hip_abd": 15, "shoulder_flex": (60, 25), "elbow": 30}),
+    "kick": (0.06, {"trunk_flex": -10, "l_hip_flex": (85, 15), "l_knee": (15, 15),
+                    "r_knee": 15, "shoulder_abd": (60, 20), "elbow": 20}),
+    "jump": (0.06, {"shoulder_abd": (150, 20), "shoulder_flex": 10, "elbow": 15,
+                    "hip_abd": (30, 10), "knee": 20}),
+    "lunge": (0.05, {"l_hip_flex": (80, 10), "l_knee": (90, 12), "r_hip_flex": (-30, 8),
+                     "r_knee": 10, "shoulder_flex": (20, 30), "elbow": 30}),
+    "balance": (0.04, {"shoulder_abd": (90, 15), "l_hip_flex": (40, 20),
+                       "l_knee": (80, 25), "elbow": 10}),
+    "kneel": (0.04, {"l_hip_flex": (90, 10), "l_knee": (90, 10), "r_hip_flex": (0, 10),
+                     "r_knee": (90, 10), "shoulder_flex": 20, "elbow": 30}),
+}
+
+
+def _activity_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weights (A,), mean angles (A, P) and spreads (A, P) of every activity, in degrees."""
+    weights, means, spreads = [], [], []
+    for weight, settings in ACTIVITIES.values():
+        mean = np.zeros(len(ANGLES))
+        spread = np.array([_SPREAD[name[2:] if name[:2] in ("l_", "r_") else name]
+                           for name in ANGLES], float)
+        for key, value in settings.items():
+            mu, sd = value if isinstance(value, tuple) else (value, None)
+            for name in ([key] if key in ANGLE_LIMITS else ["l_" + key, "r_" + key]):
+                mean[ANGLES.index(name)] = mu
+                if sd is not None:
+                    spread[ANGLES.index(name)] = sd
+        weights.append(weight)
+        means.append(mean)
+        spreads.append(spread)
+    weights = np.array(weights)
+    return weights / weights.sum(), np.array(means), np.array(spreads)
+
+
+_WEIGHTS, _MEANS, _SPREADS = _activity_tables()
+# Column permutation swapping l_* and r_* angles; side bends and twists change sign.
+_MIRROR = np.array([ANGLES.index(("r_" + n[2:]) if n[:2] == "l_" else
+                                 ("l_" + n[2:]) if n[:2] == "r_" else n) for n in ANGLES])
+_MIRROR_SIGN = np.array([-1.0 if n in ("trunk_side", "trunk_twist", "neck_side") else 1.0
+                         for n in ANGLES])
+
+
+def _rot(axis: int, degrees: np.ndarray) -> np.ndarray:
+    """Rotation matrices ``(n, 3, 3)`` about x (0), y (1) or z (2) by angles ``(n,)`` degrees."""
+    a = np.radians(degrees)
+    c, s = np.cos(a), np.sin(a)
+    out = np.zeros(a.shape + (3, 3))
+    i, j = [(1, 2), (2, 0), (0, 1)][axis]
+    out[..., axis, axis] = 1.0
+    out[..., i, i] = c
+    out[..., j, j] = c
+    out[..., i, j] = -s
+    out[..., j, i] = s
+    return out
+
+
+def _apply(rotation: np.ndarray, vector) -> np.ndarray:
+    """Rotate vectors: ``(n, 3, 3) @ (3,) or (n, 3) -> (n, 3)``."""
+    return np.einsum("nij,...j->ni", rotation, np.asarray(vector, float)) \
+        if np.ndim(vector) == 1 else np.einsum("nij,nj->ni", rotation, vector)
+
+
+def _limb(frame, flex, abd, twist, bend, upper, lower, bend_sign):
+    """Upper and lower segment vectors ``(n, 3)`` of a left limb hanging from ``frame``.
+
+    ``flex`` raises the limb forward, ``abd`` sideways (outward = +x), ``twist`` turns it
+    about its own axis, and ``bend`` folds the lower segment forward (bend_sign +1, elbow) or
+    backward (-1, knee). Angles ``(n,)`` in degrees; lengths ``(n,)``.
+    """
+    down = np.array([0.0, -1.0, 0.0])
+    limb = frame @ _rot(0, -flex) @ _rot(2, abd)
+    upper_vec = _apply(limb, down) * upper[:, None]
+    lower_vec = _apply(limb @ _rot(1, twist) @ _rot(0, -bend_sign * bend), down) * lower[:, None]
+    return upper_vec, lower_vec
+
+
+@dataclass(frozen=True)
+class ProceduralPoses:
+    """Human-looking poses from a kinematic 16-joint skeleton.
+
+    Each figure draws an activity (standing, walking, running, reaching, bending, sitting,
+    squatting, kicking, jumping, lunging, balancing, kneeling), joint angles around that
+    activity's posture clipped to anatomical limits, per-figure limb proportions, a random
+    viewing direction (orthographic camera), and a whole-body in-plane rotation.
+    """
+
+    proportion_spread: float = 0.06   # relative std of each bone length
+    camera_pitch: float = 12.0        # std of camera elevation, degrees
+    roll_spread: float = 10.0         # std of in-plane rotation, degrees
+    upside_fraction: float = 0.08     # share of figures with any in-plane rotation
+
+    def sample_angles(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Joint angles ``(n, len(ANGLES))`` in degrees, within ``ANGLE_LIMITS``."""
+        activity = rng.choice(len(_WEIGHTS), size=n, p=_WEIGHTS)
+        angles = _MEANS[activity] + _SPREADS[activity] * rng.standard_normal((n, len(ANGLES)))
+        mirror = rng.random(n) < 0.5
+        angles[mirror] = angles[mirror][:, _MIRROR] * _MIRROR_SIGN
+        return np.clip(angles, _LO, _HI)
+
+    def sample_bones(self, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+        """Bone lengths ``(n,)`` per bone name, as fractions of standing height."""
+        build = 1.0 + 0.08 * rng.standard_normal((n, 3)).clip(-2.5, 2.5)  # arms, legs, width
+        group = {"upper_arm": 0, "forearm": 0, "thigh": 1, "shin": 1, "shoulder": 2, "hip": 2}
+        bones = {}
+        for name, length in BONES.items():
+            own = 1.0 + self.proportion_spread * rng.standard_normal(n).clip(-2.5, 2.5)
+            bones[name] = length * own * (build[:, group[name]] if name in group else 1.0)
+        return bones
+
+    def sample_3d(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Poses ``(n, 16, 3)`` in the body frame (+x left, +y up, +z forward), height ~1."""
+        a = dict(zip(ANGLES, self.sample_angles(rng, n).T))
+        bones = self.sample_bones(rng, n)
+        trunk = _rot(1, a["trunk_twist"]) @ _rot(0, -a["trunk_flex"]) @ _rot(2, a["trunk_side"])
+        head = trunk @ _rot(0, -a["neck_flex"]) @ _rot(2, a["neck_side"])
+        hips_frame = _rot(1, -0.3 * a["trunk_twist"])
+        joints = np.zeros((n, NUM_JOINTS, 3))
+        thorax = _apply(trunk, [0.0, 1.0, 0.0]) * bones["torso"][:, None]
+        joints[:, 7] = thorax
+        joints[:, 8] = thorax + _apply(head, [0.0, 1.0, 0.0]) * bones["neck"][:, None]
+        joints[:, 9] = joints[:, 8] + _apply(head, [0.0, 1.0, 0.0]) * bones["head"][:, None]
+        mirror = np.diag([-1.0, 1.0, 1.0])
+        for side, flip, (hip, knee, ankle, shoulder, elbow, wrist) in (
+                ("l", np.eye(3), (3, 4, 5, 13, 14, 15)),
+                ("r", mirror, (2, 1, 0, 12, 11, 10))):
+            # A right limb is the mirror image of a left limb with the right limb's angles.
+            t_frame = flip @ trunk @ flip
+            h_frame = flip @ hips_frame @ flip
+            joints[:, shoulder] = thorax + (_apply(t_frame, [1.0, 0.0, 0.0])
+                                            * bones["shoulder"][:, None]) @ flip
+            up, low = _limb(t_frame, a[side + "_shoulder_flex"], a[side + "_shoulder_abd"],
+                            a[side + "_arm_twist"], a[side + "_elbow"],
+                            bones["upper_arm"], bones["forearm"], +1)
+            joints[:, elbow] = joints[:, shoulder] + up @ flip
+            joints[:, wrist] = joints[:, elbow] + low @ flip
+            joints[:, hip] = (_apply(h_frame, [1.0, 0.0, 0.0]) * bones["hip"][:, None]) @ flip
+            up, low = _limb(h_frame, a[side + "_hip_flex"], a[side + "_hip_abd"],
+                            a[side + "_hip_rot"], a[side + "_knee"],
+                            bones["thigh"], bones["shin"], -1)
+            joints[:, knee] = joints[:, hip] + up @ flip
+            joints[:, ankle] = joints[:, knee] + low @ flip
+        return joints
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Poses ``(n, 16, 2) float64``, xy with y down, seen from a random direction."""
+        body = self.sample_3d(rng, n)
+        yaw = rng.uniform(0.0, 360.0, n)
+        pitch = np.clip(self.camera_pitch * rng.standard_normal(n), -35, 35)
+        roll = np.where(rng.random(n) < self.upside_fraction, rng.uniform(-180, 180, n),
+                        self.roll_spread * rng.standard_normal(n))
+        view = _rot(2, roll) @ _rot(0, pitch) @ _rot(1, yaw)
+        seen = np.einsum("nij,nkj->nki", view, body)
+        return np.stack([seen[..., 0], -seen[..., 1]], axis=-1)
+
+
+class PoseFileError(StickposeError):
+    """A pose bank file that cannot be used, with a message naming what was wrong."""
+
+
+ACCEPTED_POSE_SHAPES = "(N, 16, 2) or (N, 32) with x0, y0, x1, y1, ... per row"
+
+
+@dataclass(frozen=True)
+class PoseBank:
+    """Poses drawn uniformly from a file of real or hand-made poses."""
+
+    poses: np.ndarray        # (N, 16, 2) float64, xy
+    skipped: int = 0         # rows dropped because a joint was missing (-1)
+    source: str = ""
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Poses ``(n, 16, 2) float64`` chosen with replacement."""
+        return self.poses[rng.integers(0, len(self.poses), n)]
+
+
+def load_pose_bank(path: str | Path) -> PoseBank:
+    """Read a pose bank from ``.npy`` or ``.csv``; rows with a joint at -1 are skipped.
+
+    Accepts ``(N, 16, 2)`` arrays or the class layout of 32 numbers per row.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PoseFileError(f"pose file {path} does not exist")
+    try:
+        if path.suffix.lower() == ".npy":
+            array = np.load(path, allow_pickle=False)
+        elif path.suffix.lower() == ".csv":
+            try:
+                array = np.loadtxt(path, delimiter=",", ndmin=2)
+            except ValueError:  # a header row
+                array = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=1)
+        else:
+            raise PoseFileError(f"pose file {path} has suffix {path.suffix!r}; "
+                                "expected .npy or .csv")
+    except (ValueError, OSError) as error:
+        if isinstance(error, PoseFileError):
+            raise
+        raise PoseFileError(f"cannot read pose file {path}: {error}") from None
+    if not np.issubdtype(array.dtype, np.number):
+        raise PoseFileError(f"pose file {path} holds {array.dtype} values; expected numbers")
+    if array.ndim == 2 and array.shape[1] == 2 * NUM_JOINTS:
+        array = array.reshape(-1, NUM_JOINTS, 2)
+    if array.ndim != 3 or array.shape[1:] != (NUM_JOINTS, 2):
+        raise PoseFileError(f"pose file {path} has shape {array.shape}; "
+                            f"expected {ACCEPTED_POSE_SHAPES}")
+    array = array.astype(np.float64)
+    complete = np.isfinite(array).all(axis=(1, 2)) & (array != -1).all(axis=(1, 2))
+    if not complete.any():
+        raise PoseFileError(f"pose file {path} has no complete pose among {len(array)} rows")
+    return PoseBank(array[complete], skipped=int((~complete).sum()), source=str(path))

@@ -1,0 +1,132 @@
+"""The stickman generator: a frozen config and a seeded renderer of image chunks.
+
+Images are produced in chunks of ``CHUNK_SIZE``; chunk ``k`` of seed ``s`` draws every random
+choice from ``numpy.random.default_rng((s, k, stream))``, so any chunk can be made alone, in
+any process, in any order, and image ``i`` of a dataset does not depend on how many images
+the dataset holds. ``stream`` separates datasets (0) from training streams (1): a training
+stream never replays a test set even when the seeds coincide.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from functools import cached_property
+
+import numpy as np
+
+from ..errors import StickposeError
+from ..skeleton import NUM_JOINTS, STICKMAN_COLOURS_RGB, line_thickness
+from .backgrounds import ImageFolderBackgrounds, PlatformerScenes, draw_shapes
+from .occlusion import draw_occluders
+from .placement import PLACEMENTS, place
+from .poses import PoseBank, ProceduralPoses, load_pose_bank
+from .render import draw_stickman
+
+CHUNK_SIZE = 64
+MIN_SIZE = 32
+DATASET_STREAM, TRAINING_STREAM = 0, 1
+
+
+class ConfigError(StickposeError):
+    """A generator setting outside its allowed range."""
+
+
+@dataclass(frozen=True)
+class StickmanConfig:
+    """Everything that decides what a stickman image looks like (besides the seed).
+
+    Shape probabilities follow design.md section 5: a shape is added while a uniform draw is
+    below p, so circles, squares and occluders need p < 1; ``backgrounds`` is the chance of a
+    game (or ``background_dir``) background instead of black.
+    """
+
+    size: int = 224
+    circles: float = 0.0
+    squares: float = 0.0
+    backgrounds: float = 0.0
+    occluders: float = 0.0
+    placement: str = "stretch"
+    margin: float = 0.0          # fraction of the size left empty on each side
+    min_scale: float = 0.5       # fit placement: smallest figure, as a share of the frame
+    poses: str = "procedural"    # or the path of a pose bank (.npy / .csv)
+    background_dir: str | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.size, int) or self.size < MIN_SIZE:
+            raise ConfigError(f"size {self.size!r} is too small; expected an integer >= {MIN_SIZE}")
+        for name in ("circles", "squares", "backgrounds", "occluders"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{name} probability {value} is outside [0, 1]")
+            if value == 1.0 and name != "backgrounds":
+                raise ConfigError(f"{name} probability 1 would add {name} forever "
+                                  "(one is added while a uniform draw is below p); use p < 1")
+        if self.placement not in PLACEMENTS:
+            raise ConfigError(f"placement {self.placement!r} is unknown; "
+                              f"expected one of {', '.join(PLACEMENTS)}")
+        if not 0.0 <= self.margin < 0.45:
+            raise ConfigError(f"margin {self.margin} is outside [0, 0.45)")
+        if not 0.0 < self.min_scale <= 1.0:
+            raise ConfigError(f"min_scale {self.min_scale} is outside (0, 1]")
+
+    @classmethod
+    def from_dict(cls, values: dict, where: str = "config") -> "StickmanConfig":
+        """Build from a plain mapping, naming any unknown key and the known ones."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}; "
+                              f"known: {', '.join(sorted(known))}")
+        return cls(**values)
+
+
+class StickmanGenerator:
+    """Renders seeded chunks of stickman images with their exact keypoints."""
+
+    def __init__(self, config: StickmanConfig, seed: int, stream: int = DATASET_STREAM):
+        self.config = config
+        self.seed = int(seed)
+        self.stream = stream
+        self.poses = (ProceduralPoses() if config.poses == "procedural"
+                      else load_pose_bank(config.poses))
+
+    @cached_property
+    def _backgrounds(self) -> PlatformerScenes | ImageFolderBackgrounds:
+        if self.config.background_dir:
+            return ImageFolderBackgrounds(self.config.background_dir, self.config.size)
+        return PlatformerScenes(self.config.size, self.seed)
+
+    def check_backgrounds(self) -> None:
+        """Load the background source now, so a bad folder fails before any work."""
+        if self.config.backgrounds > 0:
+            self._backgrounds
+
+    def chunk(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Chunk ``index``: images ``(C, S, S, 3) uint8`` RGB, keypoints ``(C, 16, 2)
+        float32`` xy pixels, visible ``(C, 16) bool``, with C = ``CHUNK_SIZE``."""
+        config = self.config
+        size = config.size
+        rng = np.random.default_rng((self.seed, int(index), self.stream))
+        keypoints = place(self.poses.sample(rng, CHUNK_SIZE), size, config.placement, rng,
+                          config.margin, config.min_scale).astype(np.float32)
+        colours = rng.integers(len(STICKMAN_COLOURS_RGB), size=CHUNK_SIZE)
+        images = np.zeros((CHUNK_SIZE, size, size, 3), np.uint8)
+        visible = np.ones((CHUNK_SIZE, NUM_JOINTS), bool)
+        thickness = line_thickness(size)
+        for i in range(CHUNK_SIZE):
+            image = images[i]
+            if config.backgrounds > 0 and rng.random() < config.backgrounds:
+                self._backgrounds.draw(image, rng)
+            if config.circles > 0 or config.squares > 0:
+                palette = [c for k, c in enumerate(STICKMAN_COLOURS_RGB) if k != colours[i]]
+                draw_shapes(image, rng, config.circles, config.squares, palette)
+            draw_stickman(image, keypoints[i], STICKMAN_COLOURS_RGB[colours[i]], thickness)
+            if config.occluders > 0:
+                visible[i] = draw_occluders(image, keypoints[i], rng, config.occluders)
+        return images, keypoints, visible
+
+    def pose_source(self) -> dict:
+        """What the poses came from, for a dataset's meta.json."""
+        if isinstance(self.poses, PoseBank):
+            return {"kind": "bank", "path": self.poses.source, "poses": len(self.poses.poses),
+                    "skipped_incomplete": self.poses.skipped}
+        return {"kind": "procedural"}

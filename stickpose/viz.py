@@ -1,0 +1,71 @@
+"""Pictures of images and keypoints: contact sheets with joints marked."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .skeleton import FLIP_PAIRS
+
+_LEFT = {b for _, b in FLIP_PAIRS}
+_RIGHT = {a for a, _ in FLIP_PAIRS}
+JOINT_MARK_RGB = {"right": (255, 60, 60), "left": (60, 140, 255), "centre": (255, 220, 0)}
+
+
+def _side(joint: int) -> str:
+    return "right" if joint in _RIGHT else "left" if joint in _LEFT else "centre"
+
+
+def mark_keypoints(image: np.ndarray, keypoints: np.ndarray, visible: np.ndarray | None = None,
+                   scale: float = 1.0) -> np.ndarray:
+    """A copy of ``image`` (RGB) resized by ``scale`` with each joint marked.
+
+    keypoints ``(16, 2)`` xy input pixels. Right joints red, left blue, centre yellow; a
+    filled dot is a visible joint, a ring an occluded one.
+    """
+    size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
+    out = cv2.resize(image, size, interpolation=cv2.INTER_NEAREST) if scale != 1 else image.copy()
+    radius = max(2, round(out.shape[0] / 70))
+    for joint, (x, y) in enumerate(keypoints):
+        # A pixel centre at integer x maps to (x + 0.5) * scale - 0.5 in the resized image.
+        centre = (int(round(((x + 0.5) * scale - 0.5) * 16)), int(round(((y + 0.5) * scale - 0.5) * 16)))
+        shown = visible is None or visible[joint]
+        cv2.circle(out, centre, (radius + 1) * 16, (0, 0, 0), -1, cv2.LINE_AA, 4)
+        cv2.circle(out, centre, radius * 16, JOINT_MARK_RGB[_side(joint)], -1 if shown else 1,
+                   cv2.LINE_AA, 4)
+    return out
+
+
+def contact_sheet(images: np.ndarray, keypoints: np.ndarray | None = None,
+                  visible: np.ndarray | None = None, columns: int = 8, tile: int = 160,
+                  row_labels: list[str] | None = None) -> np.ndarray:
+    """A grid of images ``(N, S, S, 3) uint8`` RGB, each scaled to ``tile`` px, joints marked.
+
+    ``row_labels`` (one per row) are written in a strip on the left. Returns an RGB image.
+    """
+    count = len(images)
+    rows = -(-count // columns)
+    label_width = 90 if row_labels else 0
+    sheet = np.full((rows * (tile + 4) + 4, label_width + columns * (tile + 4) + 4, 3), 40,
+                    np.uint8)
+    scale = tile / images.shape[1]
+    for k in range(count):
+        if keypoints is None:
+            cell = cv2.resize(images[k], (tile, tile), interpolation=cv2.INTER_AREA)
+        else:
+            cell = mark_keypoints(images[k], keypoints[k], None if visible is None else visible[k],
+                                  scale)
+        r, c = divmod(k, columns)
+        y, x = 4 + r * (tile + 4), label_width + 4 + c * (tile + 4)
+        sheet[y:y + tile, x:x + tile] = cell
+    for r, label in enumerate(row_labels or []):
+        cv2.putText(sheet, label, (6, 4 + r * (tile + 4) + tile // 2), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.6, (235, 235, 235), 1, cv2.LINE_AA)
+    return sheet
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """PNG bytes of an RGB ``uint8`` image."""
+    ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise RuntimeError("OpenCV could not encode the PNG")
+    return data.tobytes()
