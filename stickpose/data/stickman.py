@@ -53,6 +53,10 @@ class StickmanConfig:
     def __post_init__(self):
         if not isinstance(self.size, int) or self.size < MIN_SIZE:
             raise ConfigError(f"size {self.size!r} is too small; expected an integer >= {MIN_SIZE}")
+        for name in ("circles", "squares", "backgrounds", "occluders", "margin", "min_scale"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"{name} {value!r} is not a number")
         for name in ("circles", "squares", "backgrounds", "occluders"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:

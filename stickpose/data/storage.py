@@ -1,0 +1,254 @@
+"""Datasets on disk: PNG images, keypoints/visibility arrays, COCO keypoints JSON, meta.json.
+
+A dataset directory holds::
+
+    images/000000.png ...   RGB stick-figure images
+    keypoints.npy           (N, 16, 2) float32, xy, pixels (centres at integers)
+    visible.npy             (N, 16) bool
+    annotations.json        COCO keypoints (v = 2 visible, 1 occluded)
+    meta.json               generator config, seed, stickpose version, content hash
+
+It is rendered into a hidden sibling folder and renamed into place only when complete, so
+an interrupted run never leaves a folder that looks like a dataset.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import multiprocessing
+import os
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from .. import __version__
+from ..errors import StickposeError
+from ..skeleton import JOINT_NAMES, LIMBS, NUM_JOINTS
+from ..viz import encode_png
+from .stickman import CHUNK_SIZE, StickmanConfig, StickmanGenerator
+
+FORMAT = "stickpose-dataset"
+FORMAT_VERSION = 1
+
+
+class DatasetError(StickposeError):
+    """A dataset folder that is missing, incomplete or in the way."""
+
+
+def is_dataset(path: Path) -> bool:
+    """True when ``path`` holds a finished dataset (its meta.json is written last)."""
+    return (Path(path) / "meta.json").is_file()
+
+
+def check_target(out: Path, overwrite: bool) -> None:
+    """Refuse an output folder that holds a dataset (unless ``overwrite``) or other files."""
+    out = Path(out)
+    if is_dataset(out):
+        if not overwrite:
+            raise DatasetError(f"{out} already holds a dataset; pass --overwrite to replace it")
+    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise DatasetError(f"{out} exists and is not an empty folder or a stickpose dataset; "
+                           "choose another --out")
+
+
+# --- rendering workers ----------------------------------------------------------------------
+_worker_generator: StickmanGenerator | None = None
+
+
+def _init_worker(config: StickmanConfig, seed: int) -> None:
+    global _worker_generator
+    _worker_generator = StickmanGenerator(config, seed)
+
+
+def _render_chunk(index: int, count: int, images_dir: str,
+                  generator: StickmanGenerator | None = None):
+    """Render chunk ``index``, write its first ``count`` PNGs; return labels and digests."""
+    images, keypoints, visible = (generator or _worker_generator).chunk(index)
+    digests = []
+    for k in range(count):
+        data = encode_png(images[k])
+        (Path(images_dir) / f"{index * CHUNK_SIZE + k:06d}.png").write_bytes(data)
+        digests.append(hashlib.sha256(data).digest())
+    return keypoints[:count], visible[:count], digests
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def coco_keypoints(keypoints: np.ndarray, visible: np.ndarray, size: int,
+                   file_names: list[str], description: str = "") -> dict:
+    """A COCO keypoints document (one person per image, category 1 ``person``).
+
+    keypoints ``(N, 16, 2)`` xy pixels with centres at integers (COCO's own convention);
+    visibility v = 2 for visible joints, 1 for labelled but occluded ones.
+    """
+    flags = np.where(visible, 2, 1)
+    images, annotations = [], []
+    for i, name in enumerate(file_names):
+        points = keypoints[i].astype(float)
+        x0, y0 = points.min(axis=0)
+        x1, y1 = points.max(axis=0)
+        triples = np.column_stack([points.round(4), flags[i]]).ravel().tolist()
+        images.append({"id": i, "file_name": name, "width": size, "height": size})
+        annotations.append({
+            "id": i, "image_id": i, "category_id": 1, "iscrowd": 0,
+            "keypoints": [int(v) if k % 3 == 2 else v for k, v in enumerate(triples)],
+            "num_keypoints": int((flags[i] > 0).sum()),
+            "bbox": [round(float(x0), 4), round(float(y0), 4),
+                     round(float(x1 - x0), 4), round(float(y1 - y0), 4)],
+            "area": round(float((x1 - x0) * (y1 - y0)), 4),
+        })
+    return {
+        "info": {"description": description, "version": __version__,
+                 "contributor": "stickpose"},
+        "licenses": [],
+        "images": images,
+        "annotations": annotations,
+        "categories": [{"id": 1, "name": "person", "supercategory": "person",
+                        "keypoints": list(JOINT_NAMES),
+                        "skeleton": [[a + 1, b + 1] for a, b in LIMBS]}],
+    }
+
+
+def _remove_stale_partials(out: Path) -> None:
+    """Delete hidden partial folders left by killed runs for the same target."""
+    for stale in out.parent.glob(f".{out.name}.partial-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        try:
+            os.kill(int(pid), 0)
+        except (ValueError, ProcessLookupError):
+            shutil.rmtree(stale, ignore_errors=True)
+        except PermissionError:
+            pass
+
+
+def write_dataset(out: str | Path, config: StickmanConfig, seed: int, count: int, *,
+                  workers: int = 1, overwrite: bool = False, name: str = "",
+                  progress: Callable[[int], None] | None = None) -> Path:
+    """Render ``count`` images with ``config`` and ``seed`` into the dataset folder ``out``.
+
+    Uses ``workers`` processes; the bytes written do not depend on it. ``progress`` is called
+    with the number of images finished after each chunk. Returns the dataset path.
+    """
+    out = Path(out)
+    if count < 1:
+        raise DatasetError(f"count {count} must be a positive number of images")
+    if workers < 1:
+        raise DatasetError(f"workers {workers} must be at least 1")
+    check_target(out, overwrite)
+    generator = StickmanGenerator(config, seed)      # fails early on a bad pose bank
+    generator.check_backgrounds()                    # ... or background folder
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_partials(out)
+    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    images_dir = staging / "images"
+    images_dir.mkdir(parents=True)
+    chunks = -(-count // CHUNK_SIZE)
+    sizes = [min(CHUNK_SIZE, count - k * CHUNK_SIZE) for k in range(chunks)]
+    pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                initializer=_init_worker, initargs=(config, seed))
+            if workers > 1 else None)
+    try:
+        work = (range(chunks), sizes, [str(images_dir)] * chunks)
+        results = (pool.map(_render_chunk, *work) if pool
+                   else map(partial(_render_chunk, generator=generator), *work))
+        keypoints, visible, digest = [], [], hashlib.sha256()
+        for chunk_keypoints, chunk_visible, chunk_digests in results:
+            keypoints.append(chunk_keypoints)
+            visible.append(chunk_visible)
+            for d in chunk_digests:
+                digest.update(d)
+            if progress:
+                progress(len(chunk_keypoints))
+        keypoints = np.concatenate(keypoints).astype(np.float32)
+        visible = np.concatenate(visible).astype(bool)
+        arrays = {"keypoints.npy": _npy_bytes(keypoints), "visible.npy": _npy_bytes(visible)}
+        for file_name, data in arrays.items():
+            (staging / file_name).write_bytes(data)
+            digest.update(data)
+        file_names = [f"images/{i:06d}.png" for i in range(count)]
+        coco = coco_keypoints(keypoints, visible, config.size, file_names,
+                              description=f"stickpose {name or 'dataset'} (seed {seed})")
+        (staging / "annotations.json").write_text(json.dumps(coco, separators=(",", ":")))
+        meta = {
+            "format": FORMAT, "format_version": FORMAT_VERSION,
+            "stickpose_version": __version__, "name": name,
+            "seed": int(seed), "count": int(count), "chunk_size": CHUNK_SIZE,
+            "config": asdict(config), "poses": generator.pose_source(),
+            "num_joints": NUM_JOINTS, "joint_names": list(JOINT_NAMES),
+            "colour_order": "RGB in memory; PNG files as standard",
+            "coordinates": "xy pixels, pixel centres at integer coordinates",
+            "content_sha256": digest.hexdigest(),
+        }
+        (staging / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+        if out.exists():                             # --overwrite of a dataset, or empty dir
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            os.rename(out, old)
+            os.rename(staging, out)
+            shutil.rmtree(old)
+        else:
+            os.rename(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
+    return out
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset read back from disk; images are loaded on demand."""
+
+    path: Path
+    keypoints: np.ndarray     # (N, 16, 2) float32, xy, pixels
+    visible: np.ndarray       # (N, 16) bool
+    meta: dict
+
+    def __len__(self) -> int:
+        return len(self.keypoints)
+
+    def image_path(self, index: int) -> Path:
+        return self.path / "images" / f"{index:06d}.png"
+
+    def image(self, index: int) -> np.ndarray:
+        """Image ``index`` as ``(S, S, 3) uint8`` RGB."""
+        image = cv2.imread(str(self.image_path(index)), cv2.IMREAD_COLOR)
+        if image is None:
+            raise DatasetError(f"cannot read image {self.image_path(index)}")
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+    def images(self, indices=None) -> np.ndarray:
+        """Images ``(n, S, S, 3) uint8`` RGB for ``indices`` (default: all)."""
+        indices = range(len(self)) if indices is None else indices
+        return np.stack([self.image(i) for i in indices])
+
+
+def load_dataset(path: str | Path) -> Dataset:
+    """Read a dataset folder written by ``write_dataset``, checking its shapes."""
+    path = Path(path)
+    if not is_dataset(path):
+        raise DatasetError(f"{path} is not a stickpose dataset (no meta.json); "
+                           "make one with `stickpose generate --out DIR`")
+    meta = json.loads((path / "meta.json").read_text())
+    keypoints = np.load(path / "keypoints.npy", allow_pickle=False)
+    visible = np.load(path / "visible.npy", allow_pickle=False)
+    if keypoints.ndim != 3 or keypoints.shape[2] != 2 or keypoints.shape[1] != NUM_JOINTS:
+        raise DatasetError(f"{path}/keypoints.npy has shape {keypoints.shape}; "
+                           f"expected (N, {NUM_JOINTS}, 2)")
+    if visible.shape != keypoints.shape[:2]:
+        raise DatasetError(f"{path}/visible.npy has shape {visible.shape}; "
+                           f"expected {keypoints.shape[:2]}")
+    return Dataset(path, keypoints, visible, meta)

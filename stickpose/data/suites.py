@@ -1,0 +1,97 @@
+"""Benchmark suites as data: named, seeded sets read from ``generators/*.toml``."""
+from __future__ import annotations
+
+import site
+import sys
+import sysconfig
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import StickposeError
+from .stickman import StickmanConfig
+
+
+class SuiteError(StickposeError):
+    """An unknown suite, or a suite file that does not follow the format."""
+
+
+@dataclass(frozen=True)
+class SetSpec:
+    """One named set of a suite: its generator config, seed and (for datasets) image count."""
+
+    name: str
+    seed: int
+    config: StickmanConfig
+    count: int | None = None   # None for an infinite training stream
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A versioned collection of datasets (``sets``) and training ``streams``."""
+
+    name: str
+    version: int
+    description: str
+    sets: dict[str, SetSpec]
+    streams: dict[str, SetSpec]
+    path: Path
+
+
+def suite_dirs() -> list[Path]:
+    """Folders searched for built-in suites: the source checkout, then installed data."""
+    source = Path(__file__).resolve().parents[2] / "generators"
+    installed = [Path(base) / "share" / "stickpose" / "generators"
+                 for base in (sysconfig.get_path("data"), sys.prefix, site.USER_BASE) if base]
+    return [d for d in [source, *installed] if d.is_dir()]
+
+
+def known_suites() -> list[str]:
+    """Names of the built-in suites."""
+    return sorted({p.stem for d in suite_dirs() for p in d.glob("*.toml")})
+
+
+def _spec(name: str, values: dict, defaults: dict, where: str, stream: bool) -> SetSpec:
+    merged = {**defaults, **values}
+    for key in ("poses", "background_dir"):   # paths in a suite are relative to its file
+        value = merged.get(key)
+        if isinstance(value, str) and value != "procedural" and not Path(value).is_absolute():
+            merged[key] = str(Path(where).parent / value)
+    seed, count = merged.pop("seed", None), merged.pop("count", None)
+    if not isinstance(seed, int):
+        raise SuiteError(f"{where}: set {name!r} needs an integer seed, got {seed!r}")
+    if not stream and (not isinstance(count, int) or count < 1):
+        raise SuiteError(f"{where}: set {name!r} needs a positive integer count, got {count!r}")
+    config = StickmanConfig.from_dict(merged, where=f"{where} [{name}]")
+    return SetSpec(name, seed, config, None if stream else count)
+
+
+def load_suite(name_or_path: str) -> Suite:
+    """A suite by built-in name (``stickman``) or by the path of a TOML file."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        found = [d / f"{name_or_path}.toml" for d in suite_dirs() if (d / f"{name_or_path}.toml").is_file()]
+        if not found:
+            raise SuiteError(f"unknown suite {name_or_path!r}; known suites: "
+                             f"{', '.join(known_suites()) or 'none found'} (or give a .toml path)")
+        path = found[0]
+    if not path.is_file():
+        raise SuiteError(f"suite file {path} does not exist")
+    try:
+        document = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise SuiteError(f"suite file {path} is not valid TOML: {error}") from None
+    unknown = sorted(set(document) - {"suite", "defaults", "sets", "streams"})
+    if unknown:
+        raise SuiteError(f"{path}: unknown table(s) {', '.join(unknown)}; "
+                         "expected suite, defaults, sets, streams")
+    head = document.get("suite", {})
+    defaults = document.get("defaults", {})
+    sets = {n: _spec(n, v, defaults, str(path), False) for n, v in document.get("sets", {}).items()}
+    stream_defaults = {k: v for k, v in defaults.items() if k != "count"}
+    streams = {n: _spec(n, v, stream_defaults, str(path), True)
+               for n, v in document.get("streams", {}).items()}
+    if not sets:
+        raise SuiteError(f"{path}: no [sets.NAME] table; a suite needs at least one set")
+    return Suite(head.get("name", path.stem), int(head.get("version", 1)),
+                 head.get("description", ""), sets, streams, path)
