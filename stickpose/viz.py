@@ -69,3 +69,21 @@ def encode_png(image: np.ndarray) -> bytes:
     if not ok:
         raise RuntimeError("OpenCV could not encode the PNG")
     return data.tobytes()
+
+
+def preview_sheet(datasets: dict, per_row: int = 8, rows: int = 4) -> np.ndarray:
+    """A contact sheet of the first images of datasets (``{label: storage.Dataset}``).
+
+    One dataset: its first ``rows * per_row`` images. Several: one labelled row each.
+    Joints are marked over the images (see ``mark_keypoints``).
+    """
+    if len(datasets) > 1:
+        per_row = min([per_row, *map(len, datasets.values())])
+    take = rows * per_row if len(datasets) == 1 else per_row
+    picks = [range(min(len(d), take)) for d in datasets.values()]
+    parts = list(zip(datasets.values(), picks))
+    return contact_sheet(
+        np.concatenate([d.images(p) for d, p in parts]),
+        np.concatenate([d.keypoints[list(p)] for d, p in parts]),
+        np.concatenate([d.visible[list(p)] for d, p in parts]),
+        columns=per_row, row_labels=list(datasets) if len(datasets) > 1 else None)

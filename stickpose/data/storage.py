@@ -252,3 +252,26 @@ def load_dataset(path: str | Path) -> Dataset:
         raise DatasetError(f"{path}/visible.npy has shape {visible.shape}; "
                            f"expected {keypoints.shape[:2]}")
     return Dataset(path, keypoints, visible, meta)
+
+
+def write_suite(suite, out: str | Path, *, size: int | None = None, count: int | None = None,
+                workers: int = 1, overwrite: bool = False,
+                progress: Callable[[str, int], Callable[[int], None]] | None = None
+                ) -> dict[str, Path]:
+    """Write every set of ``suite`` (a ``suites.Suite``) to ``out/NAME``.
+
+    ``size`` and ``count`` override the suite's values (e.g. a small copy for a quick try).
+    Every target is checked before anything is written. ``progress(name, total)`` returns
+    the per-chunk callback for one set. Returns ``{set name: dataset path}``.
+    """
+    out = Path(out)
+    specs = {}
+    for name, spec in suite.sets.items():
+        config = spec.config if size is None else StickmanConfig(
+            **{**asdict(spec.config), "size": size})
+        specs[name] = (config, spec.seed, spec.count if count is None else count)
+        check_target(out / name, overwrite)
+    return {name: write_dataset(out / name, config, seed, n, workers=workers,
+                                overwrite=overwrite, name=f"{suite.name}/{name}",
+                                progress=progress(name, n) if progress else None)
+            for name, (config, seed, n) in specs.items()}

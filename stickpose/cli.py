@@ -1,0 +1,170 @@
+"""The ``stickpose`` command line. Each command parses options and calls one library function.
+
+Heavy imports (TensorFlow, OpenCV, the generator) happen inside command bodies so that
+``stickpose --help`` answers at once.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import click
+from click.core import ParameterSource
+
+from . import __version__
+
+PROBABILITY = click.FloatRange(0.0, 1.0)
+
+
+def user_errors(command):
+    """Turn stickpose's user-input errors into a one-line message and exit status 1."""
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from .errors import StickposeError
+        try:
+            return command(*args, **kwargs)
+        except StickposeError as error:
+            raise click.ClickException(str(error)) from None
+    return wrapper
+
+
+def _progress(label: str, total: int):
+    """A click progress bar for ``total`` images; returns its per-chunk update callback."""
+    bar = click.progressbar(length=total, label=label, show_pos=True, width=30)
+
+    def update(done: int) -> None:
+        bar.update(done)
+        if bar.pos >= total:
+            bar.render_finish()
+    return update
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="stickpose")
+def main():
+    """stickpose: 2D keypoint estimation on procedural stick figures and LSP.
+
+    \b
+    stickpose generate --suite stickman     the four class test sets + validation
+    stickpose generate --noise --out DIR    a dataset with the class training noise
+    stickpose bench generate                generator throughput
+    """
+
+
+@main.command()
+@click.option("--suite", help="Write every set of a suite: a built-in name (stickman) or a "
+              ".toml file. Output goes to OUT/SET for each set.")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Output folder. Default: data/SUITE for --suite, else data/generated.")
+@click.option("--noise", is_flag=True,
+              help="Start from the class training noise (circles 0.5, squares 0.3, "
+                   "backgrounds 0.9); --circles etc. still override.")
+@click.option("--count", type=click.IntRange(min=1), help="Images per dataset [1000].")
+@click.option("--size", type=int, help="Image side in pixels, at least 32 [224].")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--circles", type=PROBABILITY, help="Keep adding circles while a draw < P [0].")
+@click.option("--squares", type=PROBABILITY, help="Keep adding rectangles while a draw < P [0].")
+@click.option("--backgrounds", type=PROBABILITY, help="Chance of a game background [0].")
+@click.option("--background-dir", type=click.Path(path_type=Path),
+              help="Crop backgrounds from your own images instead of procedural scenes.")
+@click.option("--poses", default="procedural", show_default=True,
+              help="'procedural', or a pose bank: .npy/.csv of (N,16,2) or 32 numbers a row.")
+@click.option("--placement", type=click.Choice(["stretch", "fit"]), default="stretch",
+              show_default=True, help="stretch: bounding box fills the frame (class "
+              "benchmark); fit: aspect kept, random scale and position.")
+@click.option("--margin", type=float, help="Empty border, as a fraction of the size [0.05].")
+@click.option("--occluders", type=PROBABILITY, default=0.0, show_default=True,
+              help="Keep adding solid shapes in front of the figure while a draw < P; "
+                   "covered joints are marked not visible.")
+@click.option("--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1,
+              show_default=True, help="Rendering processes (the output does not depend on it).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing dataset in --out.")
+@click.option("--preview", type=click.Path(path_type=Path),
+              help="Also write a contact sheet PNG of the first images with keypoints.")
+@click.pass_context
+@user_errors
+def generate(ctx, suite, out, noise, count, size, seed, circles, squares, backgrounds,
+             background_dir, poses, placement, margin, occluders, workers, overwrite, preview):
+    """Render stick-figure datasets: images, keypoints.npy, visible.npy, COCO JSON, meta.json.
+
+    The same seed and settings give byte-identical files. Output appears only when complete.
+    """
+    from .data.storage import load_dataset, write_dataset, write_suite
+    from .data.stickman import StickmanConfig
+    from .data.suites import load_suite
+    from .files import write_atomic
+    from .viz import encode_png, preview_sheet
+
+    if suite:
+        given = [name for name in ("noise", "seed", "circles", "squares", "backgrounds",
+                                   "background_dir", "poses", "placement", "margin",
+                                   "occluders")
+                 if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+        if given:
+            raise click.UsageError(f"--{given[0].replace('_', '-')} cannot be combined with "
+                                   "--suite (a suite fixes its settings; write your own "
+                                   "suite TOML to change them)")
+        spec = load_suite(suite)
+        out = out or Path("data") / spec.name
+        paths = write_suite(spec, out, size=size, count=count, workers=workers,
+                            overwrite=overwrite,
+                            progress=lambda name, total: _progress(f"{name:>10}", total))
+    else:
+        defaults = {}
+        if noise:
+            defaults = {k: getattr(load_suite("stickman").streams["train"].config, k)
+                        for k in ("circles", "squares", "backgrounds")}
+        given = {"circles": circles, "squares": squares, "backgrounds": backgrounds,
+                 "size": size, "margin": margin}
+        config = StickmanConfig.from_dict({
+            **defaults, **{k: v for k, v in given.items() if v is not None},
+            "occluders": occluders, "placement": placement, "poses": poses,
+            "background_dir": str(background_dir) if background_dir else None,
+            **({"margin": 0.05} if margin is None else {})})
+        out = out or Path("data") / "generated"
+        total = count or 1000
+        path = write_dataset(out, config, seed, total, workers=workers, overwrite=overwrite,
+                             progress=_progress("generating", total))
+        paths = {path.name: path}
+    for name, path in paths.items():
+        meta = load_dataset(path).meta
+        click.echo(f"{name}: {meta['count']} images ({meta['config']['size']} px) -> {path}")
+    if preview:
+        sheet = preview_sheet({name: load_dataset(path) for name, path in paths.items()})
+        write_atomic(preview, encode_png(sheet))
+        click.echo(f"preview -> {preview}")
+
+
+@main.group()
+def bench():
+    """Benchmarks that print measured numbers."""
+
+
+@bench.command("generate")
+@click.option("--suite", default="stickman", show_default=True, help="Suite to measure.")
+@click.option("--sets", default="test1,test2,test3,test4", show_default=True,
+              help="Comma-separated set names of the suite.")
+@click.option("--sizes", default="224,128", show_default=True, help="Comma-separated sizes.")
+@click.option("--images", type=click.IntRange(min=64), default=4096, show_default=True,
+              help="Images rendered per measurement.")
+@click.option("--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1,
+              show_default=True, help="Processes for the all-core figure.")
+@user_errors
+def bench_generate_command(suite, sets, sizes, images, workers):
+    """Images per second for each test set's settings, in one process and on all cores."""
+    from .bench import bench_generate
+    from .data.suites import load_suite
+
+    spec = load_suite(suite)
+    names = [n.strip() for n in sets.split(",") if n.strip()]
+    unknown = [n for n in names if n not in spec.sets]
+    if unknown:
+        raise click.BadParameter(f"unknown set {unknown[0]!r}; {spec.name} has "
+                                 f"{', '.join(spec.sets)}", param_hint="--sets")
+    try:
+        size_list = [int(s) for s in sizes.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"{sizes!r} is not a list of integers", param_hint="--sizes")
+    table = bench_generate(spec, names, size_list, images, workers)
+    click.echo(table.to_string(index=False))
