@@ -23,7 +23,7 @@ LIMBS = (
 )
 
 # The same limbs as three connected chains, which is how the renderer draws them.
-LIMB_CHAINS = ((0, 1, 2, 6, 3, 4, 5), (6, 7, 8), (10, 11, 12, 13, 14, 15))
+LIMB_CHAINS = ((0, 1, 2, 6, 3, 4, 5), (6, 7, 8, 9), (10, 11, 12, 13, 14, 15))
 
 UPPER_NECK, HEAD_TOP = 8, 9
 

@@ -1,0 +1,125 @@
+import numpy as np
+import pytest
+
+from stickpose.data.poses import (ANGLE_LIMITS, BONES, PoseFileError, ProceduralPoses,
+                                  load_pose_bank)
+
+
+def _length(joints, a, b):
+    return np.linalg.norm(joints[:, a] - joints[:, b], axis=-1)
+
+
+def test_sample_is_seeded_and_finite():
+    sampler = ProceduralPoses()
+    a = sampler.sample(np.random.default_rng(5), 200)
+    b = sampler.sample(np.random.default_rng(5), 200)
+    c = sampler.sample(np.random.default_rng(6), 200)
+    assert a.shape == (200, 16, 2) and np.isfinite(a).all()
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_angles_stay_within_anatomical_limits():
+    angles = ProceduralPoses().sample_angles(np.random.default_rng(0), 5000)
+    low = np.array([lo for lo, _ in ANGLE_LIMITS.values()])
+    high = np.array([hi for _, hi in ANGLE_LIMITS.values()])
+    assert (angles >= low).all() and (angles <= high).all()
+    # activities make the postures vary: knees from straight to deeply bent, arms raised
+    names = list(ANGLE_LIMITS)
+    assert angles[:, names.index("l_knee")].max() > 120
+    assert angles[:, names.index("r_shoulder_flex")].max() > 150
+
+
+def test_bones_have_human_proportions_and_left_right_symmetry():
+    joints = ProceduralPoses().sample_3d(np.random.default_rng(1), 2000)
+    pairs = {"thigh": ((2, 1), (3, 4)), "shin": ((1, 0), (4, 5)),
+             "upper_arm": ((12, 11), (13, 14)), "forearm": ((11, 10), (14, 15))}
+    for bone, (right, left) in pairs.items():
+        r, l = _length(joints, *right), _length(joints, *left)
+        np.testing.assert_allclose(r, l, rtol=1e-9)          # same person, same bones
+        assert np.all(np.abs(r / BONES[bone] - 1) < 0.45), bone  # within +-45 % of the mean
+        assert 0.03 < np.std(r / BONES[bone]) < 0.2              # but not all identical
+    torso = _length(joints, 6, 7)
+    assert np.all(np.abs(torso / BONES["torso"] - 1) < 0.3)
+    # the thigh is longer than the upper arm for nearly everyone
+    assert np.mean(_length(joints, 2, 1) > _length(joints, 12, 11)) > 0.95
+
+
+def test_elbows_and_knees_bend_at_most_150_degrees():
+    joints = ProceduralPoses().sample_3d(np.random.default_rng(2), 2000)
+    for a, b, c in ((12, 11, 10), (13, 14, 15), (2, 1, 0), (3, 4, 5)):
+        upper, lower = joints[:, b] - joints[:, a], joints[:, c] - joints[:, b]
+        cosine = (upper * lower).sum(-1) / np.linalg.norm(upper, axis=-1) / np.linalg.norm(
+            lower, axis=-1)
+        bend = np.degrees(np.arccos(np.clip(cosine, -1, 1)))
+        assert bend.max() <= 150 + 1e-6
+
+
+def test_knees_fold_backward_and_elbows_forward():
+    from stickpose.data.poses import _limb
+    frame = np.eye(3)[None]
+    zero, right_angle, one = np.zeros(1), np.full(1, 90.0), np.ones(1)
+    upper, knee_shin = _limb(frame, zero, zero, zero, right_angle, one, one, -1)
+    np.testing.assert_allclose(upper[0], [0, -1, 0], atol=1e-12)      # thigh hangs down
+    np.testing.assert_allclose(knee_shin[0], [0, 0, -1], atol=1e-12)  # shin goes backward
+    _, forearm = _limb(frame, zero, zero, zero, right_angle, one, one, +1)
+    np.testing.assert_allclose(forearm[0], [0, 0, 1], atol=1e-12)     # forearm goes forward
+    raised, _ = _limb(frame, right_angle, zero, zero, zero, one, one, +1)
+    np.testing.assert_allclose(raised[0], [0, 0, 1], atol=1e-12)      # flexion: forward
+    abducted, _ = _limb(frame, zero, right_angle, zero, zero, one, one, +1)
+    np.testing.assert_allclose(abducted[0], [1, 0, 0], atol=1e-12)    # abduction: outward
+
+
+def test_right_limbs_mirror_left_limbs():
+    joints = ProceduralPoses().sample_3d(np.random.default_rng(8), 50)
+    # the right shoulder and hip lie on the person's right (-x) of the thorax/pelvis axis
+    # for upright, untwisted figures on average
+    assert np.mean(joints[:, 12, 0] < joints[:, 13, 0]) > 0.9
+    assert np.mean(joints[:, 2, 0] < joints[:, 3, 0]) > 0.9
+
+
+def test_upright_figures_dominate():
+    poses = ProceduralPoses().sample(np.random.default_rng(4), 3000)
+    head_above_pelvis = poses[:, 9, 1] < poses[:, 6, 1]      # y points down
+    assert head_above_pelvis.mean() > 0.8
+    assert head_above_pelvis.mean() < 1.0                    # some rotated figures too
+
+
+def test_pose_bank_npy_round_trip(tmp_path, rng):
+    poses = rng.uniform(0, 100, (10, 16, 2))
+    np.save(tmp_path / "bank.npy", poses)
+    bank = load_pose_bank(tmp_path / "bank.npy")
+    assert bank.skipped == 0 and len(bank.poses) == 10
+    drawn = bank.sample(np.random.default_rng(0), 50)
+    assert all(any(np.array_equal(d, p) for p in poses) for d in drawn)
+
+
+def test_pose_bank_csv_class_layout_skips_missing_rows(tmp_path, rng):
+    rows = rng.uniform(0, 100, (6, 32))
+    rows[1, 5] = -1
+    rows[4, 30] = -1
+    header = ",".join(f"{a}{k}" for k in range(16) for a in "xy")
+    np.savetxt(tmp_path / "bank.csv", rows, delimiter=",", header=header, comments="")
+    bank = load_pose_bank(tmp_path / "bank.csv")
+    assert bank.skipped == 2 and len(bank.poses) == 4
+    np.testing.assert_allclose(bank.poses[0], rows[0].reshape(16, 2))
+    np.testing.assert_allclose(bank.poses[0, 3], rows[0, 6:8])   # x3, y3
+
+
+@pytest.mark.parametrize("shape", [(5, 14, 2), (5, 30), (16, 2)])
+def test_pose_bank_wrong_shape_names_shapes(tmp_path, shape):
+    np.save(tmp_path / "bad.npy", np.zeros(shape))
+    with pytest.raises(PoseFileError, match=r"shape \(.*\); expected \(N, 16, 2\) or \(N, 32\)"):
+        load_pose_bank(tmp_path / "bad.npy")
+
+
+def test_pose_bank_missing_or_unknown_files(tmp_path):
+    with pytest.raises(PoseFileError, match="does not exist"):
+        load_pose_bank(tmp_path / "nope.npy")
+    (tmp_path / "poses.txt").write_text("1,2")
+    with pytest.raises(PoseFileError, match="expected .npy or .csv"):
+        load_pose_bank(tmp_path / "poses.txt")
+    all_missing = -np.ones((3, 32))
+    np.save(tmp_path / "empty.npy", all_missing)
+    with pytest.raises(PoseFileError, match="no complete pose"):
+        load_pose_bank(tmp_path / "empty.npy")
