@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+
+from stickpose.data.suites import SuiteError, known_suites, load_suite
+from stickpose.errors import StickposeError
+
+DESIGN = {  # design.md section 5
+    "test1": (0.0, 0.0, 0.0), "test2": (0.5, 0.0, 0.0),
+    "test3": (0.75, 0.5, 0.0), "test4": (0.25, 0.25, 1.0),
+}
+
+
+def test_stickman_suite_matches_the_design():
+    suite = load_suite("stickman")
+    assert "stickman" in known_suites()
+    for name, (circles, squares, backgrounds) in DESIGN.items():
+        spec = suite.sets[name]
+        config = spec.config
+        assert (config.circles, config.squares, config.backgrounds) == (circles, squares,
+                                                                        backgrounds)
+        assert config.size == 224 and spec.count == 1000 and config.placement == "stretch"
+        assert config.occluders == 0.0
+    seeds = [spec.seed for spec in suite.sets.values()]
+    assert len(set(seeds)) == len(seeds)
+    assert "validation" in suite.sets
+    train = suite.streams["train"]
+    assert (train.config.circles, train.config.squares, train.config.backgrounds) == (
+        0.5, 0.3, 0.9)
+    assert train.count is None
+
+
+def test_unknown_suite_lists_known():
+    with pytest.raises(SuiteError, match="unknown suite 'nope'; known suites: .*stickman"):
+        load_suite("nope")
+
+
+def test_user_suite_with_relative_pose_bank(tmp_path):
+    (tmp_path / "poses").mkdir()
+    np.save(tmp_path / "poses" / "bank.npy", np.random.default_rng(0).uniform(0, 9, (4, 16, 2)))
+    (tmp_path / "mine.toml").write_text(
+        '[suite]\nname = "mine"\n[defaults]\nsize = 48\ncount = 5\nposes = "poses/bank.npy"\n'
+        '[sets.easy]\nseed = 3\n[sets.hard]\nseed = 4\ncircles = 0.9\nplacement = "fit"\n')
+    suite = load_suite(str(tmp_path / "mine.toml"))
+    assert suite.name == "mine" and list(suite.sets) == ["easy", "hard"]
+    assert suite.sets["hard"].config.placement == "fit"
+    assert suite.sets["easy"].config.poses == str(tmp_path / "poses" / "bank.npy")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[sets.a]\nseed = 1\ncount = 2\nsquare = 0.5\n", "unknown setting.*square"),
+    ("[sets.a]\ncount = 2\n", "needs an integer seed"),
+    ("[sets.a]\nseed = 1\n", "needs a positive integer count"),
+    ("[sets.a]\nseed = 1\ncount = 2\ncircles = 3\n", "circles probability 3"),
+    ("[suite]\nname = 'x'\n", r"no \[sets.NAME\] table"),
+    ("[set.a]\nseed = 1\n", "unknown table"),
+    ("[sets.a\n", "not valid TOML"),
+])
+def test_bad_suite_files(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(StickposeError, match=message):
+        load_suite(str(path))
