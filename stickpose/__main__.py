@@ -1,0 +1,4 @@
+"""``python -m stickpose`` runs the command line."""
+from .cli import main
+
+main()

@@ -1,0 +1,128 @@
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from stickpose.cli import main
+from stickpose.data.storage import load_dataset
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    def invoke(*args):
+        return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    return invoke
+
+
+def _no_traceback(result):
+    assert "Traceback" not in result.output
+
+
+def test_help_does_not_import_tensorflow():
+    code = ("import sys; from stickpose.cli import main; "
+            "assert 'tensorflow' not in sys.modules and 'cv2' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    out = subprocess.run([sys.executable, "-m", "stickpose", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    assert "generate" in out and "bench" in out
+
+
+def test_generate_noise_dataset_with_preview(run, tmp_path):
+    result = run("generate", "--noise", "--out", "train", "--count", 40, "--size", 48,
+                 "--seed", 3, "--workers", 1, "--preview", "sheet.png")
+    assert result.exit_code == 0, result.output
+    dataset = load_dataset(tmp_path / "train")
+    assert len(dataset) == 40
+    assert dataset.meta["config"]["circles"] == 0.5 and dataset.meta["config"]["squares"] == 0.3
+    assert dataset.meta["config"]["backgrounds"] == 0.9 and dataset.meta["seed"] == 3
+    sheet = cv2.imread(str(tmp_path / "sheet.png"))
+    assert sheet is not None and sheet.shape[1] > sheet.shape[0]
+
+
+def test_generate_options_reach_the_config(run, tmp_path):
+    result = run("generate", "--noise", "--circles", 0.1, "--occluders", 0.5, "--placement",
+                 "fit", "--margin", 0.1, "--out", "o", "--count", 5, "--size", 40,
+                 "--workers", 2)
+    assert result.exit_code == 0, result.output
+    config = load_dataset(tmp_path / "o").meta["config"]
+    assert config["circles"] == 0.1 and config["squares"] == 0.3
+    assert config["occluders"] == 0.5 and config["placement"] == "fit" and config["margin"] == 0.1
+
+
+def test_generate_suite_writes_every_set(run, tmp_path):
+    result = run("generate", "--suite", "stickman", "--size", 32, "--count", 8,
+                 "--workers", 1, "--preview", "suite.png")
+    assert result.exit_code == 0, result.output
+    for name in ("test1", "test2", "test3", "test4", "validation"):
+        assert load_dataset(tmp_path / "data" / "stickman" / name).meta["count"] == 8
+    assert (tmp_path / "suite.png").is_file()
+
+
+def test_background_dir_and_pose_bank(run, tmp_path):
+    (tmp_path / "bg").mkdir()
+    cv2.imwrite(str(tmp_path / "bg" / "wall.png"), np.full((50, 50, 3), 77, np.uint8))
+    rows = np.random.default_rng(0).uniform(0, 50, (3, 32))
+    rows[0, 0] = -1
+    np.savetxt(tmp_path / "poses.csv", rows, delimiter=",")
+    result = run("generate", "--backgrounds", 1, "--background-dir", "bg", "--poses",
+                 "poses.csv", "--out", "b", "--count", 4, "--size", 32, "--workers", 1)
+    assert result.exit_code == 0, result.output
+    dataset = load_dataset(tmp_path / "b")
+    assert dataset.meta["poses"]["skipped_incomplete"] == 1
+    assert np.median(dataset.image(0)) == 77
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--circles", "1.5"], "'--circles': 1.5 is not in the range 0.0<=x<=1.0"),
+    (["--squares", "-0.2"], "-0.2 is not in the range"),
+    (["--size", "16"], "size 16 is too small; expected an integer >= 32"),
+    (["--backgrounds", "1", "--background-dir", "empty"], "holds no readable image"),
+    (["--backgrounds", "1", "--background-dir", "broken"], "holds no readable image"),
+    (["--backgrounds", "1", "--background-dir", "missing"], "does not exist"),
+    (["--poses", "bad.npy"], "has shape (4, 14, 2); expected (N, 16, 2) or (N, 32)"),
+    (["--suite", "nope"], "unknown suite 'nope'; known suites: stickman"),
+    (["--suite", "stickman", "--circles", "0.2"], "cannot be combined with --suite"),
+    (["--placement", "tile"], "'tile' is not one of 'stretch', 'fit'"),
+])
+def test_bad_input_gives_one_clear_line_and_writes_nothing(run, tmp_path, args, message):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "x.jpg").write_bytes(b"garbage")
+    np.save(tmp_path / "bad.npy", np.zeros((4, 14, 2)))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = run("generate", "--out", "out", "--count", 3, "--workers", 1, *args)
+    assert result.exit_code != 0
+    assert message in " ".join(result.output.split()), result.output
+    _no_traceback(result)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_existing_dataset_is_refused_unless_overwrite(run, tmp_path):
+    assert run("generate", "--out", "d", "--count", 2, "--size", 32).exit_code == 0
+    before = (tmp_path / "d" / "meta.json").read_text()
+    result = run("generate", "--out", "d", "--count", 3, "--size", 32)
+    assert result.exit_code == 1 and "already holds a dataset; pass --overwrite" in result.output
+    assert (tmp_path / "d" / "meta.json").read_text() == before
+    result = run("generate", "--out", "d", "--count", 3, "--size", 32, "--overwrite")
+    assert result.exit_code == 0 and json.loads((tmp_path / "d" / "meta.json").read_text())[
+        "count"] == 3
+
+
+def test_bench_generate_prints_throughput(run):
+    result = run("bench", "generate", "--sets", "test1", "--sizes", "64", "--images", 64,
+                 "--workers", 2)
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert "1 process img/s" in lines[0] and "speed-up" in lines[0]
+    assert lines[1].split()[0] == "test1" and float(lines[1].split()[2]) > 0
+
+
+def test_bench_rejects_unknown_set(run):
+    result = run("bench", "generate", "--sets", "test9")
+    assert result.exit_code == 2 and "unknown set 'test9'" in result.output
