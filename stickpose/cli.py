@@ -146,7 +146,7 @@ def bench():
 @click.option("--sets", default="test1,test2,test3,test4", show_default=True,
               help="Comma-separated set names of the suite.")
 @click.option("--sizes", default="224,128", show_default=True, help="Comma-separated sizes.")
-@click.option("--images", type=click.IntRange(min=64), default=4096, show_default=True,
+@click.option("--images", type=click.IntRange(min=64), default=8192, show_default=True,
               help="Images rendered per measurement.")
 @click.option("--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1,
               show_default=True, help="Processes for the all-core figure.")

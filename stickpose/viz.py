@@ -71,7 +71,7 @@ def encode_png(image: np.ndarray) -> bytes:
     return data.tobytes()
 
 
-def preview_sheet(datasets: dict, per_row: int = 8, rows: int = 4) -> np.ndarray:
+def preview_sheet(datasets: dict, per_row: int = 8, rows: int = 8) -> np.ndarray:
     """A contact sheet of the first images of datasets (``{label: storage.Dataset}``).
 
     One dataset: its first ``rows * per_row`` images. Several: one labelled row each.
