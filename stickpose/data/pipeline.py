@@ -1,10 +1,50 @@
 """tf.data pipelines over the stickman generator: an infinite, parallel, seeded stream."""
 from __future__ import annotations
 
-import tensorflow as tf
+import atexit
+import threading
+import time
+
+from ..quiet_tf import tf
 
 from ..skeleton import NUM_JOINTS
 from .stickman import CHUNK_SIZE, TRAINING_STREAM, StickmanConfig, StickmanGenerator
+
+
+class _RenderCalls:
+    """Counts renders that tf.data threads are running in Python.
+
+    If the interpreter shuts down while a tf.data thread is inside (or waiting to enter) a
+    ``numpy_function``, TensorFlow aborts or hangs at exit. At exit this waits (at most
+    ``timeout`` s) until no render has run for ``quiet`` s: by then the pipelines' bounded
+    buffers are full and their threads idle, and the process ends cleanly.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.running = 0
+        self.last = 0.0
+
+    def __enter__(self):
+        with self.lock:
+            self.running += 1
+
+    def __exit__(self, *error):
+        with self.lock:
+            self.running -= 1
+            self.last = time.monotonic()
+
+    def settle(self, timeout: float = 10.0, quiet: float = 0.3) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.running == 0 and time.monotonic() - self.last > quiet:
+                    return
+            time.sleep(0.02)
+
+
+_RENDERS = _RenderCalls()
+atexit.register(_RENDERS.settle)
 
 
 def stickman_stream(config: StickmanConfig, seed: int, batch_size: int | None = None,
@@ -25,7 +65,8 @@ def stickman_stream(config: StickmanConfig, seed: int, batch_size: int | None = 
 
     @tf.autograph.experimental.do_not_convert
     def chunk(index):
-        return generator.chunk(int(index))
+        with _RENDERS:
+            return generator.chunk(int(index))
 
     def render(index):
         images, keypoints, visible = tf.numpy_function(
