@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from dataclasses import replace
 
 import pandas as pd
 
@@ -57,7 +58,7 @@ def bench_generate(suite, names: list[str], sizes: list[int], images: int,
     for name in names:
         spec = suite.sets[name]
         for size in sizes:
-            config = StickmanConfig(**{**spec.config.__dict__, "size": size})
+            config = replace(spec.config, size=size)
             single = throughput(config, images, 1, spec.seed)
             row = {"set": name, "size": size, "1 process img/s": round(single)}
             if workers > 1:

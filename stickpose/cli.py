@@ -60,8 +60,10 @@ def main():
 @click.option("--noise", is_flag=True,
               help="Start from the class training noise (circles 0.5, squares 0.3, "
                    "backgrounds 0.9); --circles etc. still override.")
-@click.option("--count", type=click.IntRange(min=1), help="Images per dataset [1000].")
-@click.option("--size", type=int, help="Image side in pixels, at least 32 [224].")
+@click.option("--count", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Images per dataset (with --suite: overrides the suite's counts).")
+@click.option("--size", type=int, default=224, show_default=True,
+              help="Image side in pixels, at least 32 (with --suite: overrides the suite's).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--circles", type=PROBABILITY, help="Keep adding circles while a draw < P [0].")
 @click.option("--squares", type=PROBABILITY, help="Keep adding rectangles while a draw < P [0].")
@@ -73,7 +75,8 @@ def main():
 @click.option("--placement", type=click.Choice(["stretch", "fit"]), default="stretch",
               show_default=True, help="stretch: bounding box fills the frame (class "
               "benchmark); fit: aspect kept, random scale and position.")
-@click.option("--margin", type=float, help="Empty border, as a fraction of the size [0.05].")
+@click.option("--margin", type=float, default=0.05, show_default=True,
+              help="Empty border on each side, as a fraction of the size.")
 @click.option("--occluders", type=PROBABILITY, default=0.0, show_default=True,
               help="Keep adding solid shapes in front of the figure while a draw < P; "
                    "covered joints are marked not visible.")
@@ -96,36 +99,34 @@ def generate(ctx, suite, out, noise, count, size, seed, circles, squares, backgr
     from .files import write_atomic
     from .viz import encode_png, preview_sheet
 
+    def from_command_line(name):
+        return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+
     if suite:
-        given = [name for name in ("noise", "seed", "circles", "squares", "backgrounds",
+        fixed = [name for name in ("noise", "seed", "circles", "squares", "backgrounds",
                                    "background_dir", "poses", "placement", "margin",
-                                   "occluders")
-                 if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
-        if given:
-            raise click.UsageError(f"--{given[0].replace('_', '-')} cannot be combined with "
+                                   "occluders") if from_command_line(name)]
+        if fixed:
+            raise click.UsageError(f"--{fixed[0].replace('_', '-')} cannot be combined with "
                                    "--suite (a suite fixes its settings; write your own "
                                    "suite TOML to change them)")
         spec = load_suite(suite)
-        out = out or Path("data") / spec.name
-        paths = write_suite(spec, out, size=size, count=count, workers=workers,
-                            overwrite=overwrite,
+        paths = write_suite(spec, out or Path("data") / spec.name,
+                            size=size if from_command_line("size") else None,
+                            count=count if from_command_line("count") else None,
+                            workers=workers, overwrite=overwrite,
                             progress=lambda name, total: _progress(f"{name:>10}", total))
     else:
-        defaults = {}
-        if noise:
-            defaults = {k: getattr(load_suite("stickman").streams["train"].config, k)
-                        for k in ("circles", "squares", "backgrounds")}
-        given = {"circles": circles, "squares": squares, "backgrounds": backgrounds,
-                 "size": size, "margin": margin}
-        config = StickmanConfig.from_dict({
-            **defaults, **{k: v for k, v in given.items() if v is not None},
-            "occluders": occluders, "placement": placement, "poses": poses,
-            "background_dir": str(background_dir) if background_dir else None,
-            **({"margin": 0.05} if margin is None else {})})
-        out = out or Path("data") / "generated"
-        total = count or 1000
-        path = write_dataset(out, config, seed, total, workers=workers, overwrite=overwrite,
-                             progress=_progress("generating", total))
+        base = load_suite("stickman").streams["train"].config if noise else StickmanConfig()
+        config = StickmanConfig(
+            size=size, margin=margin, placement=placement, poses=poses, occluders=occluders,
+            circles=base.circles if circles is None else circles,
+            squares=base.squares if squares is None else squares,
+            backgrounds=base.backgrounds if backgrounds is None else backgrounds,
+            background_dir=str(background_dir) if background_dir else None)
+        path = write_dataset(out or Path("data") / "generated", config, seed, count,
+                             workers=workers, overwrite=overwrite,
+                             progress=_progress("generating", count))
         paths = {path.name: path}
     for name, path in paths.items():
         meta = load_dataset(path).meta

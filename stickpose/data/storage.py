@@ -20,7 +20,7 @@ import multiprocessing
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -267,8 +267,7 @@ def write_suite(suite, out: str | Path, *, size: int | None = None, count: int |
     out = Path(out)
     specs = {}
     for name, spec in suite.sets.items():
-        config = spec.config if size is None else StickmanConfig(
-            **{**asdict(spec.config), "size": size})
+        config = spec.config if size is None else replace(spec.config, size=size)
         specs[name] = (config, spec.seed, spec.count if count is None else count)
         check_target(out / name, overwrite)
     return {name: write_dataset(out / name, config, seed, n, workers=workers,

@@ -43,7 +43,7 @@ def suite_dirs() -> list[Path]:
     source = Path(__file__).resolve().parents[2] / "generators"
     installed = [Path(base) / "share" / "stickpose" / "generators"
                  for base in (sysconfig.get_path("data"), sys.prefix, site.USER_BASE) if base]
-    return [d for d in [source, *installed] if d.is_dir()]
+    return [d for d in dict.fromkeys([source, *installed]) if d.is_dir()]
 
 
 def known_suites() -> list[str]:
