@@ -99,6 +99,9 @@ def generate(ctx, suite, out, noise, count, size, seed, circles, squares, backgr
     from .files import write_atomic
     from .viz import encode_png, preview_sheet
 
+    if preview and (preview.suffix.lower() != ".png" or preview.is_dir()):
+        raise click.BadParameter(f"{preview} is not a .png file path", param_hint="--preview")
+
     def from_command_line(name):
         return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
 

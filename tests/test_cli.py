@@ -89,6 +89,7 @@ def test_background_dir_and_pose_bank(run, tmp_path):
     (["--suite", "nope"], "unknown suite 'nope'; known suites: stickman"),
     (["--suite", "stickman", "--circles", "0.2"], "cannot be combined with --suite"),
     (["--placement", "tile"], "'tile' is not one of 'stretch', 'fit'"),
+    (["--preview", "empty"], "empty is not a .png file path"),
 ])
 def test_bad_input_gives_one_clear_line_and_writes_nothing(run, tmp_path, args, message):
     (tmp_path / "empty").mkdir()
