@@ -5,6 +5,7 @@ Heavy imports (TensorFlow, OpenCV, the generator) happen inside command bodies s
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from pathlib import Path
@@ -29,15 +30,36 @@ def user_errors(command):
     return wrapper
 
 
-def _progress(label: str, total: int):
-    """A click progress bar for ``total`` images; returns its per-chunk update callback."""
-    bar = click.progressbar(length=total, label=label, show_pos=True, width=30)
+@contextlib.contextmanager
+def progress_bars():
+    """Yields ``make(label, total)`` -> per-chunk callback, one click progress bar each.
 
-    def update(done: int) -> None:
-        bar.update(done)
-        if bar.pos >= total:
+    A bar finishes when its total is reached; any bar left open (an error, Ctrl-C) is
+    finished on exit so the terminal gets its cursor back.
+    """
+    open_bars = []
+
+    def make(label: str, total: int):
+        bar = click.progressbar(length=total, label=label, show_pos=True, width=30)
+        open_bars.append(bar)
+
+        def update(done: int) -> None:
+            bar.update(done)
+            if bar.pos >= total and bar in open_bars:
+                open_bars.remove(bar)
+                bar.render_finish()
+        return update
+
+    try:
+        yield make
+    finally:
+        for bar in open_bars:
             bar.render_finish()
-    return update
+
+
+def _cores() -> int:
+    """CPU cores this process may use (respects affinity and container CPU sets)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -80,7 +102,7 @@ def main():
 @click.option("--occluders", type=PROBABILITY, default=0.0, show_default=True,
               help="Keep adding solid shapes in front of the figure while a draw < P; "
                    "covered joints are marked not visible.")
-@click.option("--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1,
+@click.option("--workers", type=click.IntRange(min=1), default=_cores(),
               show_default=True, help="Rendering processes (the output does not depend on it).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing dataset in --out.")
 @click.option("--preview", type=click.Path(path_type=Path),
@@ -114,11 +136,12 @@ def generate(ctx, suite, out, noise, count, size, seed, circles, squares, backgr
                                    "--suite (a suite fixes its settings; write your own "
                                    "suite TOML to change them)")
         spec = load_suite(suite)
-        paths = write_suite(spec, out or Path("data") / spec.name,
-                            size=size if from_command_line("size") else None,
-                            count=count if from_command_line("count") else None,
-                            workers=workers, overwrite=overwrite,
-                            progress=lambda name, total: _progress(f"{name:>10}", total))
+        with progress_bars() as bar:
+            paths = write_suite(spec, out or Path("data") / spec.name,
+                                size=size if from_command_line("size") else None,
+                                count=count if from_command_line("count") else None,
+                                workers=workers, overwrite=overwrite,
+                                progress=lambda name, total: bar(f"{name:>10}", total))
     else:
         base = load_suite("stickman").streams["train"].config if noise else StickmanConfig()
         config = StickmanConfig(
@@ -127,13 +150,18 @@ def generate(ctx, suite, out, noise, count, size, seed, circles, squares, backgr
             squares=base.squares if squares is None else squares,
             backgrounds=base.backgrounds if backgrounds is None else backgrounds,
             background_dir=str(background_dir) if background_dir else None)
-        path = write_dataset(out or Path("data") / "generated", config, seed, count,
-                             workers=workers, overwrite=overwrite,
-                             progress=_progress("generating", count))
+        with progress_bars() as bar:
+            path = write_dataset(out or Path("data") / "generated", config, seed, count,
+                                 workers=workers, overwrite=overwrite,
+                                 progress=bar("generating", count))
         paths = {path.name: path}
     for name, path in paths.items():
         meta = load_dataset(path).meta
         click.echo(f"{name}: {meta['count']} images ({meta['config']['size']} px) -> {path}")
+        if meta["poses"].get("skipped_incomplete"):
+            click.echo(f"{name}: pose bank {meta['poses']['path']}: "
+                       f"{meta['poses']['skipped_incomplete']} incomplete row(s) skipped, "
+                       f"{meta['poses']['poses']} used")
     if preview:
         sheet = preview_sheet({name: load_dataset(path) for name, path in paths.items()})
         write_atomic(preview, encode_png(sheet))
@@ -152,7 +180,7 @@ def bench():
 @click.option("--sizes", default="224,128", show_default=True, help="Comma-separated sizes.")
 @click.option("--images", type=click.IntRange(min=64), default=8192, show_default=True,
               help="Images rendered per measurement.")
-@click.option("--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1,
+@click.option("--workers", type=click.IntRange(min=1), default=_cores(),
               show_default=True, help="Processes for the all-core figure.")
 @user_errors
 def bench_generate_command(suite, sets, sizes, images, workers):

@@ -35,11 +35,11 @@ def mark_keypoints(image: np.ndarray, keypoints: np.ndarray, visible: np.ndarray
     return out
 
 
-def contact_sheet(images: np.ndarray, keypoints: np.ndarray | None = None,
-                  visible: np.ndarray | None = None, columns: int = 8, tile: int = 160,
+def contact_sheet(images, keypoints=None, visible=None, columns: int = 8, tile: int = 160,
                   row_labels: list[str] | None = None) -> np.ndarray:
-    """A grid of images ``(N, S, S, 3) uint8`` RGB, each scaled to ``tile`` px, joints marked.
+    """A grid of RGB ``uint8`` images (any square sizes), each scaled to ``tile`` px.
 
+    ``keypoints`` (one ``(16, 2)`` array per image, input pixels) are marked when given;
     ``row_labels`` (one per row) are written in a strip on the left. Returns an RGB image.
     """
     count = len(images)
@@ -47,13 +47,12 @@ def contact_sheet(images: np.ndarray, keypoints: np.ndarray | None = None,
     label_width = 90 if row_labels else 0
     sheet = np.full((rows * (tile + 4) + 4, label_width + columns * (tile + 4) + 4, 3), 40,
                     np.uint8)
-    scale = tile / images.shape[1]
-    for k in range(count):
+    for k, image in enumerate(images):
         if keypoints is None:
-            cell = cv2.resize(images[k], (tile, tile), interpolation=cv2.INTER_AREA)
+            cell = cv2.resize(image, (tile, tile), interpolation=cv2.INTER_AREA)
         else:
-            cell = mark_keypoints(images[k], keypoints[k], None if visible is None else visible[k],
-                                  scale)
+            cell = mark_keypoints(image, keypoints[k], None if visible is None else visible[k],
+                                  tile / image.shape[1])
         r, c = divmod(k, columns)
         y, x = 4 + r * (tile + 4), label_width + 4 + c * (tile + 4)
         sheet[y:y + tile, x:x + tile] = cell
@@ -80,10 +79,9 @@ def preview_sheet(datasets: dict, per_row: int = 8, rows: int = 8) -> np.ndarray
     if len(datasets) > 1:
         per_row = min([per_row, *map(len, datasets.values())])
     take = rows * per_row if len(datasets) == 1 else per_row
-    picks = [range(min(len(d), take)) for d in datasets.values()]
-    parts = list(zip(datasets.values(), picks))
+    parts = [(d, range(min(len(d), take))) for d in datasets.values()]
     return contact_sheet(
-        np.concatenate([d.images(p) for d, p in parts]),
-        np.concatenate([d.keypoints[list(p)] for d, p in parts]),
-        np.concatenate([d.visible[list(p)] for d, p in parts]),
+        [d.image(i) for d, picks in parts for i in picks],
+        [d.keypoints[i] for d, picks in parts for i in picks],
+        [d.visible[i] for d, picks in parts for i in picks],
         columns=per_row, row_labels=list(datasets) if len(datasets) > 1 else None)

@@ -68,13 +68,14 @@ def test_background_dir_and_pose_bank(run, tmp_path):
     (tmp_path / "bg").mkdir()
     cv2.imwrite(str(tmp_path / "bg" / "wall.png"), np.full((50, 50, 3), 77, np.uint8))
     rows = np.random.default_rng(0).uniform(0, 50, (3, 32))
-    rows[0, 0] = -1
+    rows[0, :2] = -1
     np.savetxt(tmp_path / "poses.csv", rows, delimiter=",")
     result = run("generate", "--backgrounds", 1, "--background-dir", "bg", "--poses",
                  "poses.csv", "--out", "b", "--count", 4, "--size", 32, "--workers", 1)
     assert result.exit_code == 0, result.output
     dataset = load_dataset(tmp_path / "b")
     assert dataset.meta["poses"]["skipped_incomplete"] == 1
+    assert "1 incomplete row(s) skipped, 2 used" in result.output
     assert np.median(dataset.image(0)) == 77
 
 

@@ -21,10 +21,11 @@ def draw_shapes(image: np.ndarray, rng: np.random.Generator, circles: float, squ
     """
     size = image.shape[0]
     radius = max(round(10 * size / 224), 1)
-    while rng.random() < squares:
+    while rng.random() < squares:      # centre uniform in the frame: no corner is favoured
         x, y = rng.integers(0, size, 2)
         w, h = rng.integers(max(size // 20, 1), max(size * 3 // 10, 2), 2)
-        cv2.rectangle(image, (int(x), int(y)), (int(x + w), int(y + h)),
+        left, top = int(x - w // 2), int(y - h // 2)
+        cv2.rectangle(image, (left, top), (left + int(w), top + int(h)),
                       palette[rng.integers(len(palette))], -1)
     while rng.random() < circles:
         x, y = rng.integers(0, size, 2)

@@ -6,6 +6,7 @@ pointing down (image orientation); placement (``placement.py``) maps them into t
 from __future__ import annotations
 
 from dataclasses import dataclass
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -187,8 +188,10 @@ class ProceduralPoses:
         """Poses ``(n, 16, 3)`` in the body frame (+x left, +y up, +z forward), height ~1."""
         a = dict(zip(ANGLES, self.sample_angles(rng, n).T))
         bones = self.sample_bones(rng, n)
-        trunk = _rot(1, a["trunk_twist"]) @ _rot(0, -a["trunk_flex"]) @ _rot(2, a["trunk_side"])
-        head = trunk @ _rot(0, -a["neck_flex"]) @ _rot(2, a["neck_side"])
+        # Upward segments bend forward (+z) with a positive rotation about x; limbs hanging
+        # down take the opposite sign (see _limb).
+        trunk = _rot(1, a["trunk_twist"]) @ _rot(0, a["trunk_flex"]) @ _rot(2, a["trunk_side"])
+        head = trunk @ _rot(0, a["neck_flex"]) @ _rot(2, a["neck_side"])
         hips_frame = _rot(1, -0.3 * a["trunk_twist"])
         joints = np.zeros((n, NUM_JOINTS, 3))
         thorax = _apply(trunk, [0.0, 1.0, 0.0]) * bones["torso"][:, None]
@@ -261,10 +264,12 @@ def load_pose_bank(path: str | Path) -> PoseBank:
         if path.suffix.lower() == ".npy":
             array = np.load(path, allow_pickle=False)
         elif path.suffix.lower() == ".csv":
-            try:
-                array = np.loadtxt(path, delimiter=",", ndmin=2)
-            except ValueError:  # a header row
-                array = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=1)
+            with path.open() as stream:
+                first = stream.readline()
+            header = any(c.isalpha() for c in first.replace("e", "").replace("E", ""))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)     # empty file: handled below
+                array = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=int(header))
         else:
             raise PoseFileError(f"pose file {path} has suffix {path.suffix!r}; "
                                 "expected .npy or .csv")
@@ -274,13 +279,16 @@ def load_pose_bank(path: str | Path) -> PoseBank:
         raise PoseFileError(f"cannot read pose file {path}: {error}") from None
     if not np.issubdtype(array.dtype, np.number):
         raise PoseFileError(f"pose file {path} holds {array.dtype} values; expected numbers")
+    if array.size == 0:
+        raise PoseFileError(f"pose file {path} holds no poses")
     if array.ndim == 2 and array.shape[1] == 2 * NUM_JOINTS:
         array = array.reshape(-1, NUM_JOINTS, 2)
     if array.ndim != 3 or array.shape[1:] != (NUM_JOINTS, 2):
         raise PoseFileError(f"pose file {path} has shape {array.shape}; "
                             f"expected {ACCEPTED_POSE_SHAPES}")
     array = array.astype(np.float64)
-    complete = np.isfinite(array).all(axis=(1, 2)) & (array != -1).all(axis=(1, 2))
+    missing = (array == -1).all(axis=2) | ~np.isfinite(array).all(axis=2)   # (N, 16)
+    complete = ~missing.any(axis=1)
     if not complete.any():
         raise PoseFileError(f"pose file {path} has no complete pose among {len(array)} rows")
     return PoseBank(array[complete], skipped=int((~complete).sum()), source=str(path))

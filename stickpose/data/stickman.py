@@ -22,7 +22,7 @@ from .poses import PoseBank, ProceduralPoses, load_pose_bank
 from .render import draw_stickman
 
 CHUNK_SIZE = 64
-MIN_SIZE = 32
+MIN_SIZE, MAX_SIZE = 32, 4096
 DATASET_STREAM, TRAINING_STREAM = 0, 1
 
 
@@ -53,6 +53,8 @@ class StickmanConfig:
     def __post_init__(self):
         if not isinstance(self.size, int) or self.size < MIN_SIZE:
             raise ConfigError(f"size {self.size!r} is too small; expected an integer >= {MIN_SIZE}")
+        if self.size > MAX_SIZE:
+            raise ConfigError(f"size {self.size} is too large; expected at most {MAX_SIZE}")
         for name in ("circles", "squares", "backgrounds", "occluders", "margin", "min_scale"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -71,6 +73,9 @@ class StickmanConfig:
             raise ConfigError(f"margin {self.margin} is outside [0, 0.45)")
         if not 0.0 < self.min_scale <= 1.0:
             raise ConfigError(f"min_scale {self.min_scale} is outside (0, 1]")
+        if self.background_dir and self.backgrounds == 0:
+            raise ConfigError(f"background folder {self.background_dir} is given but the "
+                              "backgrounds probability is 0; set backgrounds > 0 to use it")
 
     @classmethod
     def from_dict(cls, values: dict, where: str = "config") -> "StickmanConfig":

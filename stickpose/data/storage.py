@@ -120,16 +120,31 @@ def coco_keypoints(keypoints: np.ndarray, visible: np.ndarray, size: int,
     }
 
 
-def _remove_stale_partials(out: Path) -> None:
-    """Delete hidden partial folders left by killed runs for the same target."""
-    for stale in out.parent.glob(f".{out.name}.partial-*"):
-        pid = stale.name.rsplit("-", 1)[-1]
-        try:
-            os.kill(int(pid), 0)
-        except (ValueError, ProcessLookupError):
+def _clean_up_after_killed_runs(out: Path) -> None:
+    """Remove hidden folders left by killed runs for the same target.
+
+    A ``partial`` folder is an unfinished render and is deleted. An ``old`` folder is the
+    previous dataset of a run killed while swapping it for the new one: it is put back if
+    the target is missing, else deleted.
+    """
+    for stale in sorted(out.parent.glob(f".{out.name}.*-*")):
+        kind, _, pid = stale.name[len(out.name) + 2:].rpartition("-")
+        if kind not in ("partial", "old") or _alive(pid):
+            continue
+        if kind == "old" and not out.exists():
+            os.rename(stale, out)
+        else:
             shutil.rmtree(stale, ignore_errors=True)
-        except PermissionError:
-            pass
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def write_dataset(out: str | Path, config: StickmanConfig, seed: int, count: int, *,
@@ -145,17 +160,18 @@ def write_dataset(out: str | Path, config: StickmanConfig, seed: int, count: int
         raise DatasetError(f"count {count} must be a positive number of images")
     if workers < 1:
         raise DatasetError(f"workers {workers} must be at least 1")
+    _clean_up_after_killed_runs(out)
     check_target(out, overwrite)
     generator = StickmanGenerator(config, seed)      # fails early on a bad pose bank
     generator.check_backgrounds()                    # ... or background folder
     out.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_partials(out)
     staging = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     images_dir = staging / "images"
     images_dir.mkdir(parents=True)
     chunks = -(-count // CHUNK_SIZE)
     sizes = [min(CHUNK_SIZE, count - k * CHUNK_SIZE) for k in range(chunks)]
+    workers = min(workers, chunks)
     pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                 initializer=_init_worker, initargs=(config, seed))
             if workers > 1 else None)
@@ -200,6 +216,8 @@ def write_dataset(out: str | Path, config: StickmanConfig, seed: int, count: int
         else:
             os.rename(staging, out)
     except BaseException:
+        if pool:                   # stop the workers before removing what they write into
+            pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(staging, ignore_errors=True)
         raise
     finally:
@@ -261,7 +279,7 @@ def write_suite(suite, out: str | Path, *, size: int | None = None, count: int |
     """Write every set of ``suite`` (a ``suites.Suite``) to ``out/NAME``.
 
     ``size`` and ``count`` override the suite's values (e.g. a small copy for a quick try).
-    Every target is checked before anything is written. ``progress(name, total)`` returns
+    Every target, pose bank and background folder is checked before anything is written. ``progress(name, total)`` returns
     the per-chunk callback for one set. Returns ``{set name: dataset path}``.
     """
     out = Path(out)
@@ -270,6 +288,7 @@ def write_suite(suite, out: str | Path, *, size: int | None = None, count: int |
         config = spec.config if size is None else replace(spec.config, size=size)
         specs[name] = (config, spec.seed, spec.count if count is None else count)
         check_target(out / name, overwrite)
+        StickmanGenerator(config, spec.seed).check_backgrounds()   # pose banks, folders
     return {name: write_dataset(out / name, config, seed, n, workers=workers,
                                 overwrite=overwrite, name=f"{suite.name}/{name}",
                                 progress=progress(name, n) if progress else None)

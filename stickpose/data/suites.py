@@ -85,8 +85,17 @@ def load_suite(name_or_path: str) -> Suite:
     if unknown:
         raise SuiteError(f"{path}: unknown table(s) {', '.join(unknown)}; "
                          "expected suite, defaults, sets, streams")
+    for table in ("suite", "defaults", "sets", "streams"):
+        if not isinstance(document.get(table, {}), dict):
+            raise SuiteError(f"{path}: [{table}] must be a table, got {document[table]!r}")
+    for table in ("sets", "streams"):
+        for name, values in document.get(table, {}).items():
+            if not isinstance(values, dict):
+                raise SuiteError(f"{path}: [{table}.{name}] must be a table, got {values!r}")
     head = document.get("suite", {})
     defaults = document.get("defaults", {})
+    if not isinstance(head.get("version", 1), int):
+        raise SuiteError(f"{path}: suite version {head['version']!r} is not an integer")
     sets = {n: _spec(n, v, defaults, str(path), False) for n, v in document.get("sets", {}).items()}
     stream_defaults = {k: v for k, v in defaults.items() if k != "count"}
     streams = {n: _spec(n, v, stream_defaults, str(path), True)

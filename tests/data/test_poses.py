@@ -96,12 +96,14 @@ def test_pose_bank_npy_round_trip(tmp_path, rng):
 
 def test_pose_bank_csv_class_layout_skips_missing_rows(tmp_path, rng):
     rows = rng.uniform(0, 100, (6, 32))
-    rows[1, 5] = -1
-    rows[4, 30] = -1
+    rows[1, 4:6] = -1                  # joint 2 missing
+    rows[4, 30:32] = -1                # joint 15 missing
+    rows[5, 7] = -1                    # a real coordinate that happens to be -1: kept
     header = ",".join(f"{a}{k}" for k in range(16) for a in "xy")
     np.savetxt(tmp_path / "bank.csv", rows, delimiter=",", header=header, comments="")
     bank = load_pose_bank(tmp_path / "bank.csv")
     assert bank.skipped == 2 and len(bank.poses) == 4
+    np.testing.assert_allclose(bank.poses[-1], rows[5].reshape(16, 2))
     np.testing.assert_allclose(bank.poses[0], rows[0].reshape(16, 2))
     np.testing.assert_allclose(bank.poses[0, 3], rows[0, 6:8])   # x3, y3
 
@@ -119,6 +121,12 @@ def test_pose_bank_missing_or_unknown_files(tmp_path):
     (tmp_path / "poses.txt").write_text("1,2")
     with pytest.raises(PoseFileError, match="expected .npy or .csv"):
         load_pose_bank(tmp_path / "poses.txt")
+    (tmp_path / "ragged.csv").write_text("1,2,3\n4,5\n")
+    with pytest.raises(PoseFileError, match="cannot read pose file"):
+        load_pose_bank(tmp_path / "ragged.csv")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(PoseFileError, match="holds no poses"):
+        load_pose_bank(tmp_path / "empty.csv")
     all_missing = -np.ones((3, 32))
     np.save(tmp_path / "empty.npy", all_missing)
     with pytest.raises(PoseFileError, match="no complete pose"):
