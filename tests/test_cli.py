@@ -64,6 +64,17 @@ def test_generate_suite_writes_every_set(run, tmp_path):
     assert (tmp_path / "suite.png").is_file()
 
 
+def test_preview_of_a_suite_with_mixed_sizes(run, tmp_path):
+    (tmp_path / "mixed.toml").write_text(
+        "[defaults]\ncount = 9\n[sets.small]\nseed = 1\nsize = 32\n"
+        "[sets.large]\nseed = 2\nsize = 64\n")
+    result = run("generate", "--suite", "mixed.toml", "--out", "m", "--preview", "m.png",
+                 "--workers", 2)
+    assert result.exit_code == 0, result.output
+    sheet = cv2.imread(str(tmp_path / "m.png"))
+    assert sheet.shape[0] == 2 * (160 + 4) + 4                 # one row per set
+
+
 def test_background_dir_and_pose_bank(run, tmp_path):
     (tmp_path / "bg").mkdir()
     cv2.imwrite(str(tmp_path / "bg" / "wall.png"), np.full((50, 50, 3), 77, np.uint8))
@@ -91,6 +102,8 @@ def test_background_dir_and_pose_bank(run, tmp_path):
     (["--suite", "stickman", "--circles", "0.2"], "cannot be combined with --suite"),
     (["--placement", "tile"], "'tile' is not one of 'stretch', 'fit'"),
     (["--preview", "empty"], "empty is not a .png file path"),
+    (["--background-dir", "empty"], "backgrounds probability is 0"),
+    (["--size", "100000"], "size 100000 is too large"),
 ])
 def test_bad_input_gives_one_clear_line_and_writes_nothing(run, tmp_path, args, message):
     (tmp_path / "empty").mkdir()

@@ -78,6 +78,25 @@ def test_right_limbs_mirror_left_limbs():
     assert np.mean(joints[:, 2, 0] < joints[:, 3, 0]) > 0.9
 
 
+def test_trunk_and_head_bend_forward():
+    sampler = ProceduralPoses()
+    angles = dict(zip(ANGLE_LIMITS, sampler.sample_angles(np.random.default_rng(9), 20000).T))
+    joints = sampler.sample_3d(np.random.default_rng(9), 20000)
+    bent = angles["trunk_flex"] > 60
+    assert bent.sum() > 100
+    assert (joints[bent, 7, 2] > 0).all()                     # thorax in front of the pelvis
+    nodding = angles["neck_flex"] > 30
+    assert (joints[nodding, 9, 2] > joints[nodding, 8, 2]).mean() > 0.95
+
+
+def test_some_figures_are_rotated_far_from_upright():
+    poses = ProceduralPoses(camera_pitch=0.0).sample(np.random.default_rng(5), 5000)
+    axis = poses[:, 7] - poses[:, 6]                          # pelvis -> thorax, y down
+    tilt = np.degrees(np.abs(np.arctan2(axis[:, 0], -axis[:, 1])))
+    assert 0.02 < (tilt > 100).mean() < 0.15                  # the whole-body rotation
+    assert np.median(tilt) < 25                               # most stand roughly upright
+
+
 def test_upright_figures_dominate():
     poses = ProceduralPoses().sample(np.random.default_rng(4), 3000)
     head_above_pelvis = poses[:, 9, 1] < poses[:, 6, 1]      # y points down

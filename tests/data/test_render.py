@@ -50,6 +50,18 @@ def test_whole_figure_moves_with_fractional_label_shifts():
         assert abs(shift[0] - dx) < SUBPIXEL_TOLERANCE and abs(shift[1] - dy) < SUBPIXEL_TOLERANCE
 
 
+def test_head_is_a_filled_circle_between_upper_neck_and_head_top():
+    keypoints = _figure(j6=(30.0, 40.0), j7=(30.0, 40.0), j8=(30.0, 30.0), j9=(30.0, 10.0))
+    image = np.zeros((72, 72, 3), np.uint8)
+    draw_stickman(image, keypoints, (255, 255, 255), 1)
+    lit = image[..., 0] > 127
+    # centre (30, 20), radius 10: points inside at 8 px from the centre, outside at 12 px
+    for dx, dy in ((8, 0), (-8, 0), (0, 8), (0, -8), (6, 5)):
+        assert lit[20 + dy, 30 + dx]
+    for dx, dy in ((12, 0), (-12, 0), (0, -12), (9, 9)):
+        assert not lit[20 + dy, 30 + dx]
+
+
 def test_every_joint_lands_on_the_drawn_figure_no_xy_swap():
     # an asymmetric figure: if x and y were swapped, joints would fall on black pixels
     keypoints = np.array([[10, 60], [14, 48], [20, 36], [34, 36], [40, 48], [44, 60],

@@ -3,6 +3,7 @@ import pytest
 
 from stickpose.data.stickman import (CHUNK_SIZE, DATASET_STREAM, TRAINING_STREAM, ConfigError,
                                      StickmanConfig, StickmanGenerator)
+from stickpose.data.render import draw_stickman
 from stickpose.skeleton import STICKMAN_COLOURS_RGB
 
 
@@ -14,6 +15,8 @@ from stickpose.skeleton import STICKMAN_COLOURS_RGB
     ({"placement": "tile"}, "placement 'tile' is unknown; expected one of stretch, fit"),
     ({"margin": 0.5}, r"margin 0.5 is outside"),
     ({"circles": "lots"}, "circles 'lots' is not a number"),
+    ({"size": 100000}, "size 100000 is too large; expected at most 4096"),
+    ({"background_dir": "pictures"}, "backgrounds probability is 0"),
 ])
 def test_bad_settings_are_named(values, message):
     with pytest.raises(ConfigError, match=message):
@@ -66,6 +69,45 @@ def test_clean_images_show_the_figure_under_every_joint():
         body = image.reshape(-1, 3)[image.reshape(-1, 3).max(1) == 255]
         # every fully lit pixel has the figure's colour: one colour per figure
         assert (np.abs(body.astype(int) - figure).sum(1) < 2).mean() > 0.95
+
+
+def _figure_colour(image, keypoints):
+    """The palette colour under the thorax (a limb's centre line is fully lit)."""
+    x, y = np.rint(keypoints[7]).astype(int)
+    colour = image[y, x]
+    assert any((colour == c).all() for c in STICKMAN_COLOURS_RGB)
+    return colour
+
+
+NOISY = StickmanConfig(size=224, circles=0.75, squares=0.5, backgrounds=0.5)
+
+
+def test_noise_lies_behind_the_figure_and_never_takes_its_colour():
+    images, keypoints, _ = StickmanGenerator(NOISY, 5).chunk(0)
+    for image, points in zip(images, keypoints):
+        colour = _figure_colour(image, points)
+        pixel = np.rint(points).astype(int)
+        # every joint (on the lines' centres, 4 px thick) shows the figure: nothing covers it
+        assert (image[pixel[:, 1], pixel[:, 0]] == colour).all()
+        # pixels of the figure's colour lie only on or near the figure
+        near = np.zeros(image.shape[:2], np.uint8)
+        draw_stickman(near, points, 255, 8)
+        stray = (image == colour).all(axis=2) & (near == 0)
+        assert not stray.any()
+
+
+def test_occluders_lie_in_front_of_the_figure():
+    config = StickmanConfig(size=224, circles=0.5, occluders=0.7)
+    images, keypoints, visible = StickmanGenerator(config, 6).chunk(0)
+    assert 0.05 < (~visible).mean() < 0.6
+    for image, points, shown in zip(images, keypoints, visible):
+        pixel = np.rint(points).astype(int)
+        seen = image[pixel[:, 1], pixel[:, 0]]
+        colours = {tuple(c) for c in seen[shown]}
+        assert len(colours) <= 1                              # visible joints: the figure
+        if colours and (~shown).any():
+            (colour,) = colours
+            assert not (seen[~shown] == colour).all(axis=1).any()   # hidden: covered
 
 
 def test_game_backgrounds_fill_the_frame():

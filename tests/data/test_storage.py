@@ -8,6 +8,7 @@ import pytest
 from stickpose.data.stickman import StickmanConfig, StickmanGenerator
 from stickpose.data.storage import (DatasetError, load_dataset, write_dataset, write_suite)
 from stickpose.data.suites import load_suite
+from stickpose.errors import StickposeError
 
 
 def _files(path):
@@ -125,6 +126,25 @@ def test_stale_partial_of_a_killed_run_is_cleaned(tmp_path):
     (stale / "images").mkdir(parents=True)
     write_dataset(tmp_path / "e", StickmanConfig(size=32), seed=0, count=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["e"]
+
+
+def test_dataset_of_a_run_killed_while_swapping_is_restored(tmp_path):
+    config = StickmanConfig(size=32)
+    target = write_dataset(tmp_path / "g", config, seed=0, count=2)
+    before = _files(target)
+    target.rename(tmp_path / ".g.old-999999999")             # killed between the renames
+    with pytest.raises(DatasetError, match="already holds a dataset"):
+        write_dataset(target, config, seed=1, count=2)
+    assert _files(target) == before
+
+
+def test_write_suite_checks_every_set_before_writing(tmp_path):
+    (tmp_path / "bad.toml").write_text(
+        "[defaults]\nsize = 32\ncount = 2\n[sets.fine]\nseed = 1\n"
+        "[sets.broken]\nseed = 2\nbackgrounds = 1.0\nbackground_dir = 'nowhere'\n")
+    with pytest.raises(StickposeError, match="nowhere does not exist"):
+        write_suite(load_suite(str(tmp_path / "bad.toml")), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_load_rejects_non_datasets(tmp_path):

@@ -54,6 +54,10 @@ def test_user_suite_with_relative_pose_bank(tmp_path):
     ("[suite]\nname = 'x'\n", r"no \[sets.NAME\] table"),
     ("[set.a]\nseed = 1\n", "unknown table"),
     ("[sets.a\n", "not valid TOML"),
+    ("sets = 3\n", r"\[sets\] must be a table"),
+    ("defaults = 'x'\n[sets.a]\nseed = 1\ncount = 2\n", r"\[defaults\] must be a table"),
+    ("[sets]\na = 5\n", r"\[sets.a\] must be a table"),
+    ("[suite]\nversion = 'x'\n[sets.a]\nseed = 1\ncount = 2\n", "version 'x' is not an integer"),
 ])
 def test_bad_suite_files(tmp_path, text, message):
     path = tmp_path / "bad.toml"
