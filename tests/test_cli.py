@@ -141,3 +141,13 @@ def test_bench_generate_prints_throughput(run):
 def test_bench_rejects_unknown_set(run):
     result = run("bench", "generate", "--sets", "test9")
     assert result.exit_code == 2 and "unknown set 'test9'" in result.output
+
+
+def test_worker_count_does_not_change_the_bytes(run, tmp_path):
+    for workers in (1, 2):
+        result = run("generate", "--noise", "--out", f"w{workers}", "--count", 130, "--size",
+                     40, "--seed", 5, "--workers", workers)
+        assert result.exit_code == 0, result.output
+    files = [{p.relative_to(tmp_path / name): p.read_bytes()
+              for p in (tmp_path / name).rglob("*") if p.is_file()} for name in ("w1", "w2")]
+    assert files[0] == files[1] and len(files[0]) == 134
