@@ -1,0 +1,124 @@
+"""Heads: heatmaps, scalar coordinates, and integral (soft-argmax) coordinates.
+
+Every head applies to every feature map of a backbone (several for stacked models, for
+intermediate supervision) and names its outputs ``heatmaps`` / ``coordinates`` for the final
+map and ``..._stack{k}`` for the earlier ones. Heatmaps are raw ``(B, S/stride, S/stride, 16)``
+maps; coordinates are ``(B, 16, 2)`` xy divided by the input size (see ``codecs``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import keras
+from keras import layers, ops
+
+from ..skeleton import NUM_JOINTS
+from .blocks import conv_bn
+from .registry import HEADS, Features
+
+
+@dataclass(frozen=True)
+class Head:
+    """``build(features, input_size, heatmap_stride, deconv, name) -> tensor`` and the kind
+    of target it trains on (``heatmaps`` or ``coordinates``)."""
+
+    name: str
+    build: Callable
+    target: str
+    summary: str
+
+
+def _upsample(x, stride: int, to_stride: int, deconv: bool, name: str):
+    """Raise resolution by 2 per step until ``to_stride``: transposed convolutions (as in
+    Simple Baselines) or bilinear upsampling then a 3x3 convolution."""
+    step = 0
+    while stride > to_stride:
+        step += 1
+        channels = max(16, x.shape[-1] // 2)
+        if deconv:
+            x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=False,
+                                       name=f"{name}_deconv{step}")(x)
+            x = layers.BatchNormalization(name=f"{name}_deconv{step}_bn")(x)
+            x = layers.Activation("relu", name=f"{name}_deconv{step}_relu")(x)
+        else:
+            x = layers.UpSampling2D(2, interpolation="bilinear", name=f"{name}_up{step}")(x)
+            x = conv_bn(x, channels, 3, 1, f"{name}_up{step}")
+        stride //= 2
+    return x
+
+
+def _heatmap_logits(feature, stride, heatmap_stride, deconv, name):
+    x = _upsample(feature, stride, heatmap_stride, deconv, name)
+    return layers.Conv2D(NUM_JOINTS, 1, name=f"{name}_out")(x)
+
+
+def heatmap_head(feature, stride: int, input_size: int, heatmap_stride: int, deconv: bool,
+                 name: str):
+    """Heatmaps ``(B, S/heatmap_stride, S/heatmap_stride, 16)``, one per joint."""
+    return _heatmap_logits(feature, stride, heatmap_stride, deconv, name)
+
+
+def scalar_head(feature, stride: int, input_size: int, heatmap_stride: int, deconv: bool,
+                name: str):
+    """Direct coordinate regression: pooled features -> dense -> ``(B, 16, 2)``."""
+    x = conv_bn(feature, feature.shape[-1], 3, 2, f"{name}_reduce")
+    x = layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)
+    x = layers.Dense(256, activation="relu", name=f"{name}_dense")(x)
+    x = layers.Dense(NUM_JOINTS * 2, name=f"{name}_out")(x)
+    return layers.Reshape((NUM_JOINTS, 2), name=f"{name}_xy")(x)
+
+
+@keras.saving.register_keras_serializable(package="stickpose")
+class SoftArgmax(layers.Layer):
+    """Integral regression (Sun et al. 2018): softmax over each heatmap, then the expected
+    position, returned as xy / input size ``(B, 16, 2)``. Heatmap pixel centre ``j`` lies at
+    input coordinate ``j * stride + (stride - 1) / 2``."""
+
+    def __init__(self, stride: int, input_size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.stride = stride
+        self.input_size = input_size
+
+    def call(self, heatmaps):
+        height, width, joints = heatmaps.shape[1], heatmaps.shape[2], heatmaps.shape[3]
+        flat = ops.reshape(ops.transpose(heatmaps, (0, 3, 1, 2)), (-1, joints, height * width))
+        weights = ops.softmax(ops.cast(flat, "float32"), axis=-1)
+        centres = (ops.arange(width, dtype="float32") * self.stride
+                   + (self.stride - 1) / 2) / self.input_size
+        rows = (ops.arange(height, dtype="float32") * self.stride
+                + (self.stride - 1) / 2) / self.input_size
+        xs = ops.reshape(ops.tile(centres[None, :], (height, 1)), (-1,))
+        ys = ops.reshape(ops.tile(rows[:, None], (1, width)), (-1,))
+        return ops.stack([ops.sum(weights * xs, axis=-1), ops.sum(weights * ys, axis=-1)], -1)
+
+    def get_config(self):
+        return {**super().get_config(), "stride": self.stride, "input_size": self.input_size}
+
+
+def integral_head(feature, stride: int, input_size: int, heatmap_stride: int, deconv: bool,
+                  name: str):
+    """Heatmap logits turned into differentiable coordinates by soft-argmax ``(B, 16, 2)``."""
+    logits = _heatmap_logits(feature, stride, heatmap_stride, deconv, name)
+    return SoftArgmax(heatmap_stride, input_size, name=f"{name}_softargmax")(logits)
+
+
+HEADS.register("heatmap", Head("heatmap", heatmap_head, "heatmaps",
+                               "Gaussian heatmaps per joint, decoded to keypoints"))
+HEADS.register("scalar", Head("scalar", scalar_head, "coordinates",
+                              "direct (x, y) regression from pooled features"))
+HEADS.register("integral", Head("integral", integral_head, "coordinates",
+                                "soft-argmax over heatmaps, trained on coordinates"))
+
+
+def apply_head(head: Head, features: Features, input_size: int, heatmap_stride: int,
+               deconv: bool) -> dict:
+    """Outputs ``{name: tensor}`` of ``head`` on every feature map, the final one last."""
+    outputs = {}
+    count = len(features.maps)
+    for index, feature in enumerate(features.maps, start=1):
+        key = head.target if index == count else f"{head.target}_stack{index}"
+        tensor = head.build(feature, features.stride, input_size, heatmap_stride, deconv,
+                            f"{head.name}{index if count > 1 else ''}")
+        outputs[key] = layers.Identity(name=key)(tensor)
+    return outputs
