@@ -168,6 +168,71 @@ def generate(ctx, suite, out, noise, count, size, seed, circles, squares, backgr
         click.echo(f"preview -> {preview}")
 
 
+ARCH_NAMES = ("resnet", "unet", "senet", "mobilenetv2", "inception", "hourglass")
+HEAD_NAMES = ("heatmap", "scalar", "integral")
+POSITIVE = click.IntRange(min=1)
+
+
+@main.command()
+@click.option("--arch", type=click.Choice(ARCH_NAMES), default="hourglass", show_default=True)
+@click.option("--head", type=click.Choice(HEAD_NAMES), default="heatmap", show_default=True)
+@click.option("--input-size", type=POSITIVE, default=64, show_default=True,
+              help="Model input side in pixels (a multiple of the architecture's stride).")
+@click.option("--width", type=POSITIVE, default=32, show_default=True, help="Base channels.")
+@click.option("--depth", type=POSITIVE, default=1, show_default=True, help="Blocks per stage.")
+@click.option("--stacks", type=POSITIVE, default=2, show_default=True,
+              help="Hourglass stacks (intermediate supervision).")
+@click.option("--heatmap-stride", type=click.Choice(["1", "2", "4"]), default="2",
+              show_default=True, help="Heatmap resolution: input size / stride.")
+@click.option("--deconv", is_flag=True, help="Transposed-convolution upsampling head.")
+@click.option("--sigma", type=float, default=1.5, show_default=True,
+              help="Gaussian target spread, heatmap pixels.")
+@click.option("--batch-size", type=POSITIVE, default=32, show_default=True)
+@click.option("--learning-rate", type=float, default=2e-3, show_default=True)
+@click.option("--schedule", type=click.Choice(["cosine", "constant", "step"]),
+              default="cosine", show_default=True)
+@click.option("--epochs", type=POSITIVE, default=30, show_default=True)
+@click.option("--steps", "steps_per_epoch", type=POSITIVE, default=100, show_default=True,
+              help="Training steps per epoch.")
+@click.option("--minutes", type=float, help="Stop after this many minutes of training.")
+@click.option("--patience", type=POSITIVE, default=8, show_default=True,
+              help="Early stopping: epochs without a better validation loss.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--train-suite", default="stickman", show_default=True,
+              help="Suite (name or .toml) whose stream and sets are used.")
+@click.option("--circles", type=PROBABILITY, help="Override the stream's circles p.")
+@click.option("--squares", type=PROBABILITY, help="Override the stream's squares p.")
+@click.option("--backgrounds", type=PROBABILITY, help="Override the stream's backgrounds p.")
+@click.option("--test-count", type=POSITIVE, default=1000, show_default=True,
+              help="Images of each test set used for the final evaluation.")
+@click.option("--precision", type=click.Choice(["float32", "mixed_float16", "mixed_bfloat16"]),
+              default="float32", show_default=True)
+@click.option("--jit", is_flag=True, help="Compile with XLA.")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Run directory [runs/ARCH-HEAD_SIZE_wWIDTH_sSEED].")
+@click.option("--resume", is_flag=True, help="Continue the unfinished run in --out.")
+@click.option("--overwrite", is_flag=True, help="Start again in an existing --out.")
+@user_errors
+def train(out, resume, overwrite, heatmap_stride, **options):
+    """Train an architecture x head on the streamed stickman training noise.
+
+    Writes the run directory (config, best model, history, curves, predictions, test1-4
+    evaluation) and prints the evaluation.
+    """
+    from .train import TrainConfig, train as run_training
+
+    config = TrainConfig(heatmap_stride=int(heatmap_stride), **options)
+    if out is None:
+        if resume:
+            raise click.UsageError("--resume needs --out RUN")
+        out = Path("runs") / config.name
+    evaluation = run_training(config, out, resume=resume, overwrite=overwrite)
+    click.echo(f"run -> {out}")
+    for name, values in evaluation["sets"].items():
+        click.echo(f"{name}: class score {values['score']:.3f}  PCK@0.15 {values['pck']:.3f}  "
+                   f"MPJPE {values['mpjpe']:.2f} px")
+
+
 @main.group()
 def bench():
     """Benchmarks that print measured numbers."""

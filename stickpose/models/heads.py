@@ -120,5 +120,5 @@ def apply_head(head: Head, features: Features, input_size: int, heatmap_stride: 
         key = head.target if index == count else f"{head.target}_stack{index}"
         tensor = head.build(feature, features.stride, input_size, heatmap_stride, deconv,
                             f"{head.name}{index if count > 1 else ''}")
-        outputs[key] = layers.Identity(name=key)(tensor)
+        outputs[key] = layers.Identity(name=key, dtype="float32")(tensor)   # fp32 under mixed precision
     return outputs

@@ -1,0 +1,1 @@
+"""Target formats: heatmap encoding/decoding and normalised coordinates."""

@@ -1,0 +1,256 @@
+"""Training: a frozen config, the tf.data inputs, Keras ``fit`` and the run directory.
+
+A run directory ``runs/NAME`` holds ``config.json``, ``best.keras`` (best validation loss),
+``history.csv``, ``curves.png``, ``predictions.png`` (validation images, truth and
+prediction), ``evaluation.json`` (test1-test4) and ``tensorboard/``; ``backup/`` holds the
+state ``--resume`` continues from while a run is unfinished.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+
+from .quiet_tf import tf
+import keras  # noqa: E402  (after TensorFlow's quiet import)
+
+from .errors import StickposeError
+
+SCHEDULES = ("cosine", "constant", "step")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+class RunError(StickposeError):
+    """A run directory that is missing, corrupt or in the way."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run. Saved as the run's ``config.json``."""
+
+    arch: str = "hourglass"
+    head: str = "heatmap"
+    input_size: int = 64
+    width: int = 32
+    depth: int = 1
+    stacks: int = 2                 # hourglass only
+    heatmap_stride: int = 2
+    deconv: bool = False
+    sigma: float = 1.5              # heatmap pixels
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    schedule: str = "cosine"
+    epochs: int = 30
+    steps_per_epoch: int = 100
+    minutes: float | None = None    # stop after this much training time
+    patience: int = 8               # early stopping on validation loss (epochs)
+    seed: int = 0
+    train_suite: str = "stickman"
+    train_stream: str = "train"
+    circles: float | None = None    # None: the stream's own setting
+    squares: float | None = None
+    backgrounds: float | None = None
+    validation_count: int = 256
+    test_count: int = 1000
+    precision: str = "float32"
+    jit: bool = False
+
+    def __post_init__(self):
+        for name in ("input_size", "width", "depth", "stacks", "heatmap_stride", "batch_size",
+                     "epochs", "steps_per_epoch", "patience", "validation_count", "test_count"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise StickposeError(f"{name} {value!r} must be a positive integer")
+        for name in ("learning_rate", "sigma", "minutes"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise StickposeError(f"{name} {value!r} must be positive")
+        if self.schedule not in SCHEDULES:
+            raise StickposeError(f"schedule {self.schedule!r} is unknown; expected one of "
+                                 f"{', '.join(SCHEDULES)}")
+        if self.precision not in PRECISIONS:
+            raise StickposeError(f"precision {self.precision!r} is unknown; expected one of "
+                                 f"{', '.join(PRECISIONS)}")
+
+    @property
+    def name(self) -> str:
+        return f"{self.arch}-{self.head}_{self.input_size}_w{self.width}_s{self.seed}"
+
+    def arch_options(self) -> dict:
+        return {"stacks": self.stacks} if self.arch == "hourglass" else {}
+
+    @classmethod
+    def load(cls, path: Path) -> "TrainConfig":
+        """Read a run's ``config.json``, naming what is wrong with it."""
+        try:
+            values = json.loads(Path(path).read_text())
+            known = {f.name for f in fields(cls)}
+            return cls(**{k: v for k, v in values.items() if k in known})
+        except (OSError, ValueError, TypeError) as error:
+            raise RunError(f"cannot read run config {path}: {error}") from None
+
+
+def _stream_config(config: TrainConfig, suite):
+    """The training stream's generator config at the model's input size, with overrides."""
+    if config.train_stream not in suite.streams:
+        raise StickposeError(f"suite {suite.name} has no stream {config.train_stream!r}; "
+                             f"it has {', '.join(suite.streams) or 'none'}")
+    stream = suite.streams[config.train_stream]
+    overrides = {k: getattr(config, k) for k in ("circles", "squares", "backgrounds")
+                 if getattr(config, k) is not None}
+    return replace(stream.config, size=config.input_size, **overrides)
+
+
+def heatmap_loss(y_true, y_pred):
+    """MSE on heatmaps with the foreground weighted up: plain MSE against near-zero targets
+    is minimised early by predicting zeros everywhere; weighting pixels by ``1 + 20 * t``
+    keeps the peaks worth learning. Summed over the map, averaged over joints."""
+    from keras import ops
+
+    weight = 1.0 + 20.0 * y_true
+    return ops.mean(ops.sum(weight * ops.square(y_pred - y_true), axis=(1, 2)), axis=-1)
+
+
+def _targets(config: TrainConfig, head_target: str, output_names: list[str], codec):
+    """A function mapping a stream batch to ``(images, {output: target})``."""
+    from .codecs.coordinates import normalise
+
+    def to_targets(batch):
+        if head_target == "heatmaps":
+            target = codec.encode(batch["keypoints"], batch["visible"])
+        else:
+            target = normalise(batch["keypoints"], config.input_size)
+        return batch["image"], {name: target for name in output_names}
+    return to_targets
+
+
+class TimeLimit(keras.callbacks.Callback):
+    """Stops training at the end of the first epoch past ``minutes`` of wall time."""
+
+    def __init__(self, minutes: float):
+        super().__init__()
+        self.seconds = minutes * 60
+
+    def on_train_begin(self, logs=None):
+        self.start = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if time.monotonic() - self.start > self.seconds:
+            self.model.stop_training = True
+
+
+def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool = False,
+          verbose: int = 1) -> dict:
+    """Train ``config`` into the run directory ``out``; returns the final evaluation."""
+    from .codecs.gaussian import GaussianHeatmaps
+    from .data.pipeline import stickman_stream
+    from .data.stickman import TRAINING_STREAM
+    from .data.suites import load_suite
+    from .evaluate import evaluate_on_sets, render_set, resize_set
+    from .files import write_atomic
+    from .models.registry import HEADS, build_model
+
+    out = Path(out)
+    if resume:
+        if not (out / "config.json").is_file():
+            raise RunError(f"cannot resume {out}: no config.json there (not a stickpose run)")
+        config = TrainConfig.load(out / "config.json")
+    elif out.exists() and any(out.iterdir()) and not overwrite:
+        raise RunError(f"{out} already holds a run; pass --resume to continue it or "
+                       "--overwrite to start again")
+    suite = load_suite(config.train_suite)
+    stream_config = _stream_config(config, suite)
+    keras.utils.set_random_seed(config.seed)
+    keras.mixed_precision.set_global_policy(config.precision)
+    model = build_model(config.arch, config.head, config.input_size, width=config.width,
+                        depth=config.depth, heatmap_stride=config.heatmap_stride,
+                        deconv=config.deconv, **config.arch_options())
+    head_target = HEADS.get(config.head).target
+    codec = GaussianHeatmaps(config.input_size, config.heatmap_stride, config.sigma)
+    out.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        write_atomic(out / "config.json", (json.dumps(asdict(config), indent=2) + "\n").encode())
+
+    to_targets = _targets(config, head_target, list(model.output), codec)
+    train_data = stickman_stream(stream_config, config.seed, batch_size=config.batch_size,
+                                 stream=TRAINING_STREAM).map(to_targets)
+    val_spec = suite.sets["validation"]
+    val_images, val_keypoints, val_visible = render_set(val_spec, config.validation_count)
+    val_images, val_keypoints = resize_set(val_images, val_keypoints, config.input_size)
+    val_batch = to_targets({"image": val_images.astype(np.float32) / 255.0,
+                            "keypoints": val_keypoints.astype(np.float32),
+                            "visible": val_visible})
+    val_data = tf.data.Dataset.from_tensor_slices(val_batch).batch(config.batch_size)
+
+    total_steps = config.epochs * config.steps_per_epoch
+    learning_rate = {
+        "cosine": keras.optimizers.schedules.CosineDecay(config.learning_rate, total_steps),
+        "step": keras.optimizers.schedules.PiecewiseConstantDecay(
+            [total_steps // 2, total_steps * 3 // 4],
+            [config.learning_rate, config.learning_rate / 10, config.learning_rate / 100]),
+        "constant": config.learning_rate,
+    }[config.schedule]
+    loss = heatmap_loss if head_target == "heatmaps" else "mean_absolute_error"
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss={name: loss for name in model.output}, jit_compile=config.jit)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(out / "backup")),
+        keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor="val_loss",
+                                        save_best_only=True),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience),
+        keras.callbacks.CSVLogger(str(out / "history.csv"), append=resume),
+        keras.callbacks.TensorBoard(str(out / "tensorboard")),
+    ]
+    if config.minutes:
+        callbacks.append(TimeLimit(config.minutes))
+    start = time.monotonic()
+    model.fit(train_data, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
+              validation_data=val_data, callbacks=callbacks, verbose=verbose)
+    seconds = time.monotonic() - start
+
+    best = keras.models.load_model(out / "best.keras", compile=False)
+    names = [n for n in ("test1", "test2", "test3", "test4") if n in suite.sets]
+    evaluation = {
+        "run": config.name, "train_seconds": round(seconds, 1),
+        "parameters": int(best.count_params()),
+        "sets": evaluate_on_sets(best, suite, names, config.input_size, head_target, codec,
+                                 config.test_count),
+    }
+    write_atomic(out / "evaluation.json", (json.dumps(evaluation, indent=2) + "\n").encode())
+    _pictures(out, best, val_images, val_keypoints, head_target, codec)
+    return evaluation
+
+
+def _pictures(out: Path, model, images, keypoints, head_target, codec) -> None:
+    """``curves.png`` from history.csv and ``predictions.png`` for 16 validation images."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from .evaluate import predict_keypoints
+    from .files import write_atomic
+    from .viz import contact_sheet, encode_png
+
+    history = pd.read_csv(out / "history.csv")
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for column in ("loss", "val_loss"):
+        if column in history:
+            axis.plot(history["epoch"] + 1, history[column], label=column)
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("loss")
+    axis.set_yscale("log")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(out / ".curves.tmp.png")
+    plt.close(figure)
+    (out / ".curves.tmp.png").replace(out / "curves.png")
+    predicted = predict_keypoints(model, images[:16], head_target, codec)
+    sheet = np.concatenate([contact_sheet(images[:16], keypoints[:16], columns=8, tile=128,
+                                          row_labels=["truth", ""]),
+                            contact_sheet(images[:16], predicted, columns=8, tile=128,
+                                          row_labels=["predicted", ""])])
+    write_atomic(out / "predictions.png", encode_png(sheet))
