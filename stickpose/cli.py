@@ -99,6 +99,9 @@ def main():
               "benchmark); fit: aspect kept, random scale and position.")
 @click.option("--margin", type=float, default=0.05, show_default=True,
               help="Empty border on each side, as a fraction of the size.")
+@click.option("--labels", type=click.Choice(["observer", "person"]), default="observer",
+              show_default=True, help="Left/right convention: observer-centric (the joint "
+              "on the image's left is 'right', as for a person facing you) or person-centric.")
 @click.option("--occluders", type=PROBABILITY, default=0.0, show_default=True,
               help="Keep adding solid shapes in front of the figure while a draw < P; "
                    "covered joints are marked not visible.")
@@ -110,7 +113,8 @@ def main():
 @click.pass_context
 @user_errors
 def generate(ctx, suite, out, noise, count, size, seed, circles, squares, backgrounds,
-             background_dir, poses, placement, margin, occluders, workers, overwrite, preview):
+             background_dir, poses, placement, margin, labels, occluders, workers, overwrite,
+             preview):
     """Render stick-figure datasets: images, keypoints.npy, visible.npy, COCO JSON, meta.json.
 
     The same seed and settings give byte-identical files. Output appears only when complete.
@@ -130,7 +134,7 @@ def generate(ctx, suite, out, noise, count, size, seed, circles, squares, backgr
     if suite:
         fixed = [name for name in ("noise", "seed", "circles", "squares", "backgrounds",
                                    "background_dir", "poses", "placement", "margin",
-                                   "occluders") if from_command_line(name)]
+                                   "labels", "occluders") if from_command_line(name)]
         if fixed:
             raise click.UsageError(f"--{fixed[0].replace('_', '-')} cannot be combined with "
                                    "--suite (a suite fixes its settings; write your own "
@@ -146,6 +150,7 @@ def generate(ctx, suite, out, noise, count, size, seed, circles, squares, backgr
         base = load_suite("stickman").streams["train"].config if noise else StickmanConfig()
         config = StickmanConfig(
             size=size, margin=margin, placement=placement, poses=poses, occluders=occluders,
+            labels=labels,
             circles=base.circles if circles is None else circles,
             squares=base.squares if squares is None else squares,
             backgrounds=base.backgrounds if backgrounds is None else backgrounds,

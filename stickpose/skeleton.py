@@ -50,6 +50,29 @@ STICKMAN_COLOURS_RGB = tuple(tuple(reversed(bgr)) for bgr in STICKMAN_COLOURS_BG
 LSP_TO_SKELETON = (0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15, 8, 9)
 
 
+LABEL_CONVENTIONS = ("observer", "person")
+
+
+def observer_centric(keypoints):
+    """Relabel left/right as an observer sees them: ``(..., 16, 2)`` -> same shape.
+
+    The shoulder further left in the image becomes ``r_shoulder`` (as for a person facing
+    the camera), and the arm attached to it the right arm; the hips decide the legs the same
+    way. Person-centric labels of a figure seen from behind are swapped; a stick figure
+    carries no cue that tells its front from its back, so only this convention is learnable
+    from the picture.
+    """
+    import numpy as np
+    keypoints = np.array(keypoints, copy=True)
+    for (right_root, left_root), chain in (((12, 13), ((10, 15), (11, 14), (12, 13))),
+                                           ((2, 3), ((0, 5), (1, 4), (2, 3)))):
+        swap = keypoints[..., right_root, 0] > keypoints[..., left_root, 0]
+        for right, left in chain:
+            r, l = keypoints[..., right, :].copy(), keypoints[..., left, :].copy()
+            keypoints[swap, right], keypoints[swap, left] = l[swap], r[swap]
+    return keypoints
+
+
 def line_thickness(size: int) -> int:
     """Stick line thickness in pixels for an ``size`` x ``size`` image (design.md section 4)."""
     return max(round(4 * size / 224), 1)

@@ -26,3 +26,19 @@ def test_lsp_mapping_points_at_the_named_joints():
                  "r_elbow", "r_shoulder", "l_shoulder", "l_elbow", "l_wrist", "upper_neck",
                  "head_top"]
     assert [skeleton.JOINT_NAMES[j] for j in skeleton.LSP_TO_SKELETON] == lsp_names
+
+
+def test_observer_centric_labels_follow_the_image():
+    import numpy as np
+    rng = np.random.default_rng(0)
+    keypoints = rng.uniform(0, 100, (500, 16, 2))
+    relabelled = skeleton.observer_centric(keypoints)
+    assert (relabelled[:, 12, 0] <= relabelled[:, 13, 0]).all()     # r_shoulder on the left
+    assert (relabelled[:, 2, 0] <= relabelled[:, 3, 0]).all()       # r_hip on the left
+    swapped_arms = keypoints[:, 12, 0] > keypoints[:, 13, 0]
+    np.testing.assert_array_equal(relabelled[swapped_arms, 10], keypoints[swapped_arms, 15])
+    np.testing.assert_array_equal(relabelled[~swapped_arms, 10], keypoints[~swapped_arms, 10])
+    swapped_legs = keypoints[:, 2, 0] > keypoints[:, 3, 0]
+    np.testing.assert_array_equal(relabelled[swapped_legs, 0], keypoints[swapped_legs, 5])
+    np.testing.assert_array_equal(relabelled[:, 6:10], keypoints[:, 6:10])   # centre joints
+    assert 0.3 < swapped_arms.mean() < 0.7

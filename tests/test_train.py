@@ -42,10 +42,9 @@ def test_training_steps_lower_the_loss_on_a_fixed_batch(arch, head, batch):
         target, loss = normalise(keypoints, size), "mean_absolute_error"
     targets = {name: target for name in model.output}
     model.compile(keras.optimizers.Adam(3e-3), loss={name: loss for name in model.output})
-    before = model.evaluate(images, targets, verbose=0, return_dict=True)["loss"]
-    model.fit(images, targets, epochs=15, batch_size=8, verbose=0)
-    after = model.evaluate(images, targets, verbose=0, return_dict=True)["loss"]
-    assert after < 0.8 * before
+    # training-mode losses: batch norm's moving averages lag behind over so few steps
+    losses = model.fit(images, targets, epochs=20, batch_size=8, verbose=0).history["loss"]
+    assert losses[-1] < 0.7 * losses[0]
 
 
 @pytest.mark.parametrize("head", HEADS.names())

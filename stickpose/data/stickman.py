@@ -14,7 +14,8 @@ from functools import cached_property
 import numpy as np
 
 from ..errors import StickposeError
-from ..skeleton import NUM_JOINTS, STICKMAN_COLOURS_RGB, line_thickness
+from ..skeleton import (LABEL_CONVENTIONS, NUM_JOINTS, STICKMAN_COLOURS_RGB, line_thickness,
+                        observer_centric)
 from .backgrounds import ImageFolderBackgrounds, PlatformerScenes, draw_shapes
 from .occlusion import draw_occluders
 from .placement import PLACEMENTS, place
@@ -49,6 +50,7 @@ class StickmanConfig:
     min_scale: float = 0.5       # fit placement: smallest figure, as a share of the frame
     poses: str = "procedural"    # or the path of a pose bank (.npy / .csv)
     background_dir: str | None = None
+    labels: str = "observer"     # left/right convention: observer- or person-centric
 
     def __post_init__(self):
         if not isinstance(self.size, int) or self.size < MIN_SIZE:
@@ -73,6 +75,9 @@ class StickmanConfig:
             raise ConfigError(f"margin {self.margin} is outside [0, 0.45)")
         if not 0.0 < self.min_scale <= 1.0:
             raise ConfigError(f"min_scale {self.min_scale} is outside (0, 1]")
+        if self.labels not in LABEL_CONVENTIONS:
+            raise ConfigError(f"labels {self.labels!r} is unknown; expected one of "
+                              f"{', '.join(LABEL_CONVENTIONS)}")
         if self.background_dir and self.backgrounds == 0:
             raise ConfigError(f"background folder {self.background_dir} is given but the "
                               "backgrounds probability is 0; set backgrounds > 0 to use it")
@@ -115,8 +120,11 @@ class StickmanGenerator:
         config = self.config
         size = config.size
         rng = np.random.default_rng((self.seed, int(index), self.stream))
-        keypoints = place(self.poses.sample(rng, CHUNK_SIZE), size, config.placement, rng,
-                          config.margin, config.min_scale).astype(np.float32)
+        poses = self.poses.sample(rng, CHUNK_SIZE)
+        if config.labels == "observer":
+            poses = observer_centric(poses)
+        keypoints = place(poses, size, config.placement, rng, config.margin,
+                          config.min_scale).astype(np.float32)
         colours = rng.integers(len(STICKMAN_COLOURS_RGB), size=CHUNK_SIZE)
         images = np.zeros((CHUNK_SIZE, size, size, 3), np.uint8)
         visible = np.ones((CHUNK_SIZE, NUM_JOINTS), bool)

@@ -21,7 +21,13 @@ def count_flops(model, input_size: int) -> int:
     graph = convert_variables_to_constants_v2(concrete).graph
     options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
     options["output"] = "none"
-    return int(tf.compat.v1.profiler.profile(graph=graph, options=options).total_float_ops)
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")                     # the v1 profiler warns it is v1
+    try:
+        return int(tf.compat.v1.profiler.profile(graph=graph, options=options).total_float_ops)
+    finally:
+        logger.setLevel(level)
 
 
 def measure_latency(model, input_size: int, batch: int, repeats: int) -> float:

@@ -17,6 +17,7 @@ from stickpose.skeleton import STICKMAN_COLOURS_RGB
     ({"circles": "lots"}, "circles 'lots' is not a number"),
     ({"size": 100000}, "size 100000 is too large; expected at most 4096"),
     ({"background_dir": "pictures"}, "backgrounds probability is 0"),
+    ({"labels": "viewer"}, "labels 'viewer' is unknown; expected one of observer, person"),
 ])
 def test_bad_settings_are_named(values, message):
     with pytest.raises(ConfigError, match=message):
@@ -108,6 +109,16 @@ def test_occluders_lie_in_front_of_the_figure():
         if colours and (~shown).any():
             (colour,) = colours
             assert not (seen[~shown] == colour).all(axis=1).any()   # hidden: covered
+
+
+def test_label_convention_changes_labels_not_pictures():
+    observer = StickmanGenerator(StickmanConfig(size=64), 3).chunk(0)
+    person = StickmanGenerator(StickmanConfig(size=64, labels="person"), 3).chunk(0)
+    # the same picture, up to anti-aliasing: swapped labels draw the chains in another order
+    assert (observer[0] != person[0]).mean() < 0.005
+    differs = (observer[1] != person[1]).any(axis=(1, 2))
+    assert 0.2 < differs.mean() < 0.8                         # figures seen from behind
+    assert (observer[1][:, 12, 0] <= observer[1][:, 13, 0]).all()
 
 
 def test_game_backgrounds_fill_the_frame():
