@@ -14,6 +14,7 @@ import click
 from click.core import ParameterSource
 
 from . import __version__
+from .models.registry import ARCH_MODULES as ARCH_NAMES, HEAD_NAMES
 
 PROBABILITY = click.FloatRange(0.0, 1.0)
 
@@ -173,8 +174,6 @@ def generate(ctx, suite, out, noise, count, size, seed, circles, squares, backgr
         click.echo(f"preview -> {preview}")
 
 
-ARCH_NAMES = ("resnet", "unet", "senet", "mobilenetv2", "inception", "hourglass")
-HEAD_NAMES = ("heatmap", "scalar", "integral")
 POSITIVE = click.IntRange(min=1)
 
 
@@ -250,7 +249,7 @@ def train(out, resume, overwrite, heatmap_stride, **options):
 @user_errors
 def models(input_size, width, archs, heads, repeats):
     """Every architecture x head: parameters, FLOPs, measured CPU latency and throughput."""
-    from .models import load_all
+    from .models.registry import load_all
     from .models.profile import model_table
 
     load_all()

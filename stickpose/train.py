@@ -208,7 +208,7 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
         callbacks.append(TimeLimit(config.minutes))
     start = time.monotonic()
     model.fit(train_data, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
-              validation_data=val_data, callbacks=callbacks, verbose=verbose)
+              shuffle=False, validation_data=val_data, callbacks=callbacks, verbose=verbose)
     seconds = time.monotonic() - start
 
     best = keras.models.load_model(out / "best.keras", compile=False)

@@ -11,7 +11,7 @@ from stickpose.codecs.coordinates import normalise
 from stickpose.codecs.gaussian import GaussianHeatmaps
 from stickpose.data.stickman import StickmanConfig, StickmanGenerator
 from stickpose.errors import StickposeError
-from stickpose.models import load_all
+from stickpose.models.registry import load_all
 from stickpose.models.registry import ARCHS, HEADS, build_model
 from stickpose.train import RunError, TrainConfig, heatmap_loss, train
 

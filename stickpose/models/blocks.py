@@ -1,6 +1,7 @@
 """Layer blocks shared by the backbones: conv-BN-ReLU, residual and squeeze-excitation."""
 from __future__ import annotations
 
+from ..quiet_tf import tf  # noqa: F401  (TensorFlow before Keras, quietly)
 from keras import layers
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from ..quiet_tf import tf  # noqa: F401  (TensorFlow before Keras, quietly)
 import keras
 from keras import layers, ops
 

@@ -1,6 +1,7 @@
 """Stacked hourglass backbone with intermediate supervision (Newell et al. 2016)."""
 from __future__ import annotations
 
+from ..quiet_tf import tf  # noqa: F401  (TensorFlow before Keras, quietly)
 from keras import layers
 
 from .blocks import conv_bn, residual_block

@@ -1,6 +1,7 @@
 """Inception backbone: multi-branch Inception modules between stride-2 reductions."""
 from __future__ import annotations
 
+from ..quiet_tf import tf  # noqa: F401  (TensorFlow before Keras, quietly)
 from keras import layers
 
 from .blocks import conv_bn, stem

@@ -1,6 +1,7 @@
 """MobileNetV2 backbone: inverted residuals with depthwise convolutions (stride 16)."""
 from __future__ import annotations
 
+from ..quiet_tf import tf  # noqa: F401  (TensorFlow before Keras, quietly)
 from keras import layers
 
 from .blocks import conv_bn

@@ -60,6 +60,19 @@ class Features:
 ARCHS = Registry("architecture")
 HEADS = Registry("head")
 
+# The modules that register architectures, in the order the seed reports list them. The
+# CLI reads these names without importing TensorFlow; ``load_all`` imports the modules and
+# a test checks that each registers exactly its own name.
+ARCH_MODULES = ("resnet", "unet", "senet", "mobilenetv2", "inception", "hourglass")
+HEAD_NAMES = ("heatmap", "scalar", "integral")
+
+
+def load_all() -> None:
+    """Import every architecture module and the heads so that they register themselves."""
+    import importlib
+    for module in (*ARCH_MODULES, "heads"):
+        importlib.import_module(f"{__package__}.{module}")
+
 
 def architecture(name: str, divisor: int, encoder_decoder: bool = False):
     """Decorator registering a backbone builder under ``name``."""
@@ -80,7 +93,6 @@ def build_model(arch: str, head: str, input_size: int, width: int = 32, depth: i
     """
     import keras
 
-    from . import load_all
     load_all()
     architecture_ = ARCHS.get(arch)
     head_ = HEADS.get(head)

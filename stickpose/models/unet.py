@@ -1,6 +1,7 @@
 """U-Net backbone: an encoder-decoder with skip connections (Ronneberger et al. 2015)."""
 from __future__ import annotations
 
+from ..quiet_tf import tf  # noqa: F401  (TensorFlow before Keras, quietly)
 from keras import layers
 
 from .blocks import conv_bn

@@ -1,17 +1,18 @@
 import numpy as np
 import pytest
 
-from stickpose.models import load_all
-from stickpose.models.registry import ARCHS, HEADS, Registry, RegistryError, build_model
+from stickpose.models.registry import load_all
+from stickpose.models.registry import (ARCH_MODULES, ARCHS, HEAD_NAMES, HEADS, Registry,
+                                       RegistryError, build_model)
 
 load_all()
 COMBINATIONS = [(a, h) for a in ARCHS.names() for h in HEADS.names()]
 
 
 def test_all_six_architectures_and_three_heads_are_registered():
-    assert set(ARCHS.names()) == {"resnet", "unet", "senet", "mobilenetv2", "inception",
-                                  "hourglass"}
-    assert set(HEADS.names()) == {"heatmap", "scalar", "integral"}
+    assert ARCHS.names() == list(ARCH_MODULES) == ["resnet", "unet", "senet", "mobilenetv2",
+                                                   "inception", "hourglass"]
+    assert HEADS.names() == list(HEAD_NAMES) == ["heatmap", "scalar", "integral"]
 
 
 @pytest.mark.parametrize("arch, head", COMBINATIONS)
@@ -41,7 +42,7 @@ def test_stacks_option_reaches_the_hourglass():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: build_model("vgg", "heatmap", 64), "unknown architecture 'vgg'; known: resnet"),
+    (lambda: build_model("vgg", "heatmap", 64), "unknown architecture 'vgg'; known: resnet, unet, senet"),
     (lambda: build_model("resnet", "dense", 64), "unknown head 'dense'; known: heatmap"),
     (lambda: build_model("unet", "heatmap", 72), "input size 72 does not work with unet: "
                                                  "use a multiple of 16 .* e.g. 32, 48, 64"),
