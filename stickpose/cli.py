@@ -195,7 +195,7 @@ POSITIVE = click.IntRange(min=1)
 @click.option("--learning-rate", type=float, default=2e-3, show_default=True)
 @click.option("--schedule", type=click.Choice(["cosine", "constant", "step"]),
               default="cosine", show_default=True)
-@click.option("--epochs", type=POSITIVE, default=30, show_default=True)
+@click.option("--epochs", type=POSITIVE, default=55, show_default=True)
 @click.option("--steps", "steps_per_epoch", type=POSITIVE, default=100, show_default=True,
               help="Training steps per epoch.")
 @click.option("--minutes", type=float, help="Stop after this many minutes of training.")

@@ -43,7 +43,7 @@ class TrainConfig:
     batch_size: int = 32
     learning_rate: float = 2e-3
     schedule: str = "cosine"
-    epochs: int = 30
+    epochs: int = 55
     steps_per_epoch: int = 100
     minutes: float | None = None    # stop after this much training time
     patience: int = 8               # early stopping on validation loss (epochs)
@@ -207,14 +207,18 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
     if config.minutes:
         callbacks.append(TimeLimit(config.minutes))
     start = time.monotonic()
-    model.fit(train_data, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
-              shuffle=False, validation_data=val_data, callbacks=callbacks, verbose=verbose)
+    history = model.fit(train_data, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
+                        shuffle=False, validation_data=val_data, callbacks=callbacks,
+                        verbose=verbose)
     seconds = time.monotonic() - start
+    images_seen = len(history.epoch) * config.steps_per_epoch * config.batch_size
 
     best = keras.models.load_model(out / "best.keras", compile=False)
     names = [n for n in ("test1", "test2", "test3", "test4") if n in suite.sets]
     evaluation = {
         "run": config.name, "train_seconds": round(seconds, 1),
+        "epochs": len(history.epoch),
+        "train_images_per_second": round(images_seen / seconds, 1),
         "parameters": int(best.count_params()),
         "sets": evaluate_on_sets(best, suite, names, config.input_size, head_target, codec,
                                  config.test_count),

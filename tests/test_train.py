@@ -76,6 +76,7 @@ def test_a_tiny_run_writes_every_artefact(tmp_path):
     for values in saved["sets"].values():
         assert set(values) == {"score", "pck", "mpjpe", "images"} and values["images"] == 16
     assert not (run / "backup").exists()                      # removed once finished
+    assert saved["epochs"] == 2 and saved["train_images_per_second"] > 0
 
 
 def test_same_seed_same_numbers(tmp_path):
