@@ -8,6 +8,7 @@ state ``--resume`` continues from while a run is unfinished.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -154,13 +155,21 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
     from .models.registry import HEADS, build_model
 
     out = Path(out)
+    is_run = (out / "config.json").is_file()
+    replace_old = False
     if resume:
-        if not (out / "config.json").is_file():
+        if not is_run:
             raise RunError(f"cannot resume {out}: no config.json there (not a stickpose run)")
+        if not (out / "backup").is_dir() and (out / "evaluation.json").is_file():
+            raise RunError(f"cannot resume {out}: the run has finished; use --overwrite "
+                           "to train it again")
         config = TrainConfig.load(out / "config.json")
-    elif out.exists() and any(out.iterdir()) and not overwrite:
-        raise RunError(f"{out} already holds a run; pass --resume to continue it or "
-                       "--overwrite to start again")
+    elif out.exists() and any(out.iterdir()):
+        if not overwrite or not is_run:
+            raise RunError(f"{out} already holds " + (
+                "a run; pass --resume to continue it or --overwrite to start again" if is_run
+                else "files that are not a stickpose run; choose another --out"))
+        replace_old = True
     suite = load_suite(config.train_suite)
     stream_config = _stream_config(config, suite)
     keras.utils.set_random_seed(config.seed)
@@ -170,13 +179,20 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
                         deconv=config.deconv, **config.arch_options())
     head_target = HEADS.get(config.head).target
     codec = GaussianHeatmaps(config.input_size, config.heatmap_stride, config.sigma)
+    if replace_old:                                  # --overwrite, once the config is sound
+        shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     if not resume:
         write_atomic(out / "config.json", (json.dumps(asdict(config), indent=2) + "\n").encode())
 
     to_targets = _targets(config, head_target, list(model.output), codec)
+    # after --resume, carry on where the finished epochs left the stream
+    done = (max(len((out / "history.csv").read_text().splitlines()) - 1, 0)
+            if resume and (out / "history.csv").is_file() else 0)
     train_data = stickman_stream(stream_config, config.seed, batch_size=config.batch_size,
-                                 stream=TRAINING_STREAM).map(to_targets)
+                                 stream=TRAINING_STREAM,
+                                 start=done * config.steps_per_epoch * config.batch_size
+                                 ).map(to_targets)
     val_spec = suite.sets["validation"]
     val_images, val_keypoints, val_visible = render_set(val_spec, config.validation_count)
     val_images, val_keypoints = resize_set(val_images, val_keypoints, config.input_size)

@@ -151,3 +151,21 @@ def test_worker_count_does_not_change_the_bytes(run, tmp_path):
     files = [{p.relative_to(tmp_path / name): p.read_bytes()
               for p in (tmp_path / name).rglob("*") if p.is_file()} for name in ("w1", "w2")]
     assert files[0] == files[1] and len(files[0]) == 134
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--arch", "vgg"], "'vgg' is not one of 'resnet', 'unet', 'senet', 'mobilenetv2'"),
+    (["--head", "dense"], "'dense' is not one of 'heatmap', 'scalar', 'integral'"),
+    (["--arch", "hourglass", "--input-size", "100"],
+     "input size 100 does not work with hourglass: use a multiple of 32"),
+    (["--learning-rate", "0"], "learning_rate 0.0 must be positive"),
+    (["--epochs", "0"], "0 is not in the range x>=1"),
+    (["--resume"], "--resume needs --out RUN"),
+    (["--resume", "--out", "nowhere"], "cannot resume nowhere: no config.json there"),
+])
+def test_train_bad_input(run, tmp_path, args, message):
+    result = run("train", *args)
+    assert result.exit_code != 0
+    assert message in " ".join(result.output.split()), result.output
+    _no_traceback(result)
+    assert not (tmp_path / "runs").exists()

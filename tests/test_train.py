@@ -79,11 +79,15 @@ def test_a_tiny_run_writes_every_artefact(tmp_path):
     assert saved["epochs"] == 2 and saved["train_images_per_second"] > 0
 
 
-def test_same_seed_same_numbers(tmp_path):
+def test_same_seed_same_numbers_and_overwrite(tmp_path):
     config = TrainConfig(**TINY, epochs=1)
     first = train(config, tmp_path / "a", verbose=0)["sets"]
     second = train(config, tmp_path / "b", verbose=0)["sets"]
     assert first == second
+    with pytest.raises(RunError, match="the run has finished"):
+        train(config, tmp_path / "a", resume=True)
+    again = train(config, tmp_path / "a", overwrite=True, verbose=0)["sets"]
+    assert again == first
 
 
 def test_resume_continues_an_interrupted_run(tmp_path):
@@ -118,6 +122,11 @@ def test_run_directory_errors(tmp_path):
         train(TrainConfig(**TINY), tmp_path / "corrupt", resume=True)
     with pytest.raises(RunError, match="already holds a run; pass --resume"):
         train(TrainConfig(**TINY), tmp_path / "corrupt")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(RunError, match="not a stickpose run"):
+        train(TrainConfig(**TINY), tmp_path / "mine", overwrite=True)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
 
 
 @pytest.mark.parametrize("values, message", [

@@ -49,8 +49,8 @@ atexit.register(_RENDERS.settle)
 
 def stickman_stream(config: StickmanConfig, seed: int, batch_size: int | None = None,
                     count: int | None = None, stream: int = TRAINING_STREAM,
-                    parallel_calls: int = tf.data.AUTOTUNE) -> tf.data.Dataset:
-    """Images rendered on the fly: infinite unless ``count`` is given.
+                    parallel_calls: int = tf.data.AUTOTUNE, start: int = 0) -> tf.data.Dataset:
+    """Images rendered on the fly from image ``start`` on: infinite unless ``count`` is given.
 
     Chunks render in parallel threads, in order, so the stream is the same for the same seed
     and config whatever the parallelism; memory stays constant (tf.data keeps only a bounded
@@ -61,7 +61,9 @@ def stickman_stream(config: StickmanConfig, seed: int, batch_size: int | None = 
     generator = StickmanGenerator(config, seed, stream)
     generator.check_backgrounds()
     size = config.size
-    chunks = tf.data.Dataset.range(tf.int64.max if count is None else -(-count // CHUNK_SIZE))
+    first_chunk, skip = divmod(start, CHUNK_SIZE)
+    end = tf.int64.max if count is None else -(-(start + count) // CHUNK_SIZE)
+    chunks = tf.data.Dataset.range(first_chunk, end)
 
     @tf.autograph.experimental.do_not_convert
     def chunk(index):
@@ -77,6 +79,8 @@ def stickman_stream(config: StickmanConfig, seed: int, batch_size: int | None = 
         return {"image": images, "keypoints": keypoints, "visible": visible}
 
     data = chunks.map(render, num_parallel_calls=parallel_calls, deterministic=True).unbatch()
+    if skip:
+        data = data.skip(skip)
     if count is not None:
         data = data.take(count)
     data = data.map(lambda e: {**e, "image": tf.cast(e["image"], tf.float32) / 255.0},

@@ -23,6 +23,13 @@ def test_stream_reproduces_the_generator_in_order():
     np.testing.assert_array_equal(keypoints[64:], generator.chunk(1)[1][:36])
 
 
+def test_stream_can_start_anywhere():
+    whole = next(iter(stickman_stream(CONFIG, 2, batch_size=90, count=90)))
+    tail = next(iter(stickman_stream(CONFIG, 2, batch_size=20, count=20, start=70)))
+    np.testing.assert_array_equal(tail["keypoints"].numpy(), whole["keypoints"].numpy()[70:])
+    np.testing.assert_array_equal(tail["image"].numpy(), whole["image"].numpy()[70:])
+
+
 def test_stream_is_deterministic_whatever_the_parallelism():
     serial = next(iter(stickman_stream(CONFIG, 9, batch_size=80, parallel_calls=1)))
     parallel = next(iter(stickman_stream(CONFIG, 9, batch_size=80)))
