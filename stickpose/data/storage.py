@@ -248,11 +248,6 @@ class Dataset:
             raise DatasetError(f"cannot read image {self.image_path(index)}")
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
-    def images(self, indices=None) -> np.ndarray:
-        """Images ``(n, S, S, 3) uint8`` RGB for ``indices`` (default: all)."""
-        indices = range(len(self)) if indices is None else indices
-        return np.stack([self.image(i) for i in indices])
-
 
 def load_dataset(path: str | Path) -> Dataset:
     """Read a dataset folder written by ``write_dataset``, checking its shapes."""

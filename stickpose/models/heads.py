@@ -49,15 +49,11 @@ def _upsample(x, stride: int, to_stride: int, deconv: bool, name: str):
     return x
 
 
-def _heatmap_logits(feature, stride, heatmap_stride, deconv, name):
-    x = _upsample(feature, stride, heatmap_stride, deconv, name)
-    return layers.Conv2D(NUM_JOINTS, 1, name=f"{name}_out")(x)
-
-
 def heatmap_head(feature, stride: int, input_size: int, heatmap_stride: int, deconv: bool,
                  name: str):
     """Heatmaps ``(B, S/heatmap_stride, S/heatmap_stride, 16)``, one per joint."""
-    return _heatmap_logits(feature, stride, heatmap_stride, deconv, name)
+    x = _upsample(feature, stride, heatmap_stride, deconv, name)
+    return layers.Conv2D(NUM_JOINTS, 1, name=f"{name}_out")(x)
 
 
 def scalar_head(feature, stride: int, input_size: int, heatmap_stride: int, deconv: bool,
@@ -100,7 +96,7 @@ class SoftArgmax(layers.Layer):
 def integral_head(feature, stride: int, input_size: int, heatmap_stride: int, deconv: bool,
                   name: str):
     """Heatmap logits turned into differentiable coordinates by soft-argmax ``(B, 16, 2)``."""
-    logits = _heatmap_logits(feature, stride, heatmap_stride, deconv, name)
+    logits = heatmap_head(feature, stride, input_size, heatmap_stride, deconv, name)
     return SoftArgmax(heatmap_stride, input_size, name=f"{name}_softargmax")(logits)
 
 
