@@ -1,10 +1,12 @@
-"""Benchmarks that print numbers: generator throughput in one process and on every core."""
+"""Benchmarks that print numbers: generator throughput, and the batched GMM decoder against
+scikit-learn."""
 from __future__ import annotations
 
 import multiprocessing
 import time
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 
 from .data.stickman import CHUNK_SIZE, StickmanConfig, StickmanGenerator
@@ -67,3 +69,33 @@ def bench_generate(suite, names: list[str], sizes: list[int], images: int,
                 row["speed-up"] = round(multi / single, 2)
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def bench_gmm(run, set_name: str = "test1", images: int = 50) -> pd.DataFrame:
+    """``gmm`` (batched EM) and ``gmm-sklearn`` decoding the same heatmaps of a run: ms per
+    image each (decoding only), the speed-up, and the share of joints on which their
+    keypoints agree within 0.5 input pixels."""
+    from .codecs.decoders import decode
+    from .data.suites import load_suite
+    from .evaluate import forward, render_set, resize_set
+    from .models.registry import HEADS
+    from .train import RunError, load_run
+
+    config, model = load_run(run)
+    if HEADS.get(config.head).target != "heatmaps":
+        raise RunError(f"run {run} has a {config.head} head; GMM decoders read heatmaps")
+    spec = load_suite(config.train_suite).sets[set_name]
+    pictures, truth, _ = render_set(spec, images)
+    small, _ = resize_set(pictures, truth, config.input_size)
+    heatmaps, _ = forward(model, small, "heatmaps")
+    points, seconds = {}, {}
+    for name in ("gmm-sklearn", "gmm"):
+        start = time.perf_counter()
+        points[name] = decode(name, heatmaps, config.input_size, config.sigma)[0]
+        seconds[name] = time.perf_counter() - start
+    gap = np.linalg.norm(points["gmm"] - points["gmm-sklearn"], axis=-1)
+    return pd.DataFrame([{
+        "decoder": name, "images": images, "ms/image": 1000 * seconds[name] / images,
+        "speed-up": seconds["gmm-sklearn"] / seconds[name],
+        "joints within 0.5 px of sklearn": float((gap <= 0.5).mean()),
+        "largest gap px": float(gap.max())} for name in ("gmm-sklearn", "gmm")])

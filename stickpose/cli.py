@@ -292,3 +292,134 @@ def bench_generate_command(suite, sets, sizes, images, workers):
         raise click.BadParameter(f"{sizes!r} is not a list of integers", param_hint="--sizes")
     table = bench_generate(spec, names, size_list, images, workers)
     click.echo(table.to_string(index=False))
+
+
+def _names(value: str, known: tuple, option: str) -> list[str]:
+    """A comma-separated ``value`` checked against ``known`` (``all`` means every one)."""
+    names = list(known) if value == "all" else [n.strip() for n in value.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise click.BadParameter(f"unknown value {(unknown or [value])[0]!r}; known: "
+                                 f"{', '.join(known)} or all", param_hint=option)
+    return names
+
+
+@main.command()
+@click.argument("run", required=False, type=click.Path(path_type=Path))
+@click.option("--suite", default="stickman", show_default=True,
+              help="Suite (name or .toml) whose sets are evaluated.")
+@click.option("--sets", default="test1,test2,test3,test4", show_default=True,
+              help="Comma-separated set names of the suite.")
+@click.option("--dataset", "datasets", multiple=True, type=click.Path(path_type=Path),
+              help="Evaluate on a dataset folder (from `stickpose generate`) instead of the "
+                   "suite's sets; repeatable.")
+@click.option("--decoders", default="all", show_default=True,
+              help="'all' or a comma-separated list (see `stickpose decoders`); 'all' skips "
+                   "the slow gmm-sklearn reference and an untrained fc.")
+@click.option("--occlusion", default="none", show_default=True,
+              help="Comma-separated: none, random (random erasing), upper, lower (body half "
+                   "blacked out), or all.")
+@click.option("--count", type=POSITIVE, help="Images per set [all of them].")
+@click.option("--batch-size", type=POSITIVE, default=64, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the random erasing.")
+@click.option("--predictions", type=click.Path(path_type=Path),
+              help="Score keypoints made by another tool instead of a run: .npy (N,16,2) "
+                   "or COCO results .json, against one --dataset.")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Folder for evaluation.csv and evaluation.md [RUN/evaluation].")
+@user_errors
+def evaluate(run, suite, sets, datasets, decoders, occlusion, count, batch_size, seed,
+             predictions, out):
+    """Score a trained run with every decoder on the same heatmaps (seed 000's table per
+    set: PCK, MSE, MPJPE, class score, swaps, timings), optionally under occlusion.
+
+    \b
+    stickpose evaluate runs/RUN                          test1-test4, every decoder
+    stickpose evaluate runs/RUN --occlusion all          plus the occlusion experiments
+    stickpose evaluate --predictions P.npy --dataset D   keypoints from another tool
+    """
+    import pandas as pd
+
+    from .data.occlusion import OCCLUSIONS
+    from .evaluate import evaluate_run, load_predictions, load_set, render_set, report, score
+    from .files import write_atomic
+
+    kinds = _names(occlusion, ("none",) + OCCLUSIONS, "--occlusion")
+    if predictions:
+        if run or len(datasets) != 1:
+            raise click.UsageError("--predictions takes exactly one --dataset and no RUN")
+        images, truth, visible = load_set(datasets[0])
+        predicted = load_predictions(predictions, len(truth))
+        results = pd.DataFrame([{"set": datasets[0].name, "occlusion": "none",
+                                 "images": len(truth), "decoder": predictions.name,
+                                 **score(predicted, truth, images.shape[1], visible)}])
+        title = f"{predictions} on {datasets[0]}"
+    else:
+        if run is None:
+            raise click.UsageError("give a RUN directory, or --predictions FILE --dataset DIR")
+        if datasets:
+            loaders = {path.name: functools.partial(load_set, path, count) for path in datasets}
+        else:
+            from .data.suites import load_suite
+            spec = load_suite(suite)
+            names = [n.strip() for n in sets.split(",") if n.strip()]
+            for name in names:
+                if name not in spec.sets:
+                    raise click.BadParameter(f"unknown set {name!r}; {spec.name} has "
+                                             f"{', '.join(spec.sets)}", param_hint="--sets")
+            loaders = {n: functools.partial(render_set, spec.sets[n], count) for n in names}
+        with progress_bars() as bar:
+            step = bar("evaluating", len(loaders) * len(kinds))
+            results = evaluate_run(run, loaders, decoders, kinds, batch_size, seed,
+                                   progress=lambda label: step(1))
+        title = f"stickpose evaluate {run}"
+        out = out or Path(run) / "evaluation"
+    text = report(results, title)
+    click.echo(text)
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        write_atomic(out / "evaluation.csv", results.to_csv(index=False).encode())
+        write_atomic(out / "evaluation.md", text.encode())
+        click.echo(f"tables -> {out / 'evaluation.csv'}, {out / 'evaluation.md'}")
+
+
+@main.command("decoders")
+def decoders_command():
+    """List the heatmap decoders."""
+    from .codecs.decoders import DECODERS
+
+    for name in DECODERS.names():
+        click.echo(f"{name:12} {DECODERS.get(name).summary}")
+
+
+@main.command("train-decoder")
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--epochs", type=POSITIVE, default=10, show_default=True)
+@click.option("--steps", "steps_per_epoch", type=POSITIVE, default=100, show_default=True)
+@click.option("--batch-size", type=POSITIVE, default=32, show_default=True)
+@click.option("--learning-rate", type=float, default=1e-3, show_default=True)
+@user_errors
+def train_decoder(run, epochs, steps_per_epoch, batch_size, learning_rate):
+    """Train the fc decoder (seed 000: per joint 2 x 128 dense layers) on a heatmap run's
+    frozen heatmaps; saves RUN/decoder-fc.keras for `stickpose evaluate --decoders fc`."""
+    from .codecs.fc import FILE_NAME, train_fc
+
+    losses = train_fc(run, epochs, steps_per_epoch, batch_size, learning_rate)
+    click.echo(f"fc decoder -> {Path(run) / FILE_NAME}  (validation L1 of normalised "
+               f"coordinates {losses['val_loss']:.4f})")
+
+
+@bench.command("gmm")
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--set", "set_name", default="test1", show_default=True,
+              help="Suite set whose images give the heatmaps.")
+@click.option("--images", type=POSITIVE, default=50, show_default=True,
+              help="Images decoded by both paths (scikit-learn takes ~0.3 s per image).")
+@user_errors
+def bench_gmm_command(run, set_name, images):
+    """The batched GMM decoder against the scikit-learn reference on the same heatmaps:
+    ms per image each, the speed-up, and how far apart their keypoints are."""
+    from .bench import bench_gmm
+
+    click.echo(bench_gmm(run, set_name, images).to_string(index=False))

@@ -1,13 +1,33 @@
-"""Predicting keypoints with a trained model and scoring them on the benchmark sets."""
+"""Scoring trained runs: every decoder on the same heatmaps, on the benchmark sets, any
+dataset folder, occluded copies of them, or keypoints another tool produced.
+
+Metrics are measured in the evaluated images' own pixels (224 for the class benchmark):
+images are resized to the model input and predictions mapped back.
+"""
 from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 
 from . import metrics
 from .codecs.coordinates import denormalise
-from .codecs.gaussian import GaussianHeatmaps
+from .codecs.decoders import DECODERS, decode
 from .data.stickman import CHUNK_SIZE, StickmanGenerator
+from .errors import StickposeError
+from .skeleton import NUM_JOINTS
+
+ALL = "all"
+REFERENCE_ONLY = ("gmm-sklearn",)      # left out of "all": the slow reference path
+HEAD_OUTPUT = "coordinates"            # the "decoder" of scalar and integral heads
+COLUMNS = {"decoder": "decoder", "pck": "PCK@0.15", "mse": "MSE px²", "mpjpe": "MPJPE px",
+           "score": "class score", "swap": "L/R swaps", "auc": "AUC@0.2",
+           "decode_ms": "decode ms/img", "pipeline_ms": "pipeline ms/img",
+           "pck_visible": "PCK visible", "pck_occluded": "PCK occluded"}
 
 
 def render_set(spec, count: int | None = None):
@@ -19,6 +39,16 @@ def render_set(spec, count: int | None = None):
     return tuple(np.concatenate(p)[:count] for p in zip(*parts))
 
 
+def load_set(path: Path, count: int | None = None):
+    """The same triple from a dataset folder written by ``stickpose generate``."""
+    from .data.storage import load_dataset
+
+    dataset = load_dataset(path)
+    count = len(dataset) if count is None else min(count, len(dataset))
+    images = np.stack([dataset.image(i) for i in range(count)])
+    return images, dataset.keypoints[:count], dataset.visible[:count]
+
+
 def resize_set(images: np.ndarray, keypoints: np.ndarray, size: int):
     """Images resized to ``size`` (area interpolation) with keypoints mapped along."""
     scale = size / images.shape[1]
@@ -27,33 +57,235 @@ def resize_set(images: np.ndarray, keypoints: np.ndarray, size: int):
     return resized, (keypoints + 0.5) * scale - 0.5
 
 
-def predict_keypoints(model, images: np.ndarray, head_target: str, codec: GaussianHeatmaps,
-                      batch_size: int = 64) -> np.ndarray:
-    """Keypoints ``(n, 16, 2)`` in input pixels for ``images`` ``(n, S, S, 3) uint8``."""
-    outputs = model.predict(images.astype(np.float32) / 255.0, batch_size=batch_size,
-                            verbose=0)
-    if head_target == "heatmaps":
-        return codec.decode(outputs["heatmaps"])[0]
-    return denormalise(np.asarray(outputs["coordinates"]), images.shape[1])
+def resolve_decoders(spec: str, head_target: str, run: Path | None = None) -> list[str]:
+    """Decoder names for ``--decoders``: ``all`` or a comma-separated list. ``all`` leaves out
+    the slow reference path and, in a run without trained weights, ``fc``. Scalar and
+    integral heads have their own coordinates and take no decoder."""
+    from .codecs.fc import FILE_NAME
 
-
-def score(predicted: np.ndarray, truth: np.ndarray, size: int) -> dict:
-    """The class's metrics: class test score, PCK@0.15 of the bounding-box diagonal, MPJPE."""
-    return {"score": metrics.class_score(predicted, truth, size, size),
-            "pck": metrics.pck(predicted, truth, 0.15),
-            "mpjpe": metrics.mpjpe(predicted, truth)}
-
-
-def evaluate_on_sets(model, suite, names: list[str], input_size: int, head_target: str,
-                     codec: GaussianHeatmaps, count: int | None = None) -> dict:
-    """Metrics per set, measured in the sets' own pixels (224 for the class benchmark):
-    images are resized to the model input and predictions mapped back."""
-    results = {}
+    if head_target != "heatmaps":
+        if spec not in (ALL, HEAD_OUTPUT):
+            raise StickposeError(f"decoders apply to heatmap heads only; this run's head "
+                                 f"predicts coordinates (use --decoders {ALL})")
+        return [HEAD_OUTPUT]
+    if spec == ALL:
+        has_fc = run is not None and (run / FILE_NAME).is_file()
+        return [n for n in DECODERS.names()
+                if n not in REFERENCE_ONLY and (n != "fc" or has_fc)]
+    names = [n.strip() for n in spec.split(",") if n.strip()]
     for name in names:
-        images, truth, _ = render_set(suite.sets[name], count)
-        size = images.shape[1]
-        small, _ = resize_set(images, truth, input_size)
-        predicted = predict_keypoints(model, small, head_target, codec)
-        predicted = (predicted + 0.5) * size / input_size - 0.5
-        results[name] = {**score(predicted, truth, size), "images": len(images)}
+        DECODERS.get(name)                              # unknown: the error lists the known
+    if "fc" in names and (run is None or not (run / FILE_NAME).is_file()):
+        raise StickposeError(f"run {run} has no trained fc decoder ({FILE_NAME}); "
+                             "train it with `stickpose train-decoder RUN`")
+    return names or [ALL]
+
+
+def forward(model, images: np.ndarray, head_target: str, batch_size: int = 64):
+    """The model's final output for ``images`` ``(n, s, s, 3) uint8`` and the seconds the
+    forward pass took (after one untimed warm-up batch, which absorbs tracing)."""
+    inputs = images.astype(np.float32) / 255.0
+    model.predict(inputs[:batch_size], batch_size=batch_size, verbose=0)
+    start = time.perf_counter()
+    outputs = model.predict(inputs, batch_size=batch_size, verbose=0)
+    return np.asarray(outputs[head_target]), time.perf_counter() - start
+
+
+def to_keypoints(name: str, output: np.ndarray, input_size: int, sigma: float,
+                 fc_model=None) -> np.ndarray:
+    """Keypoints ``(n, 16, 2)`` input px from a model output with decoder ``name``."""
+    if name == HEAD_OUTPUT:
+        return denormalise(output, input_size)
+    if name == "fc":
+        from .codecs.fc import decode_fc
+        return decode_fc(fc_model, output, input_size)[0]
+    return decode(name, output, input_size, sigma)[0]
+
+
+def score(predicted: np.ndarray, truth: np.ndarray, size: int,
+          visible: np.ndarray | None = None) -> dict:
+    """The metrics of one prediction set in ``size`` x ``size`` images: the class's (score,
+    PCK@0.15 of the bounding-box diagonal, MPJPE), seed 000's MSE, the left/right swap
+    rate, AUC of PCK over 0-0.2, and PCK / MSE split by visibility when some joints are
+    hidden."""
+    result = {"pck": metrics.pck(predicted, truth, 0.15),
+              "mse": metrics.mse(predicted, truth),
+              "mpjpe": metrics.mpjpe(predicted, truth),
+              "score": metrics.class_score(predicted, truth, size, size),
+              "swap": metrics.swap_rate(predicted, truth),
+              "auc": metrics.pck_auc(predicted, truth, 0.2)}
+    if visible is not None and not np.all(visible):
+        split = metrics.split_by_visibility(predicted, truth, visible)
+        result.update(pck_visible=split["pck_visible"], pck_occluded=split["pck_occluded"])
+    return result
+
+
+def decoder_table(model, config, images: np.ndarray, truth: np.ndarray, visible: np.ndarray,
+                  decoders: list[str], head_target: str, fc_model=None,
+                  batch_size: int = 64) -> list[dict]:
+    """One row per decoder: metrics in the images' pixels and milliseconds per image, for
+    decoding alone and for the whole pipeline (resize, forward pass, decoding)."""
+    size, count = images.shape[1], len(images)
+    start = time.perf_counter()
+    small, _ = resize_set(images, truth, config.input_size)
+    resize_seconds = time.perf_counter() - start
+    output, forward_seconds = forward(model, small, head_target, batch_size)
+    rows = []
+    for name in decoders:
+        start = time.perf_counter()
+        predicted = to_keypoints(name, output, config.input_size, config.sigma, fc_model)
+        decode_seconds = time.perf_counter() - start
+        predicted = (predicted + 0.5) * size / config.input_size - 0.5
+        rows.append({"decoder": name, **score(predicted, truth, size, visible),
+                     "decode_ms": 1000 * decode_seconds / count,
+                     "pipeline_ms": 1000 * (resize_seconds + forward_seconds
+                                            + decode_seconds) / count})
+    return rows
+
+
+def evaluate_on_sets(model, suite, names: list[str], config, head_target: str,
+                     decoder: str = "quarter", count: int | None = None) -> dict:
+    """The class metrics per suite set with one decoder (the summary ``train`` writes)."""
+    name = decoder if head_target == "heatmaps" else HEAD_OUTPUT
+    results = {}
+    for set_name in names:
+        images, truth, visible = render_set(suite.sets[set_name], count)
+        row = decoder_table(model, config, images, truth, visible, [name], head_target)[0]
+        results[set_name] = {"score": row["score"], "pck": row["pck"], "mpjpe": row["mpjpe"],
+                             "images": len(images)}
     return results
+
+
+def predict_keypoints(model, images: np.ndarray, config, head_target: str,
+                      decoder: str = "quarter") -> np.ndarray:
+    """Keypoints ``(n, 16, 2)`` in input pixels for ``images`` ``(n, s, s, 3) uint8`` at the
+    model's input size."""
+    output = np.asarray(model.predict(images.astype(np.float32) / 255.0, verbose=0)[head_target])
+    name = decoder if head_target == "heatmaps" else HEAD_OUTPUT
+    return to_keypoints(name, output, config.input_size, config.sigma)
+
+
+# --- keypoints from other tools -------------------------------------------------------------
+
+def load_predictions(path: Path, count: int) -> np.ndarray:
+    """Keypoints ``(count, 16, 2)`` from ``.npy`` ``(N, 16, 2)`` or a COCO keypoint results
+    JSON (a list of ``{"image_id", "keypoints": [x, y, v] * 16}``; ids 0..N-1 as
+    ``stickpose generate`` numbers them; the highest-scored entry per image is used)."""
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        try:
+            predicted = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as error:
+            raise StickposeError(f"cannot read predictions {path}: {error}") from None
+        if predicted.ndim != 3 or predicted.shape[1:] != (NUM_JOINTS, 2):
+            raise StickposeError(f"predictions {path} have shape {predicted.shape}; expected "
+                                 f"(N, {NUM_JOINTS}, 2)")
+    elif path.suffix.lower() == ".json":
+        predicted = _coco_results(path, count)
+    else:
+        raise StickposeError(f"predictions {path}: expected a .npy array or a COCO results "
+                             ".json file")
+    if len(predicted) != count:
+        raise StickposeError(f"predictions {path} hold {len(predicted)} poses but the dataset "
+                             f"has {count} images")
+    return predicted.astype(np.float64)
+
+
+def _coco_results(path: Path, count: int) -> np.ndarray:
+    try:
+        results = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise StickposeError(f"cannot read predictions {path}: {error}") from None
+    if not isinstance(results, list):
+        raise StickposeError(f"predictions {path}: a COCO results file is a JSON list of "
+                             "{image_id, keypoints, score} objects")
+    best: dict[int, tuple[float, list]] = {}
+    for entry in results:
+        try:
+            image, values = int(entry["image_id"]), entry["keypoints"]
+            entry_score = float(entry.get("score", 0.0))
+        except (TypeError, KeyError, ValueError):
+            raise StickposeError(f"predictions {path}: every entry needs image_id and "
+                                 f"keypoints; found {str(entry)[:80]}") from None
+        if len(values) != 3 * NUM_JOINTS:
+            raise StickposeError(f"predictions {path}: image {image} has {len(values)} "
+                                 f"keypoint numbers; expected {3 * NUM_JOINTS} (x, y, v)")
+        if image not in best or entry_score > best[image][0]:
+            best[image] = (entry_score, values)
+    missing = sorted(set(range(count)) - set(best))
+    if missing or len(best) != count:
+        raise StickposeError(f"predictions {path} cover {len(best)} images but the dataset "
+                             f"has {count}" + (f" (first missing id {missing[0]})"
+                                               if missing else ""))
+    return np.array([np.reshape(best[i][1], (NUM_JOINTS, 3))[:, :2] for i in range(count)])
+
+
+# --- tables ---------------------------------------------------------------------------------
+
+def markdown(rows: pd.DataFrame) -> str:
+    """Seed 000's table for one set: a row per decoder, the measured columns present."""
+    shown = [c for c in COLUMNS if c in rows and rows[c].notna().any()]
+    table = rows[shown].rename(columns=COLUMNS)
+    return table.to_markdown(index=False, floatfmt=".3f")
+
+
+def occlusion_markdown(results: pd.DataFrame) -> str:
+    """Seed 000's second table: PCK and MSE with the upper or the lower body blacked out."""
+    parts = []
+    for kind in ("upper", "lower"):
+        part = results[results["occlusion"] == kind].groupby("decoder", sort=False)[["pck", "mse"]]
+        parts.append(part.mean().add_prefix(f"{kind}_"))
+    table = pd.concat(parts, axis=1).reset_index()
+    table = table[["decoder", "upper_pck", "lower_pck", "upper_mse", "lower_mse"]]
+    return table.rename(columns={"upper_pck": "Upper PCK", "lower_pck": "Lower PCK",
+                                 "upper_mse": "Upper MSE", "lower_mse": "Lower MSE"}
+                        ).to_markdown(index=False, floatfmt=".3f")
+
+
+def report(results: pd.DataFrame, title: str) -> str:
+    """The Markdown report: one decoder table per (set, occlusion), then upper vs lower."""
+    lines = [f"# {title}", ""]
+    for (set_name, occlusion), rows in results.groupby(["set", "occlusion"], sort=False):
+        heading = set_name if occlusion == "none" else f"{set_name}, occlusion: {occlusion}"
+        lines += [f"## {heading} ({int(rows['images'].iloc[0])} images)", "",
+                  markdown(rows), ""]
+    kinds = set(results["occlusion"])
+    if {"upper", "lower"} <= kinds:
+        lines += ["## Upper vs lower body occluded (mean over sets)", "",
+                  occlusion_markdown(results), ""]
+    return "\n".join(lines)
+
+
+# --- a whole run ----------------------------------------------------------------------------
+
+def evaluate_run(run: Path, sets: dict, decoders: str = ALL, occlusions=("none",),
+                 batch_size: int = 64, seed: int = 0, progress=None) -> pd.DataFrame:
+    """Every requested decoder on every set and occlusion: one row each, with the columns
+    ``set, occlusion, images, decoder`` and the metrics of ``score`` plus timings.
+
+    ``sets``: name -> function returning ``(images, keypoints, visible)`` in set pixels.
+    ``progress(label)`` is called before each (set, occlusion).
+    """
+    from .data.occlusion import occlude
+    from .models.registry import HEADS
+    from .train import load_run
+
+    config, model = load_run(run)
+    head_target = HEADS.get(config.head).target
+    names = resolve_decoders(decoders, head_target, Path(run))
+    fc_model = None
+    if "fc" in names:
+        from .codecs.fc import load_fc
+        fc_model = load_fc(run)
+    rows = []
+    for set_name, load in sets.items():
+        images, truth, visible = load()
+        for kind in occlusions:
+            if progress:
+                progress(f"{set_name}, occlusion {kind}")
+            shown, seen = ((images, visible) if kind == "none"
+                           else occlude(kind, images, truth, visible, seed))
+            for row in decoder_table(model, config, shown, truth, seen, names, head_target,
+                                     fc_model, batch_size):
+                rows.append({"set": set_name, "occlusion": kind, "images": len(images), **row})
+    return pd.DataFrame(rows)

@@ -1,7 +1,23 @@
-"""Keypoint metrics in pure NumPy. Keypoints ``(N, 16, 2)`` xy pixels."""
+"""Keypoint metrics in pure NumPy. Keypoints ``(N, J, 2)`` xy pixels; ``visible`` ``(N, J)``
+bool where given. Per-joint results are ``(J,)`` arrays."""
 from __future__ import annotations
 
 import numpy as np
+
+from .errors import StickposeError
+from .skeleton import FLIP_INDEX, FLIP_PAIRS, HEAD_TOP, UPPER_NECK
+
+L_SHOULDER, R_HIP = 13, 2
+NORMALISERS = ("bbox", "torso", "head")
+
+
+def distances(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Euclidean error per joint ``(N, J)`` pixels."""
+    predicted, truth = np.asarray(predicted, np.float64), np.asarray(truth, np.float64)
+    if predicted.shape != truth.shape or predicted.ndim != 3 or predicted.shape[-1] != 2:
+        raise StickposeError(f"predictions {predicted.shape} and truth {truth.shape} must "
+                             "both be (N, J, 2)")
+    return np.linalg.norm(predicted - truth, axis=-1)
 
 
 def class_score(predicted: np.ndarray, truth: np.ndarray, width: int, height: int) -> float:
@@ -13,7 +29,12 @@ def class_score(predicted: np.ndarray, truth: np.ndarray, width: int, height: in
 
 def mpjpe(predicted: np.ndarray, truth: np.ndarray) -> float:
     """Mean per-joint position error in pixels."""
-    return float(np.linalg.norm(predicted - truth, axis=-1).mean())
+    return float(distances(predicted, truth).mean())
+
+
+def mse(predicted: np.ndarray, truth: np.ndarray) -> float:
+    """Mean squared Euclidean error per joint, squared pixels (seed 000's MSE)."""
+    return float((distances(predicted, truth) ** 2).mean())
 
 
 def bbox_diagonal(truth: np.ndarray) -> np.ndarray:
@@ -21,10 +42,69 @@ def bbox_diagonal(truth: np.ndarray) -> np.ndarray:
     return np.linalg.norm(truth.max(axis=1) - truth.min(axis=1), axis=-1)
 
 
+def reference_length(truth: np.ndarray, normaliser: str = "bbox") -> np.ndarray:
+    """Per-image reference distance ``(N,)`` pixels: ``bbox`` the pose's bounding-box
+    diagonal (the class), ``torso`` left shoulder to right hip (LSP), ``head`` upper neck to
+    head top (the head segment)."""
+    if normaliser == "bbox":
+        return bbox_diagonal(truth)
+    pairs = {"torso": (L_SHOULDER, R_HIP), "head": (UPPER_NECK, HEAD_TOP)}
+    if normaliser not in pairs:
+        raise StickposeError(f"unknown PCK normaliser {normaliser!r}; known: "
+                             f"{', '.join(NORMALISERS)}")
+    a, b = pairs[normaliser]
+    return np.linalg.norm(truth[:, a] - truth[:, b], axis=-1)
+
+
+def correct(predicted: np.ndarray, truth: np.ndarray, threshold: float = 0.15,
+            normaliser: str = "bbox") -> np.ndarray:
+    """``(N, J)`` bool: joints within ``threshold`` x the image's reference length."""
+    reference = reference_length(np.asarray(truth, np.float64), normaliser)
+    return distances(predicted, truth) <= threshold * reference[:, None]
+
+
 def pck(predicted: np.ndarray, truth: np.ndarray, threshold: float = 0.15,
-        reference: np.ndarray | None = None) -> float:
-    """Share of joints within ``threshold`` x reference distance (default: the bounding-box
-    diagonal of the ground truth, as the class did)."""
-    reference = bbox_diagonal(truth) if reference is None else reference
-    distance = np.linalg.norm(predicted - truth, axis=-1)
-    return float((distance <= threshold * reference[:, None]).mean())
+        normaliser: str = "bbox") -> float:
+    """Share of joints within ``threshold`` x the reference length (default: the
+    bounding-box diagonal of the ground truth, as the class did)."""
+    return float(correct(predicted, truth, threshold, normaliser).mean())
+
+
+def pck_per_joint(predicted: np.ndarray, truth: np.ndarray, threshold: float = 0.15,
+                  normaliser: str = "bbox") -> np.ndarray:
+    """PCK of each joint ``(J,)``."""
+    return correct(predicted, truth, threshold, normaliser).mean(axis=0)
+
+
+def pck_auc(predicted: np.ndarray, truth: np.ndarray, max_threshold: float = 0.2,
+            normaliser: str = "bbox", steps: int = 21) -> float:
+    """Area under the PCK-vs-threshold curve over ``[0, max_threshold]``, divided by the
+    range (1.0 is perfect): the trapezoid rule over ``steps`` evenly spaced thresholds."""
+    thresholds = np.linspace(0, max_threshold, steps)
+    values = [pck(predicted, truth, t, normaliser) for t in thresholds]
+    return float(np.trapezoid(values, thresholds) / max_threshold)
+
+
+def swap_rate(predicted: np.ndarray, truth: np.ndarray) -> float:
+    """Share of left/right joints predicted closer to their mirror joint's truth than to
+    their own (a left/right confusion)."""
+    lateral = sorted(j for pair in FLIP_PAIRS for j in pair)
+    own = distances(predicted, truth)[:, lateral]
+    mirror = distances(predicted, truth[:, list(FLIP_INDEX)])[:, lateral]
+    return float((mirror < own).mean())
+
+
+def split_by_visibility(predicted: np.ndarray, truth: np.ndarray, visible: np.ndarray,
+                        threshold: float = 0.15, normaliser: str = "bbox") -> dict:
+    """PCK and MSE over visible and over occluded joints separately (NaN when a group is
+    empty), with the joint counts."""
+    visible = np.asarray(visible, bool)
+    hit = correct(predicted, truth, threshold, normaliser)
+    squared = distances(predicted, truth) ** 2
+    result = {}
+    for name, mask in (("visible", visible), ("occluded", ~visible)):
+        count = int(mask.sum())
+        result[f"pck_{name}"] = float(hit[mask].mean()) if count else float("nan")
+        result[f"mse_{name}"] = float(squared[mask].mean()) if count else float("nan")
+        result[f"joints_{name}"] = count
+    return result

@@ -94,7 +94,28 @@ class TrainConfig:
             raise RunError(f"cannot read run config {path}: {error}") from None
 
 
-def _stream_config(config: TrainConfig, suite):
+def load_run(path: Path):
+    """``(config, model)`` of a trained run directory, or a ``RunError`` naming what is
+    missing."""
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise RunError(f"{path} is not a stickpose run (no config.json); train one with "
+                       "`stickpose train --out RUN`")
+    if not (path / "best.keras").is_file():
+        raise RunError(f"run {path} has no model (best.keras); it has not finished an epoch "
+                       "- continue it with `stickpose train --resume --out RUN`")
+    from .models.registry import load_all
+
+    load_all()                                   # heads register their layers for loading
+    config = TrainConfig.load(path / "config.json")
+    try:
+        model = keras.models.load_model(path / "best.keras", compile=False)
+    except (OSError, ValueError) as error:
+        raise RunError(f"cannot load {path / 'best.keras'}: {error}") from None
+    return config, model
+
+
+def stream_config(config: TrainConfig, suite):
     """The training stream's generator config at the model's input size, with overrides."""
     if config.train_stream not in suite.streams:
         raise StickposeError(f"suite {suite.name} has no stream {config.train_stream!r}; "
@@ -171,7 +192,7 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
                 else "files that are not a stickpose run; choose another --out"))
         replace_old = True
     suite = load_suite(config.train_suite)
-    stream_config = _stream_config(config, suite)
+    generator_config = stream_config(config, suite)
     keras.utils.set_random_seed(config.seed)
     keras.mixed_precision.set_global_policy(config.precision)
     model = build_model(config.arch, config.head, config.input_size, width=config.width,
@@ -189,7 +210,7 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
     # after --resume, carry on where the finished epochs left the stream
     done = (max(len((out / "history.csv").read_text().splitlines()) - 1, 0)
             if resume and (out / "history.csv").is_file() else 0)
-    train_data = stickman_stream(stream_config, config.seed, batch_size=config.batch_size,
+    train_data = stickman_stream(generator_config, config.seed, batch_size=config.batch_size,
                                  stream=TRAINING_STREAM,
                                  start=done * config.steps_per_epoch * config.batch_size
                                  ).map(to_targets)
@@ -236,15 +257,15 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
         "epochs": len(history.epoch),
         "train_images_per_second": round(images_seen / seconds, 1),
         "parameters": int(best.count_params()),
-        "sets": evaluate_on_sets(best, suite, names, config.input_size, head_target, codec,
-                                 config.test_count),
+        "sets": evaluate_on_sets(best, suite, names, config, head_target,
+                                 count=config.test_count),
     }
     write_atomic(out / "evaluation.json", (json.dumps(evaluation, indent=2) + "\n").encode())
-    _pictures(out, best, val_images, val_keypoints, head_target, codec)
+    _pictures(out, best, config, val_images, val_keypoints, head_target)
     return evaluation
 
 
-def _pictures(out: Path, model, images, keypoints, head_target, codec) -> None:
+def _pictures(out: Path, model, config, images, keypoints, head_target) -> None:
     """``curves.png`` from history.csv and ``predictions.png`` for 16 validation images."""
     import matplotlib
     matplotlib.use("Agg")
@@ -268,7 +289,7 @@ def _pictures(out: Path, model, images, keypoints, head_target, codec) -> None:
     figure.savefig(out / ".curves.tmp.png")
     plt.close(figure)
     (out / ".curves.tmp.png").replace(out / "curves.png")
-    predicted = predict_keypoints(model, images[:16], head_target, codec)
+    predicted = predict_keypoints(model, images[:16], config, head_target)
     sheet = np.concatenate([contact_sheet(images[:16], keypoints[:16], columns=8, tile=128,
                                           row_labels=["truth", ""]),
                             contact_sheet(images[:16], predicted, columns=8, tile=128,

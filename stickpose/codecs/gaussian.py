@@ -1,4 +1,4 @@
-"""Gaussian heatmap targets and their argmax decoding.
+"""Gaussian heatmap targets (decoding them is ``codecs.decoders``).
 
 Heatmap pixel ``j`` (of an ``S / stride`` map) is centred on input coordinate
 ``j * stride + (stride - 1) / 2``, so an input keypoint ``x`` sits at heatmap coordinate
@@ -8,14 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from ..errors import StickposeError
-
 
 @dataclass(frozen=True)
 class GaussianHeatmaps:
-    """Encode keypoints as heatmaps and decode heatmaps back to keypoints."""
+    """Encode keypoints as heatmaps; map between input and heatmap pixels."""
 
     input_size: int
     stride: int = 4
@@ -52,29 +48,3 @@ class GaussianHeatmaps:
         rank = len(maps.shape)
         order = list(range(rank - 3)) + [rank - 2, rank - 1, rank - 3]
         return tf.transpose(maps, order)
-
-    def decode(self, heatmaps: np.ndarray, quarter: bool = True):
-        """Keypoints ``(B, 16, 2)`` input px and scores ``(B, 16)`` from ``(B, h, w, 16)``.
-
-        The argmax of each map, shifted a quarter pixel toward the higher neighbour when
-        ``quarter`` (standard hourglass practice); the score is the peak value.
-        """
-        heatmaps = np.asarray(heatmaps, dtype=np.float32)
-        if heatmaps.ndim != 4:
-            raise StickposeError(f"heatmaps have shape {heatmaps.shape}; expected (B, h, w, J)")
-        batch, height, width, joints = heatmaps.shape
-        flat = heatmaps.transpose(0, 3, 1, 2).reshape(batch, joints, -1)
-        index = flat.argmax(axis=-1)
-        scores = np.take_along_axis(flat, index[..., None], -1)[..., 0]
-        y, x = np.divmod(index, width)
-        points = np.stack([x, y], -1).astype(np.float32)
-        if quarter:
-            maps = heatmaps.transpose(0, 3, 1, 2)
-            b, j = np.meshgrid(np.arange(batch), np.arange(joints), indexing="ij")
-            right = maps[b, j, y, np.minimum(x + 1, width - 1)]
-            left = maps[b, j, y, np.maximum(x - 1, 0)]
-            down = maps[b, j, np.minimum(y + 1, height - 1), x]
-            up = maps[b, j, np.maximum(y - 1, 0), x]
-            points[..., 0] += 0.25 * np.sign(right - left)
-            points[..., 1] += 0.25 * np.sign(down - up)
-        return self.to_input(points), scores

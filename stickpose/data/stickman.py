@@ -24,7 +24,7 @@ from .render import draw_stickman
 
 CHUNK_SIZE = 64
 MIN_SIZE, MAX_SIZE = 32, 4096
-DATASET_STREAM, TRAINING_STREAM = 0, 1
+DATASET_STREAM, TRAINING_STREAM, DECODER_STREAM = 0, 1, 2
 
 
 class ConfigError(StickposeError):

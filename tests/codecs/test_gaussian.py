@@ -27,26 +27,3 @@ def test_invisible_joints_get_empty_maps():
     visible[0, 3] = False
     maps = np.asarray(codec.encode(np.full((1, 16, 2), 10.0, np.float32), visible))
     assert not maps[0, :, :, 3].any() and maps[0, :, :, 4].max() > 0.9
-
-
-@pytest.mark.parametrize("stride", [1, 2, 4])
-def test_round_trip_within_half_a_heatmap_pixel(stride):
-    codec = GaussianHeatmaps(64, stride=stride, sigma=1.5)
-    keypoints = np.random.default_rng(stride).uniform(6, 57, (4, 16, 2)).astype(np.float32)
-    decoded, scores = codec.decode(np.asarray(codec.encode(keypoints)))
-    assert np.abs(decoded - keypoints).max() <= 0.5 * stride + 1e-5
-    assert decoded.shape == (4, 16, 2) and scores.shape == (4, 16) and (scores > 0.7).all()
-
-
-def test_quarter_offset_beats_plain_argmax():
-    codec = GaussianHeatmaps(64, stride=4)
-    keypoints = np.random.default_rng(3).uniform(6, 57, (20, 16, 2)).astype(np.float32)
-    maps = np.asarray(codec.encode(keypoints))
-    plain = np.abs(codec.decode(maps, quarter=False)[0] - keypoints).mean()
-    quarter = np.abs(codec.decode(maps, quarter=True)[0] - keypoints).mean()
-    assert quarter < plain
-
-
-def test_decode_rejects_wrong_rank():
-    with pytest.raises(StickposeError, match=r"shape \(16, 16, 16\); expected \(B, h, w, J\)"):
-        GaussianHeatmaps(64).decode(np.zeros((16, 16, 16)))
