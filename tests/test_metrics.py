@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from stickpose import metrics
+from stickpose.errors import StickposeError
 
 
 def _truth():
@@ -27,3 +28,64 @@ def test_pck_and_mpjpe_by_hand():
     assert metrics.pck(predicted, truth, 0.15) == pytest.approx(30 / 32)
     assert metrics.mpjpe(predicted, truth) == pytest.approx((4 * 7.4 + 2 * 7.6) / 32)
     np.testing.assert_allclose(metrics.bbox_diagonal(truth), [50, 50])
+
+
+def test_mse_is_squared_euclidean_per_joint():
+    truth = _truth()
+    predicted = truth.copy()
+    predicted[0, 0] += [3, 4]                       # 5 px -> 25 px²
+    assert metrics.mse(predicted, truth) == pytest.approx(25 / 32)
+
+
+def test_pck_normalisers_by_hand():
+    truth = np.zeros((1, 16, 2))
+    truth[0, 13] = [0, 0]                           # left shoulder
+    truth[0, 2] = [0, 40]                           # right hip: torso 40
+    truth[0, 8] = [100, 0]
+    truth[0, 9] = [100, 10]                         # head segment 10
+    np.testing.assert_allclose(metrics.reference_length(truth, "torso"), [40])
+    np.testing.assert_allclose(metrics.reference_length(truth, "head"), [10])
+    predicted = truth.copy()
+    predicted[0, 0, 0] += 6                         # > 0.5 x head, < 0.2 x torso
+    assert metrics.pck(predicted, truth, 0.2, "torso") == 1.0
+    assert metrics.pck(predicted, truth, 0.5, "head") == pytest.approx(15 / 16)
+    per_joint = metrics.pck_per_joint(predicted, truth, 0.5, "head")
+    assert per_joint[0] == 0 and per_joint[1:].min() == 1
+    with pytest.raises(StickposeError, match="unknown PCK normaliser 'hips'; known: bbox"):
+        metrics.pck(predicted, truth, 0.2, "hips")
+
+
+def test_auc_by_hand():
+    truth = _truth()                                # bounding-box diagonal 50
+    predicted = truth.copy()
+    predicted[:, :, 0] += 5                         # every joint 0.1 x diagonal away
+    # PCK is 0 below threshold 0.1 and 1 from there: the area over [0, 0.2] is a half
+    assert metrics.pck_auc(predicted, truth, 0.2, steps=201) == pytest.approx(0.5, abs=0.01)
+    assert metrics.pck_auc(truth, truth, 0.2) == pytest.approx(1.0)
+
+
+def test_swap_rate_counts_left_right_confusions():
+    truth = np.zeros((1, 16, 2))
+    truth[0, :, 0] = np.arange(16) * 10
+    predicted = truth.copy()
+    predicted[0, 0], predicted[0, 5] = truth[0, 5], truth[0, 0]   # ankles swapped
+    predicted[0, 7] = truth[0, 8]                   # thorax is not a left/right joint
+    assert metrics.swap_rate(predicted, truth) == pytest.approx(2 / 12)
+
+
+def test_visibility_split():
+    truth = _truth()
+    predicted = truth.copy()
+    predicted[0, 0, 0] += 10                        # an occluded joint, wrong
+    visible = np.ones((2, 16), bool)
+    visible[0, :2] = False
+    split = metrics.split_by_visibility(predicted, truth, visible)
+    assert split["pck_visible"] == 1.0 and split["pck_occluded"] == 0.5
+    assert split["mse_occluded"] == pytest.approx(50) and split["joints_occluded"] == 2
+    assert np.isnan(metrics.split_by_visibility(truth, truth, np.ones((2, 16), bool))
+                    ["pck_occluded"])
+
+
+def test_shape_mismatch_is_named():
+    with pytest.raises(StickposeError, match=r"\(2, 14, 2\) and truth \(2, 16, 2\)"):
+        metrics.mpjpe(np.zeros((2, 14, 2)), _truth())

@@ -1,6 +1,9 @@
 import numpy as np
 
-from stickpose.data.occlusion import draw_occluders
+import pytest
+
+from stickpose.data.occlusion import LOWER_BODY, UPPER_BODY, draw_occluders, occlude
+from stickpose.errors import StickposeError
 from stickpose.data.stickman import StickmanConfig, StickmanGenerator
 
 
@@ -32,3 +35,33 @@ def test_joints_off_the_frame_are_not_visible(rng):
     points[3] = (-5.0, 10.0)
     visible = draw_occluders(np.zeros((32, 32, 3), np.uint8), points, rng, 0.0)
     assert not visible[3] and visible.sum() == 15
+
+
+def test_random_erasing_is_one_zero_rectangle_within_the_limits():
+    images, keypoints, visible = StickmanGenerator(StickmanConfig(size=64), seed=1).chunk(0)
+    images = np.maximum(images, 1)                   # so that only the erasing makes zeros
+    erased, seen = occlude("random", images, keypoints, visible, seed=5)
+    assert not (erased == images).all()
+    for before, after, points, flags in zip(images, erased, keypoints, seen):
+        zero = (after == 0).all(-1)
+        rows, cols = np.nonzero(zero)
+        box = zero[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+        assert box.all()                             # one filled rectangle
+        assert 0.02 * 64 * 64 * 0.8 <= box.size <= 0.4 * 64 * 64 * 1.2
+        assert 0.25 <= box.shape[0] / box.shape[1] <= 4.0
+        np.testing.assert_array_equal(after[~zero], before[~zero])
+        pixel = np.rint(points).astype(int).clip(0, 63)
+        np.testing.assert_array_equal(flags, ~zero[pixel[:, 1], pixel[:, 0]])
+    again, _ = occlude("random", images, keypoints, visible, seed=5)
+    np.testing.assert_array_equal(again, erased)     # seeded
+
+
+def test_upper_and_lower_black_out_their_half():
+    images, keypoints, visible = StickmanGenerator(StickmanConfig(size=64), seed=2).chunk(0)
+    _, upper = occlude("upper", images, keypoints, visible)
+    _, lower = occlude("lower", images, keypoints, visible)
+    assert not upper[:, list(UPPER_BODY)].any()      # every upper-body joint hidden
+    assert not lower[:, list(LOWER_BODY)].any()
+    assert upper[:, list(LOWER_BODY)].any() and lower[:, list(UPPER_BODY)].any()
+    with pytest.raises(StickposeError, match="unknown occlusion 'left'; known: random"):
+        occlude("left", images, keypoints, visible)
