@@ -87,7 +87,7 @@ def train_fc(run: Path, epochs: int = 10, steps_per_epoch: int = 100, batch_size
     validation = (images.astype(np.float32) / 255.0,
                   normalise(keypoints, config.input_size).astype(np.float32))
     history = joined.fit(data, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                         validation_data=validation, verbose=verbose)
+                         validation_data=validation, shuffle=False, verbose=verbose)
     temporary = run / f".{FILE_NAME}.tmp.keras"
     decoder.save(temporary)
     temporary.replace(run / FILE_NAME)

@@ -1,0 +1,162 @@
+"""``stickpose evaluate``, ``train-decoder`` and ``bench gmm`` end to end on tiny runs."""
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from stickpose.cli import main
+from stickpose.data.storage import load_dataset
+from stickpose.train import TrainConfig, train
+
+TINY = dict(arch="resnet", input_size=32, width=8, batch_size=8, steps_per_epoch=3,
+            epochs=1, validation_count=16, test_count=16)
+FAST_DECODERS = {"argmax", "quarter", "dark", "softargmax", "gmm", "dedup-gmm"}
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def _ok(result):
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _fails_with(result, message):
+    assert result.exit_code != 0
+    assert message in " ".join(result.output.split()), result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.fixture(scope="module")
+def heatmap_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "heatmap"
+    train(TrainConfig(head="heatmap", **TINY), run, verbose=0)
+    return run
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("data") / "set"
+    _ok(invoke("generate", "--out", out, "--count", 12, "--size", 48, "--seed", 3))
+    return out
+
+
+def test_every_decoder_and_occlusion_on_the_suite_sets(heatmap_run, tmp_path):
+    output = _ok(invoke("evaluate", heatmap_run, "--sets", "test1,test4", "--count", 8,
+                        "--occlusion", "all", "--out", tmp_path))
+    table = pd.read_csv(tmp_path / "evaluation.csv")
+    assert len(table) == 2 * 4 * len(FAST_DECODERS)          # sets x occlusions x decoders
+    assert set(table["decoder"]) == FAST_DECODERS            # no fc yet, no slow reference
+    assert set(table["occlusion"]) == {"none", "random", "upper", "lower"}
+    assert (table["images"] == 8).all() and table["pck"].between(0, 1).all()
+    assert (table["pipeline_ms"] > table["decode_ms"]).all()
+    clean = table[table["occlusion"] == "none"]
+    assert clean["pck_occluded"].isna().all()                # test sets hide nothing
+    assert table[table["occlusion"] == "upper"]["pck_occluded"].notna().all()
+    markdown = (tmp_path / "evaluation.md").read_text()
+    assert markdown in output
+    assert "## test4, occlusion: random (8 images)" in markdown
+    assert "Upper PCK |   Lower PCK" in markdown.split("Upper vs lower")[1]
+    # the same heatmaps under the same decoder give the same numbers again
+    _ok(invoke("evaluate", heatmap_run, "--sets", "test1", "--count", 8, "--decoders",
+               "dark,argmax", "--out", tmp_path / "again"))
+    again = pd.read_csv(tmp_path / "again" / "evaluation.csv").set_index("decoder")
+    first = clean[clean["set"] == "test1"].set_index("decoder")
+    for name in ("dark", "argmax"):
+        assert again.loc[name, "mse"] == pytest.approx(first.loc[name, "mse"])
+
+
+def test_default_output_goes_to_the_run_and_datasets_evaluate_too(heatmap_run, dataset):
+    _ok(invoke("evaluate", heatmap_run, "--dataset", dataset, "--decoders", "argmax"))
+    table = pd.read_csv(heatmap_run / "evaluation" / "evaluation.csv")
+    assert list(table["set"]) == ["set"] and table["images"].iloc[0] == 12
+
+
+def test_fc_decoder_trains_and_evaluates(heatmap_run, tmp_path):
+    output = _ok(invoke("train-decoder", heatmap_run, "--epochs", 1, "--steps", 2))
+    assert (heatmap_run / "decoder-fc.keras").is_file() and "validation L1" in output
+    _ok(invoke("evaluate", heatmap_run, "--sets", "test1", "--count", 8, "--out", tmp_path))
+    table = pd.read_csv(tmp_path / "evaluation.csv")
+    assert set(table["decoder"]) == FAST_DECODERS | {"fc"}
+
+
+def test_scalar_runs_report_their_own_coordinates(tmp_path):
+    run = tmp_path / "scalar"
+    train(TrainConfig(head="scalar", **TINY), run, verbose=0)
+    _ok(invoke("evaluate", run, "--sets", "test2", "--count", 8))
+    table = pd.read_csv(run / "evaluation" / "evaluation.csv")
+    assert list(table["decoder"]) == ["coordinates"]
+    _fails_with(invoke("evaluate", run, "--decoders", "dark"),
+                "decoders apply to heatmap heads only")
+    _fails_with(invoke("train-decoder", run), "has a scalar head; the fc decoder reads heatmaps")
+
+
+def test_predictions_from_another_tool(dataset, tmp_path):
+    truth = load_dataset(dataset).keypoints
+    np.save(tmp_path / "perfect.npy", truth)
+    output = _ok(invoke("evaluate", "--predictions", tmp_path / "perfect.npy", "--dataset",
+                        dataset, "--out", tmp_path / "scored"))
+    row = pd.read_csv(tmp_path / "scored" / "evaluation.csv").iloc[0]
+    assert row["pck"] == 1.0 and row["score"] == 0.0 and row["mse"] == 0.0
+    assert "perfect.npy" in output
+    shifted = truth + [3.0, 4.0]                               # 5 px off everywhere
+    results = [{"image_id": i, "category_id": 1, "score": 1.0,
+                "keypoints": np.concatenate([p, np.ones((16, 1))], 1).ravel().tolist()}
+               for i, p in enumerate(shifted)]
+    results.append({"image_id": 0, "category_id": 1, "score": 0.1,       # a weaker duplicate
+                    "keypoints": [0.0] * 48})
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    _ok(invoke("evaluate", "--predictions", tmp_path / "results.json", "--dataset", dataset,
+               "--out", tmp_path / "coco"))
+    row = pd.read_csv(tmp_path / "coco" / "evaluation.csv").iloc[0]
+    assert row["mse"] == pytest.approx(25.0) and row["mpjpe"] == pytest.approx(5.0)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: np.save(p / "p.npy", np.zeros((5, 16, 2))),
+     "hold 5 poses but the dataset has 12 images"),
+    (lambda p: np.save(p / "p.npy", np.zeros((12, 14, 2))), "have shape (12, 14, 2); expected"),
+    (lambda p: (p / "p.json").write_text(json.dumps([{"image_id": 0, "keypoints": [1] * 48}])),
+     "cover 1 images but the dataset has 12 (first missing id 1)"),
+    (lambda p: (p / "p.json").write_text(json.dumps([{"image_id": 0, "keypoints": [1] * 42}])),
+     "image 0 has 42 keypoint numbers; expected 48"),
+    (lambda p: (p / "p.json").write_text("{"), "cannot read predictions"),
+])
+def test_bad_prediction_files(dataset, tmp_path, make, message):
+    make(tmp_path)
+    path = next(tmp_path.glob("p.*"))
+    _fails_with(invoke("evaluate", "--predictions", path, "--dataset", dataset), message)
+
+
+def test_bad_input(heatmap_run, dataset, tmp_path):
+    _fails_with(invoke("evaluate", heatmap_run, "--decoders", "median"),
+                "unknown decoder 'median'; known: argmax, quarter, dark")
+    _fails_with(invoke("evaluate", heatmap_run, "--occlusion", "left"),
+                "unknown value 'left'; known: none, random, upper, lower or all")
+    _fails_with(invoke("evaluate", heatmap_run, "--sets", "test9"), "unknown set 'test9'")
+    _fails_with(invoke("evaluate"), "give a RUN directory, or --predictions")
+    no_model = tmp_path / "no-model"
+    no_model.mkdir()
+    shutil.copy(heatmap_run / "config.json", no_model / "config.json")
+    _fails_with(invoke("evaluate", no_model), "has no model (best.keras)")
+    _fails_with(invoke("evaluate", tmp_path / "nothing"), "is not a stickpose run")
+    fourteen = tmp_path / "fourteen"
+    shutil.copytree(dataset, fourteen)
+    np.save(fourteen / "keypoints.npy", np.zeros((12, 14, 2), np.float32))
+    _fails_with(invoke("evaluate", heatmap_run, "--dataset", fourteen),
+                "keypoints.npy has shape (12, 14, 2)")
+    fresh = tmp_path / "fresh"
+    shutil.copytree(heatmap_run, fresh, ignore=shutil.ignore_patterns("decoder-fc.keras",
+                                                                       "evaluation"))
+    _fails_with(invoke("evaluate", fresh, "--decoders", "fc"), "has no trained fc decoder")
+    assert not (no_model / "evaluation").exists() and not (fresh / "evaluation").exists()
+
+
+def test_bench_gmm_compares_the_two_paths(heatmap_run):
+    output = _ok(invoke("bench", "gmm", heatmap_run, "--images", 2))
+    assert "gmm-sklearn" in output and "speed-up" in output
+    assert "1.0" in output.splitlines()[-1]          # every joint agrees with scikit-learn
