@@ -71,7 +71,11 @@ def main():
     \b
     stickpose generate --suite stickman     the four class test sets + validation
     stickpose generate --noise --out DIR    a dataset with the class training noise
-    stickpose bench generate                generator throughput
+    stickpose models                        the model zoo: parameters, FLOPs, latency
+    stickpose train --arch ARCH --head HEAD train a model into runs/
+    stickpose evaluate RUN                  every decoder and metric on test1-test4
+    stickpose train-decoder RUN             fit the fc decoder on a run's heatmaps
+    stickpose bench generate | gmm          measured throughput
     """
 
 
@@ -320,6 +324,9 @@ def _names(value: str, known: tuple, option: str) -> list[str]:
               help="Comma-separated: none, random (random erasing), upper, lower (body half "
                    "blacked out), or all.")
 @click.option("--count", type=POSITIVE, help="Images per set [all of them].")
+@click.option("--sigma", type=click.FloatRange(min=0.1),
+              help="Spread (heatmap px) of DARK's blur and soft-argmax's window [the run's "
+                   "training sigma].")
 @click.option("--batch-size", type=POSITIVE, default=64, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the random erasing.")
@@ -329,7 +336,7 @@ def _names(value: str, known: tuple, option: str) -> list[str]:
 @click.option("--out", type=click.Path(path_type=Path),
               help="Folder for evaluation.csv and evaluation.md [RUN/evaluation].")
 @user_errors
-def evaluate(run, suite, sets, datasets, decoders, occlusion, count, batch_size, seed,
+def evaluate(run, suite, sets, datasets, decoders, occlusion, count, sigma, batch_size, seed,
              predictions, out):
     """Score a trained run with every decoder on the same heatmaps (seed 000's table per
     set: PCK, MSE, MPJPE, class score, swaps, timings), optionally under occlusion.
@@ -371,7 +378,7 @@ def evaluate(run, suite, sets, datasets, decoders, occlusion, count, batch_size,
             loaders = {n: functools.partial(render_set, spec.sets[n], count) for n in names}
         with progress_bars() as bar:
             step = bar("evaluating", len(loaders) * len(kinds))
-            results = evaluate_run(run, loaders, decoders, kinds, batch_size, seed,
+            results = evaluate_run(run, loaders, decoders, kinds, batch_size, seed, sigma,
                                    progress=lambda label: step(1))
         title = f"stickpose evaluate {run}"
         out = out or Path(run) / "evaluation"

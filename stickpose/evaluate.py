@@ -259,18 +259,25 @@ def report(results: pd.DataFrame, title: str) -> str:
 # --- a whole run ----------------------------------------------------------------------------
 
 def evaluate_run(run: Path, sets: dict, decoders: str = ALL, occlusions=("none",),
-                 batch_size: int = 64, seed: int = 0, progress=None) -> pd.DataFrame:
+                 batch_size: int = 64, seed: int = 0, sigma: float | None = None,
+                 progress=None) -> pd.DataFrame:
     """Every requested decoder on every set and occlusion: one row each, with the columns
     ``set, occlusion, images, decoder`` and the metrics of ``score`` plus timings.
 
     ``sets``: name -> function returning ``(images, keypoints, visible)`` in set pixels.
-    ``progress(label)`` is called before each (set, occlusion).
+    ``sigma``: the spread DARK blurs with and soft-argmax's window follows, in heatmap
+    pixels (default: the run's training sigma). ``progress(label)`` is called before each
+    (set, occlusion).
     """
+    from dataclasses import replace
+
     from .data.occlusion import occlude
     from .models.registry import HEADS
     from .train import load_run
 
     config, model = load_run(run)
+    if sigma is not None:
+        config = replace(config, sigma=sigma)
     head_target = HEADS.get(config.head).target
     names = resolve_decoders(decoders, head_target, Path(run))
     fc_model = None

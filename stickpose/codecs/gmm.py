@@ -29,9 +29,13 @@ MIN_DISTANCE = math.sqrt(5)
 
 
 def top_pixels(maps: np.ndarray, count: int = TOP_PIXELS) -> np.ndarray:
-    """The ``count`` highest pixels of each map, highest first: ``(B, J, count, 2)`` xy."""
+    """The ``count`` highest pixels of each map, highest first (ties: lower index first):
+    ``(B, J, count, 2)`` xy."""
     flat = maps.reshape(*maps.shape[:2], -1)
-    index = np.argsort(-flat, axis=-1, kind="stable")[..., :count]
+    part = np.argpartition(-flat, count - 1, axis=-1)[..., :count]
+    values = np.take_along_axis(flat, part, -1)
+    order = np.lexsort((part, -values), axis=-1)
+    index = np.take_along_axis(part, order, -1)
     y, x = np.divmod(index, maps.shape[3])
     return np.stack([x, y], -1).astype(np.float64)
 
@@ -79,34 +83,56 @@ def _kmeans_labels(points: np.ndarray, seed: int, iterations: int = 30) -> np.nd
         closest = reach[rows, best]
         centres.append(chosen[rows, best])
     centres = np.stack(centres, 1)                                          # (P, K, 2)
+    # Lloyd as scikit-learn runs it: a set stops when its labels repeat, or when its centres
+    # move (squared, summed) by at most 1e-4 x the data's mean variance; then it is labelled
+    # by its final centres
+    tol = 1e-4 * points.var(axis=1).mean(-1)
+    labels = np.full((count, size), -1)
+    active = np.ones(count, bool)
     for _ in range(iterations):
-        labels = ((points[:, :, None] - centres[:, None]) ** 2).sum(-1).argmin(-1)
-        one_hot = np.eye(COMPONENTS)[labels]                                # (P, N, K)
-        size_k = one_hot.sum(1)
-        moved = np.einsum("pnk,pnd->pkd", one_hot, points) / np.maximum(size_k, 1)[..., None]
-        centres = np.where(size_k[..., None] > 0, moved, centres)
+        new = ((points[:, :, None] - centres[:, None]) ** 2).sum(-1).argmin(-1)
+        active &= ~(new == labels).all(-1)
+        labels = np.where(active[:, None], new, labels)
+        if not active.any():
+            break
+        one_hot = np.swapaxes(np.eye(COMPONENTS)[labels], 1, 2)             # (P, K, N)
+        size_k = one_hot.sum(-1, keepdims=True)
+        moved = np.where(size_k > 0, one_hot @ points / np.maximum(size_k, 1), centres)
+        shift = ((moved - centres) ** 2).sum((1, 2))
+        centres = np.where(active[:, None, None], moved, centres)
+        settled = active & (shift <= tol)
+        labels[settled] = ((points[settled, :, None] - centres[settled, None]) ** 2
+                           ).sum(-1).argmin(-1)
+        active &= ~settled
     return labels
 
 
 class _Mixtures:
-    """Variational posteriors of ``P`` independent 2-D mixtures (scikit-learn's formulas)."""
+    """Variational posteriors of ``P`` independent 2-D mixtures (scikit-learn's formulas).
+
+    2 x 2 matrices are kept as their entries (``xx, xy, yy``; the precision's upper
+    Cholesky factor as ``p00, p01, p11``) so that every step is plain element-wise NumPy.
+    """
 
     def __init__(self, points: np.ndarray):
         self.x = points                                                     # (P, N, 2)
+        x, y = points[..., 0], points[..., 1]
+        self.moments = np.stack([x * x, x * y, y * y], -1)                  # (P, N, 3)
         self.mean_prior = points.mean(1)                                    # (P, 2)
-        centred = points - self.mean_prior[:, None]
-        self.covariance_prior = (np.einsum("pni,pnj->pij", centred, centred)
-                                 / (points.shape[1] - 1))                   # np.cov, ddof 1
+        cx, cy = x - self.mean_prior[:, :1], y - self.mean_prior[:, 1:]
+        self.covariance_prior = np.stack([(cx * cx).sum(1), (cx * cy).sum(1), (cy * cy).sum(1)],
+                                         -1) / (points.shape[1] - 1)        # np.cov, ddof 1
         self.dof_prior = 2.0
         self.mean_precision_prior = 1.0
         self.concentration_prior = 1.0 / COMPONENTS
 
     def m_step(self, resp: np.ndarray) -> None:
         nk = resp.sum(1) + 10 * np.finfo(resp.dtype).eps                   # (P, K)
-        xk = np.einsum("pnk,pnd->pkd", resp, self.x) / nk[..., None]
-        diff = self.x[:, :, None] - xk[:, None]                             # (P, N, K, 2)
-        sk = np.einsum("pnk,pnki,pnkj->pkij", resp, diff, diff) / nk[..., None, None]
-        sk = sk + REG_COVAR * np.eye(2)
+        weighted = np.swapaxes(resp, 1, 2)                                  # (P, K, N)
+        xk = weighted @ self.x / nk[..., None]                              # (P, K, 2)
+        second = weighted @ self.moments / nk[..., None]                    # (P, K, 3)
+        sk = second - np.stack([xk[..., 0] ** 2, xk[..., 0] * xk[..., 1], xk[..., 1] ** 2], -1)
+        sk[..., [0, 2]] += REG_COVAR
         tail = np.concatenate([np.cumsum(nk[:, ::-1], 1)[:, -2::-1],
                                np.zeros((len(nk), 1))], 1)
         self.alpha = 1.0 + nk
@@ -116,13 +142,16 @@ class _Mixtures:
                       / self.mean_precision[..., None])
         self.dof = self.dof_prior + nk
         offset = xk - self.mean_prior[:, None]
-        covariances = (self.covariance_prior[:, None] + nk[..., None, None] * sk
-                       + (nk * self.mean_precision_prior / self.mean_precision)[..., None, None]
-                       * np.einsum("pki,pkj->pkij", offset, offset))
-        covariances /= self.dof[..., None, None]
-        # the precision's Cholesky factor, as scikit-learn's _compute_precision_cholesky
-        self.precision_cholesky = np.swapaxes(np.linalg.inv(np.linalg.cholesky(covariances)),
-                                              -1, -2)
+        shrink = (nk * self.mean_precision_prior / self.mean_precision)[..., None]
+        cov = (self.covariance_prior[:, None] + nk[..., None] * sk + shrink * np.stack(
+            [offset[..., 0] ** 2, offset[..., 0] * offset[..., 1], offset[..., 1] ** 2], -1))
+        cov /= self.dof[..., None]
+        # the precision's Cholesky factor (scikit-learn's _compute_precision_cholesky):
+        # the inverse transpose of the covariance's lower Cholesky factor [[l00, 0], [l10, l11]]
+        l00 = np.sqrt(cov[..., 0])
+        l10 = cov[..., 1] / l00
+        l11 = np.sqrt(cov[..., 2] - l10 ** 2)
+        self.p00, self.p01, self.p11 = 1 / l00, -l10 / (l00 * l11), 1 / l11
 
     def take(self, keep: np.ndarray) -> "_Mixtures":
         """The mixtures of the sets where ``keep`` is true."""
@@ -133,10 +162,12 @@ class _Mixtures:
 
     def e_step(self) -> np.ndarray:
         """Log responsibilities ``(P, N, K)``."""
-        log_det = np.log(np.diagonal(self.precision_cholesky, axis1=-2, axis2=-1)).sum(-1)
-        y = np.einsum("pnkd,pkde->pnke", self.x[:, :, None] - self.means[:, None],
-                      self.precision_cholesky)
-        log_gauss = (-0.5 * (2 * np.log(2 * np.pi) + (y ** 2).sum(-1)) + log_det[:, None]
+        dx = self.x[:, :, None, 0] - self.means[:, None, :, 0]                # (P, N, K)
+        dy = self.x[:, :, None, 1] - self.means[:, None, :, 1]
+        y0 = dx * self.p00[:, None]
+        y1 = dx * self.p01[:, None] + dy * self.p11[:, None]
+        log_det = np.log(self.p00) + np.log(self.p11)
+        log_gauss = (-0.5 * (2 * np.log(2 * np.pi) + y0 ** 2 + y1 ** 2) + log_det[:, None]
                      - np.log(self.dof)[:, None])                       # - 0.5 * d * log dof
         log_lambda = 2 * np.log(2) + digamma(0.5 * self.dof) + digamma(0.5 * (self.dof - 1))
         log_prob = log_gauss + 0.5 * (log_lambda - 2 / self.mean_precision)[:, None]
@@ -145,12 +176,12 @@ class _Mixtures:
                        + np.concatenate([np.zeros((len(total), 1)),
                                          np.cumsum(digamma(self.beta) - total, 1)[:, :-1]], 1))
         weighted = log_prob + log_weights[:, None]
-        return weighted - np.logaddexp.reduce(weighted, axis=-1)[..., None]
+        top = weighted.max(-1, keepdims=True)
+        return weighted - top - np.log(np.exp(weighted - top).sum(-1, keepdims=True))
 
     def lower_bound(self, log_resp: np.ndarray) -> np.ndarray:
         """scikit-learn's ``_compute_lower_bound`` per set ``(P,)``."""
-        log_det_chol = (np.log(np.diagonal(self.precision_cholesky, axis1=-2, axis2=-1)).sum(-1)
-                        - np.log(self.dof))
+        log_det_chol = np.log(self.p00) + np.log(self.p11) - np.log(self.dof)
         log_wishart = -(self.dof * log_det_chol + self.dof * np.log(2)
                         + gammaln(0.5 * self.dof) + gammaln(0.5 * (self.dof - 1)))
         return (-(np.exp(log_resp) * log_resp).sum((1, 2)) - log_wishart.sum(1)
