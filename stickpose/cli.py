@@ -346,21 +346,15 @@ def evaluate(run, suite, sets, datasets, decoders, occlusion, count, sigma, batc
     stickpose evaluate runs/RUN --occlusion all          plus the occlusion experiments
     stickpose evaluate --predictions P.npy --dataset D   keypoints from another tool
     """
-    import pandas as pd
-
     from .data.occlusion import OCCLUSIONS
-    from .evaluate import evaluate_run, load_predictions, load_set, render_set, report, score
+    from .evaluate import evaluate_run, load_set, render_set, report, score_predictions
     from .files import write_atomic
 
     kinds = _names(occlusion, ("none",) + OCCLUSIONS, "--occlusion")
     if predictions:
         if run or len(datasets) != 1:
             raise click.UsageError("--predictions takes exactly one --dataset and no RUN")
-        images, truth, visible = load_set(datasets[0])
-        predicted = load_predictions(predictions, len(truth))
-        results = pd.DataFrame([{"set": datasets[0].name, "occlusion": "none",
-                                 "images": len(truth), "decoder": predictions.name,
-                                 **score(predicted, truth, images.shape[1], visible)}])
+        results = score_predictions(predictions, datasets[0])
         title = f"{predictions} on {datasets[0]}"
     else:
         if run is None:

@@ -191,6 +191,15 @@ def load_predictions(path: Path, count: int) -> np.ndarray:
     return predicted.astype(np.float64)
 
 
+def score_predictions(predictions: Path, dataset: Path) -> pd.DataFrame:
+    """One row of metrics for keypoints another tool made on a dataset folder."""
+    images, truth, visible = load_set(dataset)
+    predicted = load_predictions(predictions, len(truth))
+    return pd.DataFrame([{"set": Path(dataset).name, "occlusion": "none", "images": len(truth),
+                          "decoder": Path(predictions).name,
+                          **score(predicted, truth, images.shape[1], visible)}])
+
+
 def _coco_results(path: Path, count: int) -> np.ndarray:
     try:
         results = json.loads(path.read_text())
@@ -266,8 +275,8 @@ def evaluate_run(run: Path, sets: dict, decoders: str = ALL, occlusions=("none",
 
     ``sets``: name -> function returning ``(images, keypoints, visible)`` in set pixels.
     ``sigma``: the spread DARK blurs with and soft-argmax's window follows, in heatmap
-    pixels (default: the run's training sigma). ``progress(label)`` is called before each
-    (set, occlusion).
+    pixels (default: the run's training sigma). ``progress(label)`` is called as each
+    (set, occlusion) is done.
     """
     from dataclasses import replace
 
@@ -288,11 +297,11 @@ def evaluate_run(run: Path, sets: dict, decoders: str = ALL, occlusions=("none",
     for set_name, load in sets.items():
         images, truth, visible = load()
         for kind in occlusions:
-            if progress:
-                progress(f"{set_name}, occlusion {kind}")
             shown, seen = ((images, visible) if kind == "none"
                            else occlude(kind, images, truth, visible, seed))
             for row in decoder_table(model, config, shown, truth, seen, names, head_target,
                                      fc_model, batch_size):
                 rows.append({"set": set_name, "occlusion": kind, "images": len(images), **row})
+            if progress:
+                progress(f"{set_name}, occlusion {kind}")
     return pd.DataFrame(rows)
