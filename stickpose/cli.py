@@ -181,6 +181,16 @@ def generate(ctx, suite, out, noise, count, size, seed, circles, squares, backgr
 POSITIVE = click.IntRange(min=1)
 
 
+def _set_names(spec, sets: str) -> list[str]:
+    """The comma-separated ``--sets`` of suite ``spec``, each checked to exist."""
+    names = [n.strip() for n in sets.split(",") if n.strip()]
+    unknown = [n for n in names if n not in spec.sets]
+    if unknown or not names:
+        raise click.BadParameter(f"unknown set {(unknown or [sets])[0]!r}; {spec.name} has "
+                                 f"{', '.join(spec.sets)}", param_hint="--sets")
+    return names
+
+
 @main.command()
 @click.option("--arch", type=click.Choice(ARCH_NAMES), default="hourglass", show_default=True)
 @click.option("--head", type=click.Choice(HEAD_NAMES), default="heatmap", show_default=True)
@@ -285,11 +295,7 @@ def bench_generate_command(suite, sets, sizes, images, workers):
     from .data.suites import load_suite
 
     spec = load_suite(suite)
-    names = [n.strip() for n in sets.split(",") if n.strip()]
-    unknown = [n for n in names if n not in spec.sets]
-    if unknown:
-        raise click.BadParameter(f"unknown set {unknown[0]!r}; {spec.name} has "
-                                 f"{', '.join(spec.sets)}", param_hint="--sets")
+    names = _set_names(spec, sets)
     try:
         size_list = [int(s) for s in sizes.split(",")]
     except ValueError:
@@ -364,12 +370,8 @@ def evaluate(run, suite, sets, datasets, decoders, occlusion, count, sigma, batc
         else:
             from .data.suites import load_suite
             spec = load_suite(suite)
-            names = [n.strip() for n in sets.split(",") if n.strip()]
-            for name in names:
-                if name not in spec.sets:
-                    raise click.BadParameter(f"unknown set {name!r}; {spec.name} has "
-                                             f"{', '.join(spec.sets)}", param_hint="--sets")
-            loaders = {n: functools.partial(render_set, spec.sets[n], count) for n in names}
+            loaders = {n: functools.partial(render_set, spec.sets[n], count)
+                       for n in _set_names(spec, sets)}
         with progress_bars() as bar:
             step = bar("evaluating", len(loaders) * len(kinds))
             results = evaluate_run(run, loaders, decoders, kinds, batch_size, seed, sigma,

@@ -73,12 +73,15 @@ def resolve_decoders(spec: str, head_target: str, run: Path | None = None) -> li
         return [n for n in DECODERS.names()
                 if n not in REFERENCE_ONLY and (n != "fc" or has_fc)]
     names = [n.strip() for n in spec.split(",") if n.strip()]
+    if not names:
+        raise StickposeError(f"--decoders {spec!r} names no decoder; known: "
+                             f"{', '.join(DECODERS.names())} or {ALL}")
     for name in names:
         DECODERS.get(name)                              # unknown: the error lists the known
     if "fc" in names and (run is None or not (run / FILE_NAME).is_file()):
         raise StickposeError(f"run {run} has no trained fc decoder ({FILE_NAME}); "
                              "train it with `stickpose train-decoder RUN`")
-    return names or [ALL]
+    return names
 
 
 def forward(model, images: np.ndarray, head_target: str, batch_size: int = 64):

@@ -135,6 +135,7 @@ def test_bad_prediction_files(dataset, tmp_path, make, message):
 def test_bad_input(heatmap_run, dataset, tmp_path):
     _fails_with(invoke("evaluate", heatmap_run, "--decoders", "median"),
                 "unknown decoder 'median'; known: argmax, quarter, dark")
+    _fails_with(invoke("evaluate", heatmap_run, "--decoders", ","), "names no decoder")
     _fails_with(invoke("evaluate", heatmap_run, "--occlusion", "left"),
                 "unknown value 'left'; known: none, random, upper, lower or all")
     _fails_with(invoke("evaluate", heatmap_run, "--sets", "test9"), "unknown set 'test9'")
@@ -160,3 +161,10 @@ def test_bench_gmm_compares_the_two_paths(heatmap_run):
     output = _ok(invoke("bench", "gmm", heatmap_run, "--images", 2))
     assert "gmm-sklearn" in output and "speed-up" in output
     assert "1.0" in output.splitlines()[-1]          # every joint agrees with scikit-learn
+
+
+def test_decoders_command_lists_the_registry():
+    output = _ok(invoke("decoders"))
+    names = [line.split()[0] for line in output.splitlines()]
+    assert names == ["argmax", "quarter", "dark", "softargmax", "fc", "gmm", "gmm-sklearn",
+                     "dedup-gmm"]
