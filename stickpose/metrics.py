@@ -108,3 +108,58 @@ def split_by_visibility(predicted: np.ndarray, truth: np.ndarray, visible: np.nd
         result[f"mse_{name}"] = float(squared[mask].mean()) if count else float("nan")
         result[f"joints_{name}"] = count
     return result
+
+
+# --- the LSP benchmark (the MPII-benchmark evalLSP routines) --------------------------------
+# Keypoints in LSP's 14-joint order. Distances are divided by the reference length first and
+# then compared with "<=", as the MATLAB code does; a zero reference gives inf (a miss).
+
+LSP_PARTS = {"Head": (12, 13), "Shoulder": (8, 9), "Elbow": (7, 10), "Wrist": (6, 11),
+             "Hip": (2, 3), "Knee": (1, 4), "Ankle": (0, 5)}
+LSP_THRESHOLDS = np.round(np.arange(0, 21) * 0.01, 2)        # 0:0.01:0.2
+# sticks as evalLSP's keypoints2sticks builds them; "torso" joins the hip and shoulder midpoints
+LSP_STICKS = ((0, 1), (1, 2), (3, 4), (4, 5), (6, 7), (7, 8), (9, 10), (10, 11), (12, 13),
+              ("hips", "shoulders"))
+PCP_PARTS = {"Torso": (9,), "Upper leg": (1, 2), "Lower leg": (0, 3), "Upper arm": (5, 6),
+             "Forearm": (4, 7), "Head": (8,)}
+
+
+def _ratio(distance: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = distance / reference
+    return np.where(np.isfinite(ratio), ratio, np.inf)
+
+
+def lsp_pck(predicted: np.ndarray, truth: np.ndarray) -> dict:
+    """LSP PCK in percent: per part at 0.2 of the torso (left shoulder to right hip of the
+    truth), left and right averaged, ``Mean`` over all joints, and ``AUC`` of the mean PCK
+    over thresholds 0-0.2 (the range scaled to [0, 1], trapezoids). ``(N, 14, 2)`` each."""
+    reference = np.linalg.norm(truth[:, 9] - truth[:, 2], axis=-1)
+    ratio = _ratio(np.linalg.norm(predicted - truth, axis=-1), reference[:, None])
+    per_joint = 100 * (ratio <= 0.2).mean(axis=0)
+    table = {part: float(per_joint[list(joints)].mean()) for part, joints in LSP_PARTS.items()}
+    table["Mean"] = float(100 * (ratio <= 0.2).mean())
+    curve = [100 * (ratio <= t).mean() for t in LSP_THRESHOLDS]
+    table["AUC"] = float(np.trapezoid(curve, np.linspace(0, 1, len(LSP_THRESHOLDS))))
+    return table
+
+
+def _sticks(keypoints: np.ndarray) -> np.ndarray:
+    """``(N, 10, 2, 2)``: each stick's two end points."""
+    ends = {"hips": keypoints[:, [2, 3]].mean(1), "shoulders": keypoints[:, [8, 9]].mean(1)}
+    return np.stack([np.stack([ends[a] if isinstance(a, str) else keypoints[:, a],
+                               ends[b] if isinstance(b, str) else keypoints[:, b]], 1)
+                     for a, b in LSP_STICKS], 1)
+
+
+def lsp_pcp(predicted: np.ndarray, truth: np.ndarray, threshold: float = 0.5) -> dict:
+    """Strict PCP in percent: a stick is correct when each predicted end lies within
+    ``threshold`` x the true stick's length of the same true end. Per part (left and right
+    averaged) and ``Mean`` over all ten sticks."""
+    predicted, truth = _sticks(predicted), _sticks(truth)
+    length = np.linalg.norm(truth[:, :, 0] - truth[:, :, 1], axis=-1)          # (N, 10)
+    ratio = _ratio(np.linalg.norm(predicted - truth, axis=-1), length[..., None])
+    correct = 100 * (ratio <= threshold).all(-1).mean(axis=0)                 # (10,)
+    table = {part: float(correct[list(sticks)].mean()) for part, sticks in PCP_PARTS.items()}
+    table["Mean"] = float(correct.mean())
+    return table
