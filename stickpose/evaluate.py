@@ -308,3 +308,85 @@ def evaluate_run(run: Path, sets: dict, decoders: str = ALL, occlusions=("none",
             if progress:
                 progress(f"{set_name}, occlusion {kind}")
     return pd.DataFrame(rows)
+
+
+# --- the LSP benchmark ----------------------------------------------------------------------
+
+def read_lsp_predictions(path: Path) -> np.ndarray:
+    """Predicted LSP keypoints ``(N, 14, 2)``, 0-based pixels: a ``.mat`` as the literature's
+    evaluation code stores them (variable ``pred`` or ``joints``, 2 x 14 x N or 3 x 14 x N,
+    1-based MATLAB pixels) or a ``.npy`` ``(N, 14, 2)`` in stickpose's 0-based pixels."""
+    from .data.lsp import LSP_COUNT
+
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        try:
+            predicted = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as error:
+            raise StickposeError(f"cannot read predictions {path}: {error}") from None
+        if predicted.ndim != 3 or predicted.shape[1:] != (LSP_COUNT, 2):
+            raise StickposeError(f"predictions {path} have shape {predicted.shape}; expected "
+                                 f"(N, {LSP_COUNT}, 2)")
+        return predicted.astype(np.float64)
+    if path.suffix.lower() != ".mat":
+        raise StickposeError(f"predictions {path}: expected a .mat (2 x 14 x N) or .npy "
+                             "(N x 14 x 2) file")
+    from scipy.io import loadmat
+    try:
+        content = loadmat(str(path))
+    except (OSError, ValueError, TypeError) as error:
+        raise StickposeError(f"cannot read {path} as a MATLAB file: {error}") from None
+    name = next((n for n in ("pred", "joints") if n in content), None)
+    if name is None:
+        names = [k for k in content if not k.startswith("__")]
+        raise StickposeError(f"{path} has no variable `pred` or `joints` (it has "
+                             f"{', '.join(names) or 'none'})")
+    array = np.asarray(content[name], np.float64)
+    if array.ndim != 3 or array.shape[0] not in (2, 3) or array.shape[1] != LSP_COUNT:
+        raise StickposeError(f"{path}: `{name}` has shape {array.shape}; expected 2 x 14 x N "
+                             "or 3 x 14 x N")
+    return array[:2].transpose(2, 1, 0) - 1.0
+
+
+def parse_range(text: str | None, total: int, count: int) -> slice:
+    """``--range A:B`` (1-based, inclusive, as MATLAB's ``A:B``) -> a slice of the truth.
+    Without it: LSP's test images 1001:2000 when the truth has 2000 poses and there are 1000
+    predictions, else every pose."""
+    if text is None:
+        start, end = (1001, 2000) if (total, count) == (2000, 1000) else (1, total)
+    else:
+        try:
+            start, end = (int(v) for v in text.split(":"))
+        except ValueError:
+            raise StickposeError(f"range {text!r} is not A:B (1-based, inclusive, e.g. "
+                                 "1001:2000)") from None
+    if not 1 <= start <= end <= total:
+        raise StickposeError(f"range {start}:{end} is outside the {total} poses of the truth")
+    if end - start + 1 != count:
+        raise StickposeError(f"{count} predictions for range {start}:{end} "
+                             f"({end - start + 1} poses); they must match")
+    return slice(start - 1, end)
+
+
+def score_lsp(predictions: Path, truth_path: Path, poses: str | None = None) -> dict:
+    """The LSP benchmark (PCK@0.2 per part, AUC, strict PCP) of a predictions file against a
+    ``joints.mat``."""
+    from .data.lsp import read_joints
+
+    predicted = read_lsp_predictions(predictions)
+    truth = read_joints(truth_path)
+    part = parse_range(poses, len(truth.keypoints), len(predicted))
+    return {"pck": metrics.lsp_pck(predicted, truth.keypoints[part]),
+            "pcp": metrics.lsp_pcp(predicted, truth.keypoints[part]),
+            "poses": len(predicted), "range": f"{part.start + 1}:{part.stop}",
+            "truth": truth.describe()}
+
+
+def lsp_tables(result: dict) -> str:
+    """The two LSP tables as the MATLAB code prints them (percent, one decimal)."""
+    lines = []
+    for key, title in (("pck", "PCK@0.2 (torso)"), ("pcp", "strict PCP")):
+        names = list(result[key])
+        lines += [f"{title:18}" + "".join(f"{n:>10}" for n in names),
+                  f"{'':18}" + "".join(f"{result[key][n]:>10.1f}" for n in names)]
+    return "\n".join(lines)
