@@ -115,3 +115,49 @@ def to_skeleton(keypoints: np.ndarray, visible: np.ndarray):
 def from_skeleton(keypoints: np.ndarray) -> np.ndarray:
     """The 16-joint skeleton ``(..., 16, 2)`` -> LSP's 14 joints ``(..., 14, 2)``."""
     return keypoints[..., list(LSP_TO_SKELETON), :]
+
+
+@dataclass(frozen=True)
+class LspPart:
+    """One unpacked LSP or LSPET folder: its annotations and image files (1-based order)."""
+
+    folder: Path
+    joints: LspJoints
+
+    def image_path(self, index: int) -> Path:
+        """The image of pose ``index`` (0-based)."""
+        digits = 4 if self.joints.variant == "lsp" else 5
+        return self.folder / "images" / f"im{index + 1:0{digits}d}.jpg"
+
+
+def find_lsp(folder: str | Path) -> dict[str, LspPart]:
+    """The LSP and/or LSPET folders at ``folder``: the folder itself (``joints.mat`` inside)
+    or its direct subfolders that hold one (e.g. ``lsp_dataset/``, ``lspet_dataset/``)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise LspError(f"LSP folder {folder} does not exist. {WHERE}")
+    candidates = [folder] if (folder / "joints.mat").is_file() else sorted(
+        p for p in folder.iterdir() if p.is_dir() and (p / "joints.mat").is_file())
+    parts: dict[str, LspPart] = {}
+    for candidate in candidates:
+        joints = read_joints(candidate / "joints.mat")
+        if joints.variant in parts:
+            raise LspError(f"{folder} holds two {joints.variant.upper()} folders "
+                           f"({parts[joints.variant].folder.name}, {candidate.name}); keep one")
+        parts[joints.variant] = LspPart(candidate, joints)
+    if not parts:
+        raise LspError(f"{folder} holds no joints.mat (nor do its subfolders); expected "
+                       f"{LAYOUTS}. {WHERE}")
+    return parts
+
+
+def lsp_pose_bank(folder: str | Path):
+    """Every fully visible LSP / LSPET pose in the 16-joint skeleton ``(N, 16, 2)``, and the
+    number of poses left out (LSPET marks joints it could not place as not visible)."""
+    poses, skipped = [], 0
+    for part in find_lsp(folder).values():
+        points, seen = to_skeleton(part.joints.keypoints, part.joints.visible)
+        keep = seen.all(1) if part.joints.variant == "lspet" else np.ones(len(points), bool)
+        poses.append(points[keep])
+        skipped += int((~keep).sum())
+    return np.concatenate(poses), skipped

@@ -255,8 +255,13 @@ class PoseBank:
 def load_pose_bank(path: str | Path) -> PoseBank:
     """Read a pose bank from ``.npy`` or ``.csv``; rows with a joint at -1 are skipped.
 
-    Accepts ``(N, 16, 2)`` arrays or the class layout of 32 numbers per row.
+    Accepts ``(N, 16, 2)`` arrays or the class layout of 32 numbers per row; ``lsp:DIR``
+    takes the poses of an unpacked LSP / LSPET folder (``data.lsp``).
     """
+    if str(path).startswith("lsp:"):
+        from .lsp import lsp_pose_bank
+        poses, skipped = lsp_pose_bank(str(path)[4:])
+        return PoseBank(poses.astype(np.float64), skipped=skipped, source=str(path))
     path = Path(path)
     if not path.is_file():
         raise PoseFileError(f"pose file {path} does not exist")
