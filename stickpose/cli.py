@@ -216,6 +216,11 @@ def _set_names(spec, sets: str) -> list[str]:
 @click.option("--patience", type=POSITIVE, default=8, show_default=True,
               help="Early stopping: epochs without a better validation loss.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--data", default="stickman", show_default=True,
+              help="stickman (the suite's rendered stream), or lsp:DIR to train on Leeds "
+                   "Sports Pose (+ LSP-extended when present) from a local folder.")
+@click.option("--init", help="Start from the weights of this run (the same model), e.g. a "
+              "stickman run for the stickman-to-real transfer.")
 @click.option("--train-suite", default="stickman", show_default=True,
               help="Suite (name or .toml) whose stream and sets are used.")
 @click.option("--circles", type=PROBABILITY, help="Override the stream's circles p.")
@@ -247,8 +252,11 @@ def train(out, resume, overwrite, heatmap_stride, **options):
     evaluation = run_training(config, out, resume=resume, overwrite=overwrite)
     click.echo(f"run -> {out}")
     for name, values in evaluation["sets"].items():
-        click.echo(f"{name}: class score {values['score']:.3f}  PCK@0.15 {values['pck']:.3f}  "
-                   f"MPJPE {values['mpjpe']:.2f} px")
+        parts = [f"class score {values['score']:.3f}"] if "score" in values else []
+        parts += [f"PCK@0.15 {values['pck']:.3f}", f"MPJPE {values['mpjpe']:.2f} px"]
+        if "lsp_pck" in values:
+            parts += [f"LSP PCK@0.2 {values['lsp_pck']:.1f} %", f"PCP {values['pcp']:.1f} %"]
+        click.echo(f"{name}: " + "  ".join(parts))
 
 
 @main.command()
@@ -323,6 +331,8 @@ def _names(value: str, known: tuple, option: str) -> list[str]:
 @click.option("--dataset", "datasets", multiple=True, type=click.Path(path_type=Path),
               help="Evaluate on a dataset folder (from `stickpose generate`) instead of the "
                    "suite's sets; repeatable.")
+@click.option("--data", help="lsp:DIR: evaluate on LSP's test images (1001-2000) with the LSP "
+              "benchmark (PCK@0.2 per part, AUC, strict PCP) as well.")
 @click.option("--decoders", default="all", show_default=True,
               help="'all' or a comma-separated list (see `stickpose decoders`); 'all' skips "
                    "the slow gmm-sklearn reference and an untrained fc.")
@@ -342,8 +352,8 @@ def _names(value: str, known: tuple, option: str) -> list[str]:
 @click.option("--out", type=click.Path(path_type=Path),
               help="Folder for evaluation.csv and evaluation.md [RUN/evaluation].")
 @user_errors
-def evaluate(run, suite, sets, datasets, decoders, occlusion, count, sigma, batch_size, seed,
-             predictions, out):
+def evaluate(run, suite, sets, datasets, data, decoders, occlusion, count, sigma, batch_size,
+             seed, predictions, out):
     """Score a trained run with every decoder on the same heatmaps (seed 000's table per
     set: PCK, MSE, MPJPE, class score, swaps, timings), optionally under occlusion.
 
@@ -365,17 +375,26 @@ def evaluate(run, suite, sets, datasets, decoders, occlusion, count, sigma, batc
     else:
         if run is None:
             raise click.UsageError("give a RUN directory, or --predictions FILE --dataset DIR")
-        if datasets:
+        if data:
+            if not data.startswith("lsp:"):
+                raise click.BadParameter(f"{data!r}: expected lsp:DIR", param_hint="--data")
+            if kinds != ["none"]:
+                raise click.UsageError("--occlusion applies to stickman sets, not --data lsp")
+            from .evaluate import evaluate_lsp_run
+            results = evaluate_lsp_run(run, data[4:], decoders, count, batch_size, sigma)
+            loaders = {}
+        elif datasets:
             loaders = {path.name: functools.partial(load_set, path, count) for path in datasets}
         else:
             from .data.suites import load_suite
             spec = load_suite(suite)
             loaders = {n: functools.partial(render_set, spec.sets[n], count)
                        for n in _set_names(spec, sets)}
-        with progress_bars() as bar:
-            step = bar("evaluating", len(loaders) * len(kinds))
-            results = evaluate_run(run, loaders, decoders, kinds, batch_size, seed, sigma,
-                                   progress=lambda label: step(1))
+        if loaders:
+            with progress_bars() as bar:
+                step = bar("evaluating", len(loaders) * len(kinds))
+                results = evaluate_run(run, loaders, decoders, kinds, batch_size, seed, sigma,
+                                       progress=lambda label: step(1))
         title = f"stickpose evaluate {run}"
         out = out or Path(run) / "evaluation"
     text = report(results, title)

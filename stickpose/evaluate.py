@@ -27,7 +27,8 @@ HEAD_OUTPUT = "coordinates"            # the "decoder" of scalar and integral he
 COLUMNS = {"decoder": "decoder", "pck": "PCK@0.15", "mse": "MSE px²", "mpjpe": "MPJPE px",
            "score": "class score", "swap": "L/R swaps", "auc": "AUC@0.2",
            "decode_ms": "decode ms/img", "pipeline_ms": "pipeline ms/img",
-           "pck_visible": "PCK visible", "pck_occluded": "PCK occluded"}
+           "pck_visible": "PCK visible", "pck_occluded": "PCK occluded",
+           "lsp_pck": "LSP PCK@0.2", "lsp_auc": "LSP AUC", "pcp": "strict PCP"}
 
 
 def render_set(spec, count: int | None = None):
@@ -105,18 +106,19 @@ def to_keypoints(name: str, output: np.ndarray, input_size: int, sigma: float,
     return decode(name, output, input_size, sigma)[0]
 
 
-def score(predicted: np.ndarray, truth: np.ndarray, size: int,
+def score(predicted: np.ndarray, truth: np.ndarray, size: int | None,
           visible: np.ndarray | None = None) -> dict:
     """The metrics of one prediction set in ``size`` x ``size`` images: the class's (score,
     PCK@0.15 of the bounding-box diagonal, MPJPE), seed 000's MSE, the left/right swap
     rate, AUC of PCK over 0-0.2, and PCK / MSE split by visibility when some joints are
-    hidden."""
+    hidden. Images of mixed sizes (``size`` None) have no class score."""
     result = {"pck": metrics.pck(predicted, truth, 0.15),
               "mse": metrics.mse(predicted, truth),
               "mpjpe": metrics.mpjpe(predicted, truth),
-              "score": metrics.class_score(predicted, truth, size, size),
               "swap": metrics.swap_rate(predicted, truth),
               "auc": metrics.pck_auc(predicted, truth, 0.2)}
+    if size is not None:
+        result["score"] = metrics.class_score(predicted, truth, size, size)
     if visible is not None and not np.all(visible):
         split = metrics.split_by_visibility(predicted, truth, visible)
         result.update(pck_visible=split["pck_visible"], pck_occluded=split["pck_occluded"])
@@ -157,6 +159,37 @@ def evaluate_on_sets(model, suite, names: list[str], config, head_target: str,
         results[set_name] = {"score": row["score"], "pck": row["pck"], "mpjpe": row["mpjpe"],
                              "images": len(images)}
     return results
+
+
+def evaluate_lsp(model, config, split, decoders: list[str], head_target: str, fc_model=None,
+                 count: int | None = None, batch_size: int = 64) -> list[dict]:
+    """One row per decoder on LSP images (``data.lsp.LspSplit``): person-centred crops at the
+    model's input, predictions mapped back to the original pixels; the metrics of ``score``
+    (no class score: the images differ in size) and the LSP benchmark (PCK@0.2 of the torso
+    per part, its AUC, strict PCP per part; percent) on the 14 LSP joints."""
+    from .data.lsp import from_skeleton, test_crops, uncrop
+
+    start = time.perf_counter()
+    crops, _, _, matrices = test_crops(split, config.input_size, count)
+    crop_seconds = time.perf_counter() - start
+    truth, visible = split.keypoints[:len(crops)], split.visible[:len(crops)]
+    output, forward_seconds = forward(model, crops, head_target, batch_size)
+    rows = []
+    for name in decoders:
+        start = time.perf_counter()
+        predicted = to_keypoints(name, output, config.input_size, config.sigma, fc_model)
+        decode_seconds = time.perf_counter() - start
+        predicted = np.stack([uncrop(p, m) for p, m in zip(predicted, matrices)])
+        pck = metrics.lsp_pck(from_skeleton(predicted), from_skeleton(truth))
+        pcp = metrics.lsp_pcp(from_skeleton(predicted), from_skeleton(truth))
+        rows.append({"decoder": name, **score(predicted, truth, None, visible),
+                     "lsp_pck": pck["Mean"], "lsp_auc": pck["AUC"], "pcp": pcp["Mean"],
+                     **{f"PCK {k}": v for k, v in pck.items() if k not in ("Mean", "AUC")},
+                     **{f"PCP {k}": v for k, v in pcp.items() if k != "Mean"},
+                     "decode_ms": 1000 * decode_seconds / len(crops),
+                     "pipeline_ms": 1000 * (crop_seconds + forward_seconds + decode_seconds)
+                     / len(crops)})
+    return rows
 
 
 def predict_keypoints(model, images: np.ndarray, config, head_target: str,
@@ -261,6 +294,13 @@ def report(results: pd.DataFrame, title: str) -> str:
         heading = set_name if occlusion == "none" else f"{set_name}, occlusion: {occlusion}"
         lines += [f"## {heading} ({int(rows['images'].iloc[0])} images)", "",
                   markdown(rows), ""]
+    for prefix, title in (("PCK ", "LSP PCK@0.2 per part (torso reference, %)"),
+                          ("PCP ", "LSP strict PCP per part (%)")):
+        parts = [c for c in results if c.startswith(prefix)]
+        if parts:
+            table = results[["decoder", *parts]].rename(columns=lambda c: c[len(prefix):]
+                                                        if c.startswith(prefix) else c)
+            lines += [f"## {title}", "", table.to_markdown(index=False, floatfmt=".1f"), ""]
     kinds = set(results["occlusion"])
     if {"upper", "lower"} <= kinds:
         lines += ["## Upper vs lower body occluded (mean over sets)", "",
@@ -390,3 +430,28 @@ def lsp_tables(result: dict) -> str:
         lines += [f"{title:18}" + "".join(f"{n:>10}" for n in names),
                   f"{'':18}" + "".join(f"{result[key][n]:>10.1f}" for n in names)]
     return "\n".join(lines)
+
+
+def evaluate_lsp_run(run: Path, folder: str, decoders: str = ALL, count: int | None = None,
+                     batch_size: int = 64, sigma: float | None = None) -> pd.DataFrame:
+    """``evaluate_run`` on LSP's test images (1001-2000) of a local folder."""
+    from dataclasses import replace
+
+    from .data.lsp import lsp_splits
+    from .models.registry import HEADS
+    from .train import load_run
+
+    config, model = load_run(run)
+    if sigma is not None:
+        config = replace(config, sigma=sigma)
+    head_target = HEADS.get(config.head).target
+    names = resolve_decoders(decoders, head_target, Path(run))
+    split = lsp_splits(folder)["test"]
+    fc_model = None
+    if "fc" in names:
+        from .codecs.fc import load_fc
+        fc_model = load_fc(run)
+    rows = evaluate_lsp(model, config, split, names, head_target, fc_model, count, batch_size)
+    return pd.DataFrame([{"set": "lsp-test", "occlusion": "none",
+                          "images": count and min(count, len(split)) or len(split), **row}
+                         for row in rows])

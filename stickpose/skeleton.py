@@ -53,8 +53,9 @@ LSP_TO_SKELETON = (0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15, 8, 9)
 LABEL_CONVENTIONS = ("observer", "person")
 
 
-def observer_centric(keypoints):
-    """Relabel left/right as an observer sees them: ``(..., 16, 2)`` -> same shape.
+def observer_centric(keypoints, visible=None):
+    """Relabel left/right as an observer sees them: ``(..., 16, 2)`` -> same shape; with
+    ``visible`` ``(..., 16)``, returns ``(keypoints, visible)`` relabelled alike.
 
     The shoulder further left in the image becomes ``r_shoulder`` (as for a person facing
     the camera), and the arm attached to it the right arm; the hips decide the legs the same
@@ -64,13 +65,17 @@ def observer_centric(keypoints):
     """
     import numpy as np
     keypoints = np.array(keypoints, copy=True)
+    flags = None if visible is None else np.array(visible, copy=True)
     for (right_root, left_root), chain in (((12, 13), ((10, 15), (11, 14), (12, 13))),
                                            ((2, 3), ((0, 5), (1, 4), (2, 3)))):
         swap = keypoints[..., right_root, 0] > keypoints[..., left_root, 0]
         for right, left in chain:
             r, l = keypoints[..., right, :].copy(), keypoints[..., left, :].copy()
             keypoints[swap, right], keypoints[swap, left] = l[swap], r[swap]
-    return keypoints
+            if flags is not None:
+                fr, fl = flags[..., right].copy(), flags[..., left].copy()
+                flags[swap, right], flags[swap, left] = fl[swap], fr[swap]
+    return keypoints if flags is None else (keypoints, flags)
 
 
 def line_thickness(size: int) -> int:

@@ -58,6 +58,8 @@ class TrainConfig:
     test_count: int = 1000
     precision: str = "float32"
     jit: bool = False
+    data: str = "stickman"          # or "lsp:DIR": LSP (+ LSPET) from a local folder
+    init: str | None = None         # a run whose weights start this one (same model)
 
     def __post_init__(self):
         for name in ("input_size", "width", "depth", "stacks", "heatmap_stride", "batch_size",
@@ -72,13 +74,17 @@ class TrainConfig:
         if self.schedule not in SCHEDULES:
             raise StickposeError(f"schedule {self.schedule!r} is unknown; expected one of "
                                  f"{', '.join(SCHEDULES)}")
+        if self.data != "stickman" and not self.data.startswith("lsp:"):
+            raise StickposeError(f"data {self.data!r} is unknown; expected stickman or "
+                                 "lsp:DIR")
         if self.precision not in PRECISIONS:
             raise StickposeError(f"precision {self.precision!r} is unknown; expected one of "
                                  f"{', '.join(PRECISIONS)}")
 
     @property
     def name(self) -> str:
-        return f"{self.arch}-{self.head}_{self.input_size}_w{self.width}_s{self.seed}"
+        data = "" if self.data == "stickman" else "_lsp"
+        return f"{self.arch}-{self.head}_{self.input_size}_w{self.width}_s{self.seed}{data}"
 
     def arch_options(self) -> dict:
         return {"stacks": self.stacks} if self.arch == "hourglass" else {}
@@ -129,15 +135,18 @@ def stream_config(config: TrainConfig, suite):
 def heatmap_loss(y_true, y_pred):
     """MSE on heatmaps with the foreground weighted up: plain MSE against near-zero targets
     is minimised early by predicting zeros everywhere; weighting pixels by ``1 + 20 * t``
-    keeps the peaks worth learning. Summed over the map, averaged over joints."""
+    keeps the peaks worth learning. Summed over the map: ``(B, 16)``, one loss per joint, so
+    that per-joint sample weights can mask joints out (Keras averages what is left)."""
     from keras import ops
 
     weight = 1.0 + 20.0 * y_true
-    return ops.mean(ops.sum(weight * ops.square(y_pred - y_true), axis=(1, 2)), axis=-1)
+    return ops.sum(weight * ops.square(y_pred - y_true), axis=(1, 2))
 
 
 def _targets(config: TrainConfig, head_target: str, output_names: list[str], codec):
-    """A function mapping a stream batch to ``(images, {output: target})``."""
+    """A function mapping a stream batch to ``(images, {output: target})``; for LSP also
+    ``{output: visible}`` as per-joint sample weights, so that joints that are missing or
+    outside the crop count for nothing."""
     from .codecs.coordinates import normalise
 
     def to_targets(batch):
@@ -145,7 +154,11 @@ def _targets(config: TrainConfig, head_target: str, output_names: list[str], cod
             target = codec.encode(batch["keypoints"], batch["visible"])
         else:
             target = normalise(batch["keypoints"], config.input_size)
-        return batch["image"], {name: target for name in output_names}
+        targets = {name: target for name in output_names}
+        if config.data == "stickman":
+            return batch["image"], targets
+        weight = tf.cast(batch["visible"], tf.float32)
+        return batch["image"], targets, {name: weight for name in output_names}
     return to_targets
 
 
@@ -200,6 +213,11 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
                         deconv=config.deconv, **config.arch_options())
     head_target = HEADS.get(config.head).target
     codec = GaussianHeatmaps(config.input_size, config.heatmap_stride, config.sigma)
+    if config.data != "stickman":                    # checked before anything is written
+        from .data.lsp import lsp_splits
+        splits = lsp_splits(config.data[4:])
+    if config.init and not resume:
+        _initialise(model, config, Path(config.init))
     if replace_old:                                  # --overwrite, once the config is sound
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -210,13 +228,21 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
     # after --resume, carry on where the finished epochs left the stream
     done = (max(len((out / "history.csv").read_text().splitlines()) - 1, 0)
             if resume and (out / "history.csv").is_file() else 0)
-    train_data = stickman_stream(generator_config, config.seed, batch_size=config.batch_size,
-                                 stream=TRAINING_STREAM,
-                                 start=done * config.steps_per_epoch * config.batch_size
-                                 ).map(to_targets)
-    val_spec = suite.sets["validation"]
-    val_images, val_keypoints, val_visible = render_set(val_spec, config.validation_count)
-    val_images, val_keypoints = resize_set(val_images, val_keypoints, config.input_size)
+    start = done * config.steps_per_epoch * config.batch_size
+    if config.data == "stickman":
+        train_data = stickman_stream(generator_config, config.seed,
+                                     batch_size=config.batch_size, stream=TRAINING_STREAM,
+                                     start=start)
+        val_images, val_keypoints, val_visible = render_set(suite.sets["validation"],
+                                                            config.validation_count)
+        val_images, val_keypoints = resize_set(val_images, val_keypoints, config.input_size)
+    else:
+        from .data.lsp import lsp_stream, test_crops
+        train_data = lsp_stream(splits["train"], config.input_size, config.seed,
+                                config.batch_size, start)
+        val_images, val_keypoints, val_visible, _ = test_crops(
+            splits["validation"], config.input_size, config.validation_count)
+    train_data = train_data.map(to_targets)
     val_batch = to_targets({"image": val_images.astype(np.float32) / 255.0,
                             "keypoints": val_keypoints.astype(np.float32),
                             "visible": val_visible})
@@ -251,18 +277,38 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
     images_seen = len(history.epoch) * config.steps_per_epoch * config.batch_size
 
     best = keras.models.load_model(out / "best.keras", compile=False)
-    names = [n for n in ("test1", "test2", "test3", "test4") if n in suite.sets]
+    if config.data == "stickman":
+        names = [n for n in ("test1", "test2", "test3", "test4") if n in suite.sets]
+        sets = evaluate_on_sets(best, suite, names, config, head_target,
+                                count=config.test_count)
+    else:
+        from .evaluate import evaluate_lsp
+        row = evaluate_lsp(best, config, splits["test"], ["quarter"], head_target,
+                           count=config.test_count)[0]
+        sets = {"lsp-test": {k: v for k, v in row.items() if k != "decoder"}}
     evaluation = {
         "run": config.name, "train_seconds": round(seconds, 1),
         "epochs": len(history.epoch),
         "train_images_per_second": round(images_seen / seconds, 1),
         "parameters": int(best.count_params()),
-        "sets": evaluate_on_sets(best, suite, names, config, head_target,
-                                 count=config.test_count),
+        "sets": sets,
     }
     write_atomic(out / "evaluation.json", (json.dumps(evaluation, indent=2) + "\n").encode())
     _pictures(out, best, config, val_images, val_keypoints, head_target)
     return evaluation
+
+
+def _initialise(model, config: TrainConfig, source: Path) -> None:
+    """Start ``model`` from the weights of run ``source`` (e.g. stickman -> LSP transfer);
+    the two must be the same model."""
+    other, weights = load_run(source)
+    fields_that_matter = ("arch", "head", "input_size", "width", "depth", "stacks",
+                          "heatmap_stride", "deconv")
+    for name in fields_that_matter:
+        if getattr(other, name) != getattr(config, name):
+            raise RunError(f"--init {source} has {name} {getattr(other, name)!r} but this run "
+                           f"has {getattr(config, name)!r}; the models must match")
+    model.set_weights(weights.get_weights())
 
 
 def _pictures(out: Path, model, config, images, keypoints, head_target) -> None:

@@ -161,3 +161,178 @@ def lsp_pose_bank(folder: str | Path):
         poses.append(points[keep])
         skipped += int((~keep).sum())
     return np.concatenate(poses), skipped
+
+
+# --- person-centred crops -------------------------------------------------------------------
+
+CROP_PAD = 1.25          # crop side = this x the longer side of the joints' bounding box
+
+
+def crop_matrix(keypoints: np.ndarray, visible: np.ndarray, size: int, scale: float = 1.0,
+                rotation: float = 0.0, flip: bool = False, shift=(0.0, 0.0)) -> np.ndarray:
+    """The 2 x 3 affine map from an image to a ``size`` x ``size`` crop centred on the person:
+    the joints' bounding box (visible joints, or all when none is) grown by ``CROP_PAD``,
+    then zoomed by ``scale``, rotated by ``rotation`` degrees, mirrored when ``flip`` and
+    moved by ``shift`` (fractions of the crop)."""
+    points = keypoints[visible] if visible.any() else keypoints
+    low, high = points.min(axis=0), points.max(axis=0)
+    centre = (low + high) / 2
+    side = max(float((high - low).max()) * CROP_PAD, 8.0)
+    zoom = size / side * scale
+    angle = np.deg2rad(rotation)
+    linear = zoom * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    if flip:
+        linear = np.diag([-1.0, 1.0]) @ linear
+    # crop pixel centres span [-0.5, size - 0.5]: the person's centre goes to (size - 1) / 2
+    offset = (size - 1) / 2 + np.asarray(shift) * size - linear @ centre
+    return np.hstack([linear, offset[:, None]])
+
+
+def crop(image: np.ndarray, keypoints: np.ndarray, visible: np.ndarray, matrix: np.ndarray,
+         size: int, flip: bool = False):
+    """The crop ``(size, size, 3)``, its keypoints ``(16, 2)`` and visibility: joints that were
+    not visible or fall outside the crop are marked not visible. With ``flip`` (the matrix
+    mirrors), left and right joints swap so that labels keep their meaning."""
+    import cv2
+
+    from ..skeleton import FLIP_INDEX
+
+    patch = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT)
+    points = keypoints @ matrix[:, :2].T + matrix[:, 2]
+    inside = ((points > -0.5) & (points < size - 0.5)).all(axis=1)
+    seen = visible & inside
+    if flip:
+        points, seen = points[list(FLIP_INDEX)], seen[list(FLIP_INDEX)]
+    return patch, points.astype(np.float32), seen
+
+
+def uncrop(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Crop keypoints ``(..., 16, 2)`` back to the image (a matrix without flip)."""
+    linear, offset = matrix[:, :2], matrix[:, 2]
+    return (points - offset) @ np.linalg.inv(linear).T
+
+
+# --- splits and the tf.data stream ----------------------------------------------------------
+
+LSP_TRAIN = 1000         # LSP images 1-1000 train, 1001-2000 test
+VALIDATION = 100         # the last LSP training images are held out for validation
+
+
+@dataclass(frozen=True)
+class LspSplit:
+    """Image files and their 16-joint annotations ``(N, 16, 2)`` / ``(N, 16)``."""
+
+    paths: tuple
+    keypoints: np.ndarray
+    visible: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def image(self, index: int) -> np.ndarray:
+        """Image ``index`` as RGB ``uint8``."""
+        import cv2
+        image = cv2.imread(self.paths[index], cv2.IMREAD_COLOR)
+        if image is None:
+            raise LspError(f"cannot read image {self.paths[index]}")
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def _split(part: LspPart, indices, labels: str) -> LspSplit:
+    from ..skeleton import observer_centric
+
+    indices = list(indices)
+    keypoints, visible = to_skeleton(part.joints.keypoints[indices], part.joints.visible[indices])
+    if labels != part.joints.labels:
+        if labels == "person":
+            raise LspError(f"{part.folder}/joints.mat has observer-centric labels; person-"
+                           "centric ones cannot be recovered from them")
+        keypoints, visible = observer_centric(keypoints, visible)
+    paths = tuple(str(part.image_path(i)) for i in indices)
+    missing = [p for p in paths if not Path(p).is_file()]
+    if missing:
+        raise LspError(f"{len(missing)} of {len(paths)} images are missing in "
+                       f"{part.folder / 'images'} (first: {Path(missing[0]).name}). {WHERE}")
+    return LspSplit(paths, keypoints.astype(np.float32), visible)
+
+
+def lsp_splits(folder: str | Path, labels: str = "observer") -> dict[str, LspSplit]:
+    """``train``, ``validation`` and ``test`` of an LSP folder (plus LSPET when present):
+    test = LSP 1001-2000; validation = LSP 901-1000; train = LSP 1-900 and every LSPET image
+    (the extended protocol). Left/right labels are turned to ``labels``."""
+    parts = find_lsp(folder)
+    if "lsp" not in parts:
+        raise LspError(f"{folder} has LSP-extended but not LSP itself, whose images 1001-2000 "
+                       f"are the test set. {WHERE}")
+    lsp = parts["lsp"]
+    if len(lsp.joints.keypoints) != 2 * LSP_TRAIN:
+        raise LspError(f"{lsp.folder}/joints.mat holds {len(lsp.joints.keypoints)} poses; "
+                       f"LSP has {2 * LSP_TRAIN}")
+    train = _split(lsp, range(LSP_TRAIN - VALIDATION), labels)
+    if "lspet" in parts:
+        extra = _split(parts["lspet"], range(len(parts["lspet"].joints.keypoints)), labels)
+        train = LspSplit(train.paths + extra.paths,
+                         np.concatenate([train.keypoints, extra.keypoints]),
+                         np.concatenate([train.visible, extra.visible]))
+    return {"train": train,
+            "validation": _split(lsp, range(LSP_TRAIN - VALIDATION, LSP_TRAIN), labels),
+            "test": _split(lsp, range(LSP_TRAIN, 2 * LSP_TRAIN), labels)}
+
+
+def test_crops(split: LspSplit, size: int, count: int | None = None):
+    """Un-augmented person-centred crops ``(n, size, size, 3)``, their keypoints and
+    visibility, and each crop's matrix ``(n, 2, 3)`` (to map predictions back)."""
+    count = len(split) if count is None else min(count, len(split))
+    out = ([], [], [], [])
+    for i in range(count):
+        matrix = crop_matrix(split.keypoints[i], split.visible[i], size)
+        for bucket, value in zip(out, (*crop(split.image(i), split.keypoints[i],
+                                             split.visible[i], matrix, size), matrix)):
+            bucket.append(value)
+    return tuple(np.stack(b) for b in out)
+
+
+def augmented(image, keypoints, visible, size: int, rng: np.random.Generator):
+    """A training crop: scale 0.75-1.25, rotation +-30 degrees, a shift of up to 5 %, a
+    mirror half the time, and brightness, contrast and colour jitter."""
+    flip = bool(rng.random() < 0.5)
+    matrix = crop_matrix(keypoints, visible, size, scale=rng.uniform(0.75, 1.25),
+                         rotation=rng.uniform(-30, 30), flip=flip,
+                         shift=rng.uniform(-0.05, 0.05, 2))
+    patch, points, seen = crop(image, keypoints, visible, matrix, size, flip)
+    gain = rng.uniform(0.7, 1.3) * rng.uniform(0.9, 1.1, 3)
+    contrast = rng.uniform(0.7, 1.3)
+    mean = patch.mean()
+    patch = np.clip((patch - mean) * contrast + mean * gain, 0, 255).astype(np.uint8)
+    return patch, points, seen
+
+
+def lsp_stream(split: LspSplit, size: int, seed: int, batch_size: int, start: int = 0):
+    """An endless, seeded tf.data stream of augmented training crops from ``start`` on:
+    JPEGs decoded in parallel and cached, shuffled, then cropped. Elements as the stickman
+    stream's: ``image (S, S, 3) float32`` in [0, 1], ``keypoints (16, 2)``, ``visible (16,)``
+    (batched)."""
+    from ..quiet_tf import tf
+
+    def decode(path, keypoints, visible):
+        return tf.io.decode_jpeg(tf.io.read_file(path), channels=3), keypoints, visible
+
+    def augment(index, element):
+        def draw(k, image, keypoints, visible):
+            rng = np.random.default_rng((seed, int(k)))
+            return augmented(image, keypoints, visible, size, rng)
+        patch, points, seen = tf.numpy_function(draw, [index, *element],
+                                                (tf.uint8, tf.float32, tf.bool), stateful=False)
+        patch.set_shape((size, size, 3))
+        points.set_shape((NUM_JOINTS, 2))
+        seen.set_shape((NUM_JOINTS,))
+        return {"image": tf.cast(patch, tf.float32) / 255.0, "keypoints": points,
+                "visible": seen}
+
+    data = tf.data.Dataset.from_tensor_slices((list(split.paths), split.keypoints,
+                                               split.visible))
+    data = data.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).cache()
+    data = data.repeat().shuffle(min(len(split), 2048), seed=seed).enumerate().skip(start)
+    data = data.map(augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return data.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
