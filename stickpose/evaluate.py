@@ -372,9 +372,10 @@ def read_lsp_predictions(path: Path) -> np.ndarray:
         raise StickposeError(f"predictions {path}: expected a .mat (2 x 14 x N) or .npy "
                              "(N x 14 x 2) file")
     from scipy.io import loadmat
+    from scipy.io.matlab import MatReadError
     try:
         content = loadmat(str(path))
-    except (OSError, ValueError, TypeError) as error:
+    except (OSError, ValueError, TypeError, MatReadError) as error:
         raise StickposeError(f"cannot read {path} as a MATLAB file: {error}") from None
     name = next((n for n in ("pred", "joints") if n in content), None)
     if name is None:

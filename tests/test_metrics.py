@@ -89,3 +89,49 @@ def test_visibility_split():
 def test_shape_mismatch_is_named():
     with pytest.raises(StickposeError, match=r"\(2, 14, 2\) and truth \(2, 16, 2\)"):
         metrics.mpjpe(np.zeros((2, 14, 2)), _truth())
+
+
+def _lsp_truth():
+    """One LSP pose (14 joints): torso reference |l_shoulder - r_hip| = 50."""
+    truth = np.zeros((1, 14, 2))
+    truth[0, :, 0] = np.arange(14) * 100                       # sticks far apart
+    truth[0, 9] = [0, 0]                                        # l_shoulder
+    truth[0, 2] = [30, 40]                                      # r_hip: 50 away
+    return truth
+
+
+def test_lsp_pck_by_hand():
+    truth = _lsp_truth()
+    predicted = truth.copy()
+    predicted[0, 0, 0] += 10                                    # exactly 0.2 x 50: counts
+    predicted[0, 5, 0] += 10.001                                # just over: a miss (l_ankle)
+    predicted[0, 12, 1] += 30                                   # neck missed
+    table = metrics.lsp_pck(predicted, truth)
+    assert table["Ankle"] == 50.0 and table["Head"] == 50.0 and table["Knee"] == 100.0
+    assert table["Mean"] == pytest.approx(100 * 12 / 14)
+    assert metrics.lsp_pck(truth, truth)["AUC"] == pytest.approx(100.0)
+    # all joints off by 0.1 of the torso: PCK is 0 up to threshold 0.09, 100 from 0.1 on
+    shifted = truth + [5.0, 0.0]
+    assert metrics.lsp_pck(shifted, truth)["AUC"] == pytest.approx(100 * (0.5 + 0.025))
+    # a zero-length torso makes every joint a miss, as in the MATLAB code (inf)
+    degenerate = truth.copy()
+    degenerate[0, 2] = degenerate[0, 9]
+    assert metrics.lsp_pck(degenerate, degenerate)["Mean"] == 0.0
+
+
+def test_lsp_strict_pcp_by_hand():
+    truth = _lsp_truth()
+    truth[0, 0], truth[0, 1] = [0, 100], [0, 140]               # right lower leg, length 40
+    predicted = truth.copy()
+    predicted[0, 0, 0] += 20                                    # one end at exactly 0.5 x 40
+    table = metrics.lsp_pcp(predicted, truth)
+    assert table["Lower leg"] == 100.0
+    predicted[0, 1, 0] += 20.5                                  # the other end just outside
+    table = metrics.lsp_pcp(predicted, truth)
+    # the knee is 20.5 off: the lower leg (40 long) fails, the upper leg (104 long) holds
+    assert table["Lower leg"] == 50.0 and table["Upper leg"] == 100.0
+    assert table["Mean"] == pytest.approx(90.0)                 # 9 of 10 sticks
+    # the torso joins the hip and shoulder midpoints: moving both hips alike moves it
+    moved = truth.copy()
+    moved[0, [2, 3], 1] += 1000
+    assert metrics.lsp_pcp(moved, truth)["Torso"] == 0.0

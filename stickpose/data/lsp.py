@@ -73,13 +73,14 @@ def read_joints_array(array: np.ndarray, source: str = "joints") -> LspJoints:
 def read_joints(path: str | Path) -> LspJoints:
     """Read an LSP or LSPET ``joints.mat`` (variable ``joints``)."""
     from scipy.io import loadmat
+    from scipy.io.matlab import MatReadError
 
     path = Path(path)
     if not path.is_file():
         raise LspError(f"{path} does not exist; expected {LAYOUTS}. {WHERE}")
     try:
         content = loadmat(str(path))
-    except (OSError, ValueError, TypeError) as error:
+    except (OSError, ValueError, TypeError, MatReadError) as error:
         raise LspError(f"cannot read {path} as a MATLAB file: {error}") from None
     if "joints" not in content:
         names = [k for k in content if not k.startswith("__")]
