@@ -245,6 +245,8 @@ def train(out, resume, overwrite, heatmap_stride, **options):
     from .train import TrainConfig, train as run_training
 
     config = TrainConfig(heatmap_stride=int(heatmap_stride), **options)
+    if config.data.startswith("lsp:"):
+        _say_lsp(config.data)
     if out is None:
         if resume:
             raise click.UsageError("--resume needs --out RUN")
@@ -310,6 +312,14 @@ def bench_generate_command(suite, sets, sizes, images, workers):
         raise click.BadParameter(f"{sizes!r} is not a list of integers", param_hint="--sizes")
     table = bench_generate(spec, names, size_list, images, workers)
     click.echo(table.to_string(index=False))
+
+
+def _say_lsp(data: str) -> None:
+    """Tell which LSP folders ``lsp:DIR`` holds and what their annotations look like."""
+    from .data.lsp import find_lsp
+
+    for part in find_lsp(data[4:]).values():
+        click.echo(f"{part.folder}: {part.joints.describe()}")
 
 
 def _names(value: str, known: tuple, option: str) -> list[str]:
@@ -381,6 +391,7 @@ def evaluate(run, suite, sets, datasets, data, decoders, occlusion, count, sigma
             if kinds != ["none"]:
                 raise click.UsageError("--occlusion applies to stickman sets, not --data lsp")
             from .evaluate import evaluate_lsp_run
+            _say_lsp(data)
             results = evaluate_lsp_run(run, data[4:], decoders, count, batch_size, sigma)
             loaders = {}
         elif datasets:

@@ -97,6 +97,8 @@ def test_train_on_lsp_from_a_stickman_run_then_evaluate(lsp, tmp_path):
     output = _ok(invoke("train", *common, "--data", f"lsp:{root}", "--init",
                         tmp_path / "stickman", "--out", tmp_path / "lsp"))
     assert "lsp-test:" in output and "LSP PCK@0.2" in output
+    assert "2000 poses, LSP (3 x 14 x N, flag 0 = visible)" in output
+    assert "40 poses, LSP-extended (14 x 3 x N, flag 1 = visible)" in output
     saved = json.loads((tmp_path / "lsp" / "evaluation.json").read_text())["sets"]["lsp-test"]
     assert 0 <= saved["lsp_pck"] <= 100 and "PCP Torso" in saved
     config = json.loads((tmp_path / "lsp" / "config.json").read_text())
