@@ -408,6 +408,8 @@ def evaluate(run, suite, sets, datasets, data, decoders, occlusion, count, sigma
                                        progress=lambda label: step(1))
         title = f"stickpose evaluate {run}"
         out = out or Path(run) / "evaluation"
+        from .evaluate import record_results
+        record_results(run, results)
     text = report(results, title)
     click.echo(text)
     if out:

@@ -150,15 +150,17 @@ def decoder_table(model, config, images: np.ndarray, truth: np.ndarray, visible:
 
 def evaluate_on_sets(model, suite, names: list[str], config, head_target: str,
                      decoder: str = "quarter", count: int | None = None) -> dict:
-    """The class metrics per suite set with one decoder (the summary ``train`` writes)."""
+    """The class metrics per suite set with one decoder (the summary ``train`` writes), and
+    the mean whole-pipeline milliseconds per image."""
     name = decoder if head_target == "heatmaps" else HEAD_OUTPUT
-    results = {}
+    results, times = {}, []
     for set_name in names:
         images, truth, visible = render_set(suite.sets[set_name], count)
         row = decoder_table(model, config, images, truth, visible, [name], head_target)[0]
         results[set_name] = {"score": row["score"], "pck": row["pck"], "mpjpe": row["mpjpe"],
-                             "images": len(images)}
-    return results
+                             "mse": row["mse"], "images": len(images)}
+        times.append(row["pipeline_ms"])
+    return results, float(np.mean(times))
 
 
 def evaluate_lsp(model, config, split, decoders: list[str], head_target: str, fc_model=None,
@@ -456,3 +458,23 @@ def evaluate_lsp_run(run: Path, folder: str, decoders: str = ALL, count: int | N
     return pd.DataFrame([{"set": "lsp-test", "occlusion": "none",
                           "images": count and min(count, len(split)) or len(split), **row}
                          for row in rows])
+
+
+def record_results(run: Path, results: pd.DataFrame) -> str | None:
+    """Record an evaluation table in the results store: per decoder, every metric of every
+    set (occluded sets as ``SET/OCCLUSION``), with the run's config."""
+    from dataclasses import asdict
+
+    from .leaderboard.store import record_or_warn
+    from .train import TrainConfig
+
+    config = asdict(TrainConfig.load(Path(run) / "config.json"))
+    identity = None
+    for decoder, rows in results.groupby("decoder", sort=False):
+        sets = {}
+        for _, row in rows.iterrows():
+            name = row["set"] if row["occlusion"] == "none" else f"{row['set']}/{row['occlusion']}"
+            sets[name] = {k: v for k, v in row.items()
+                          if k not in ("set", "occlusion", "decoder") and pd.notna(v)}
+        identity = record_or_warn(config, None, sets, decoder)
+    return identity

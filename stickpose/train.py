@@ -186,6 +186,8 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
     from .data.suites import load_suite
     from .evaluate import evaluate_on_sets, render_set, resize_set
     from .files import write_atomic
+    from .leaderboard.store import record_or_warn
+    from .models.profile import count_flops
     from .models.registry import HEADS, build_model
 
     out = Path(out)
@@ -279,20 +281,26 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
     best = keras.models.load_model(out / "best.keras", compile=False)
     if config.data == "stickman":
         names = [n for n in ("test1", "test2", "test3", "test4") if n in suite.sets]
-        sets = evaluate_on_sets(best, suite, names, config, head_target,
-                                count=config.test_count)
+        sets, inference_ms = evaluate_on_sets(best, suite, names, config, head_target,
+                                              count=config.test_count)
     else:
         from .evaluate import evaluate_lsp
         row = evaluate_lsp(best, config, splits["test"], ["quarter"], head_target,
                            count=config.test_count)[0]
         sets = {"lsp-test": {k: v for k, v in row.items() if k != "decoder"}}
+        inference_ms = row["pipeline_ms"]
     evaluation = {
         "run": config.name, "train_seconds": round(seconds, 1),
         "epochs": len(history.epoch),
         "train_images_per_second": round(images_seen / seconds, 1),
         "parameters": int(best.count_params()),
+        "flops": count_flops(best, config.input_size),
+        "inference_ms": round(inference_ms, 3),
         "sets": sets,
     }
+    evaluation["run_id"] = record_or_warn(asdict(config), evaluation, sets,
+                                          "quarter" if head_target == "heatmaps"
+                                          else "coordinates")
     write_atomic(out / "evaluation.json", (json.dumps(evaluation, indent=2) + "\n").encode())
     _pictures(out, best, config, val_images, val_keypoints, head_target)
     return evaluation

@@ -1,3 +1,6 @@
+import os
+import tempfile
+
 import numpy as np
 import pytest
 
@@ -13,3 +16,10 @@ def rng():
 def small_noisy():
     """A small config with every kind of noise, quick to render."""
     return StickmanConfig(size=48, circles=0.5, squares=0.3, backgrounds=0.5, occluders=0.3)
+
+
+def pytest_configure(config):
+    """Keep the tests' results (every train and evaluate records them) out of the user's
+    store: one throw-away SQLite file for the session, inherited by subprocesses."""
+    folder = tempfile.mkdtemp(prefix="stickpose-store-")
+    os.environ["STICKPOSE_DB"] = f"sqlite:///{folder}/leaderboard.sqlite"

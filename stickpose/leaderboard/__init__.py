@@ -1,0 +1,1 @@
+"""The leaderboard: a results store (``store``), its tables and plots (``board``), sweeps."""

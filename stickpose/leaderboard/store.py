@@ -1,0 +1,214 @@
+"""The results store: SQLAlchemy over SQLite by default, any SQLAlchemy URL (PostgreSQL for
+a class) with ``--db`` or ``STICKPOSE_DB``.
+
+Two tables: ``runs`` (one row per trained run: what produced it) and ``results`` (one row
+per run x test set x decoder x metric). Rows are upserted in one transaction each, so a
+write that is killed leaves the store as it was, and two writers finishing together both
+land (SQLite waits for the other's lock). The schema carries a version in ``meta`` and
+``open_store`` migrates older stores forward.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, Text, create_engine,
+                        event, inspect, select)
+from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
+
+from .. import __version__
+from ..errors import StickposeError
+
+SCHEMA_VERSION = 1
+ENVIRONMENT = "STICKPOSE_DB"
+METRICS = ("score", "pck", "mse", "mpjpe")
+
+metadata = MetaData()
+meta = Table("meta", metadata, Column("key", String(64), primary_key=True),
+             Column("value", Text, nullable=False))
+runs = Table(
+    "runs", metadata,
+    Column("run_id", String(200), primary_key=True),
+    Column("arch", String(64), nullable=False), Column("head", String(64), nullable=False),
+    Column("data", String(500), nullable=False), Column("input_size", Integer),
+    Column("width", Integer), Column("seed", Integer), Column("epochs", Integer),
+    Column("steps_per_epoch", Integer), Column("config_hash", String(64), nullable=False),
+    Column("config", Text, nullable=False), Column("version", String(32)),
+    Column("git_commit", String(64)), Column("parameters", Integer), Column("flops", Float),
+    Column("train_seconds", Float), Column("inference_ms", Float),
+    Column("recorded_at", String(32), nullable=False))
+results = Table(
+    "results", metadata,
+    Column("run_id", String(200), primary_key=True), Column("set", String(64), primary_key=True),
+    Column("decoder", String(64), primary_key=True), Column("metric", String(64), primary_key=True),
+    Column("value", Float), Column("images", Integer), Column("recorded_at", String(32)))
+
+
+class StoreError(StickposeError):
+    """An unreachable, corrupt or foreign results store."""
+
+
+def default_url() -> str:
+    """``STICKPOSE_DB``, else a SQLite file in the user's data folder."""
+    if os.environ.get(ENVIRONMENT):
+        return os.environ[ENVIRONMENT]
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return f"sqlite:///{base / 'stickpose' / 'leaderboard.sqlite'}"
+
+
+def where(url: str | None = None) -> str:
+    """Where the store is: a file path for SQLite, else the URL (password hidden)."""
+    from sqlalchemy.engine import make_url
+    parsed = make_url(url or default_url())
+    return parsed.database if parsed.get_backend_name() == "sqlite" else parsed.render_as_string()
+
+
+def open_store(url: str | None = None):
+    """An engine on the store at ``url``, created or migrated to the current schema."""
+    url = url or default_url()
+    try:
+        engine = create_engine(url, connect_args={"timeout": 60} if url.startswith("sqlite")
+                               else {})
+    except (SQLAlchemyError, ValueError, ImportError) as error:
+        raise StoreError(f"cannot use results store {url!r}: {error}") from None
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        if database and database != ":memory:":
+            try:
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(f"cannot create the results store's folder: {error}") from None
+
+        @event.listens_for(engine, "connect")
+        def _wal(connection, _):                     # readers never block the writer
+            connection.execute("PRAGMA journal_mode=WAL")
+    try:
+        _migrate(engine)
+    except (DatabaseError, OperationalError) as error:
+        raise StoreError(f"results store {where(url)} cannot be opened: "
+                         f"{str(error.orig or error).splitlines()[0]} (is it a stickpose "
+                         "store? it was left untouched)") from None
+    return engine
+
+
+def _migrate(engine) -> None:
+    """Create the schema, or bring an older one to ``SCHEMA_VERSION`` step by step."""
+    with engine.begin() as connection:
+        tables = set(inspect(connection).get_table_names())
+        if not tables:
+            metadata.create_all(connection)
+            connection.execute(meta.insert().values(key="schema_version",
+                                                    value=str(SCHEMA_VERSION)))
+            return
+        if "meta" not in tables:
+            raise StoreError(f"results store {where(str(engine.url))} holds tables "
+                             f"{', '.join(sorted(tables))} but no stickpose schema; "
+                             "use another --db")
+        version = int(connection.execute(select(meta.c.value).where(
+            meta.c.key == "schema_version")).scalar_one())
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"results store schema {version} is newer than this stickpose "
+                             f"({SCHEMA_VERSION}); upgrade stickpose")
+        for step in range(version, SCHEMA_VERSION):    # future migrations: MIGRATIONS[step]
+            MIGRATIONS[step](connection)
+        connection.execute(meta.update().where(meta.c.key == "schema_version")
+                           .values(value=str(SCHEMA_VERSION)))
+
+
+MIGRATIONS: dict = {}      # version -> function(connection) bringing it to version + 1
+
+
+def _upsert(connection, table: Table, rows: list[dict]) -> None:
+    """Insert ``rows``, replacing rows with the same primary key."""
+    if not rows:
+        return
+    if connection.dialect.name in ("sqlite", "postgresql"):
+        module = __import__(f"sqlalchemy.dialects.{connection.dialect.name}",
+                            fromlist=["insert"])
+        statement = module.insert(table)
+        keys = [c.name for c in table.primary_key.columns]
+        statement = statement.on_conflict_do_update(
+            index_elements=keys,
+            set_={c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys})
+        connection.execute(statement, rows)
+    else:
+        for row in rows:
+            connection.execute(table.delete().where(*[table.c[k] == row[k] for k in
+                                                      (c.name for c in table.primary_key)]))
+            connection.execute(table.insert().values(**row))
+
+
+def git_commit() -> str | None:
+    """The checkout's commit when stickpose runs from a git working tree."""
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent, timeout=5, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def config_hash(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+
+
+def run_id(config: dict) -> str:
+    """A readable id: ``arch-head_size_wWIDTH_sSEED`` (``_lsp`` for LSP) and a config hash."""
+    data = "" if config.get("data", "stickman") == "stickman" else "_lsp"
+    return (f"{config['arch']}-{config['head']}_{config['input_size']}_w{config['width']}"
+            f"_s{config['seed']}{data}_{config_hash(config)[:8]}")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def record(engine, config: dict, run: dict | None = None, sets: dict | None = None,
+           decoder: str = "quarter") -> str:
+    """Record a run (its config and, from ``run``, parameters, FLOPs, times) and its results
+    ``{set: {metric: value, "images": n}}`` for one decoder, in one transaction. Returns the
+    run id."""
+    identity = run_id(config)
+    run = run or {}
+    now = _now()
+    row = {"run_id": identity, "arch": config["arch"], "head": config["head"],
+           "data": config.get("data", "stickman"), "input_size": config.get("input_size"),
+           "width": config.get("width"), "seed": config.get("seed"),
+           "epochs": run.get("epochs"), "steps_per_epoch": config.get("steps_per_epoch"),
+           "config_hash": config_hash(config), "config": json.dumps(config, sort_keys=True),
+           "version": __version__, "git_commit": git_commit(),
+           "parameters": run.get("parameters"), "flops": run.get("flops"),
+           "train_seconds": run.get("train_seconds"), "inference_ms": run.get("inference_ms"),
+           "recorded_at": now}
+    values = [{"run_id": identity, "set": name, "decoder": decoder, "metric": metric,
+               "value": float(value), "images": numbers.get("images"), "recorded_at": now}
+              for name, numbers in (sets or {}).items()
+              for metric, value in numbers.items()
+              if metric != "images" and isinstance(value, (int, float))]
+    try:
+        with engine.begin() as connection:
+            existing = connection.execute(select(runs).where(runs.c.run_id == identity)
+                                          ).mappings().first()
+            if existing:                              # keep what an earlier record knew
+                row = {k: (v if v is not None else existing[k]) for k, v in row.items()}
+            _upsert(connection, runs, [row])
+            _upsert(connection, results, values)
+    except SQLAlchemyError as error:
+        raise StoreError(f"cannot write to results store {where(str(engine.url))}: "
+                         f"{str(getattr(error, 'orig', error)).splitlines()[0]}") from None
+    return identity
+
+
+def record_or_warn(config: dict, run: dict | None = None, sets: dict | None = None,
+                   decoder: str = "quarter", url: str | None = None) -> str | None:
+    """``record`` into the default store; a store that cannot be written is reported on
+    stderr and does not fail the training or evaluation whose files are already saved."""
+    import sys
+    try:
+        return record(open_store(url), config, run, sets, decoder)
+    except StoreError as error:
+        print(f"stickpose: results not recorded: {error}", file=sys.stderr)
+        return None
