@@ -492,3 +492,65 @@ def lsp_score(predictions, truth, poses, out):
     if out:
         write_atomic(out, (json.dumps(result, indent=2) + "\n").encode())
         click.echo(f"numbers -> {out}")
+
+
+DB_OPTION = click.option("--db", help="Results store: an SQLAlchemy URL (sqlite:///FILE, "
+                         "postgresql://...) [$STICKPOSE_DB or a SQLite file in your data "
+                         "folder; see --where].")
+
+
+def _duration(text: str) -> float:
+    """``5m``, ``90s``, ``1.5h`` or plain minutes -> minutes."""
+    units = {"s": 1 / 60, "m": 1.0, "h": 60.0}
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a duration like 5m, 90s or 1.5h",
+                                 param_hint="--budget") from None
+
+
+@main.group(invoke_without_command=True)
+@DB_OPTION
+@click.option("--where", is_flag=True, help="Print where the results store is, and stop.")
+@click.pass_context
+@user_errors
+def leaderboard(ctx, db, where):
+    """The comparison table of every recorded run (see `stickpose leaderboard show --help`);
+    `run` trains a sweep, `plot`, `export` and `import` move results around."""
+    from .leaderboard.store import where as store_where
+
+    if where:
+        click.echo(store_where(db))
+    elif ctx.invoked_subcommand is None:
+        ctx.invoke(leaderboard_show, db=db)
+
+
+@leaderboard.command("run")
+@click.option("--archs", default="all", show_default=True, help="Comma-separated or all.")
+@click.option("--heads", default="all", show_default=True, help="Comma-separated or all.")
+@click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds.")
+@click.option("--budget", default="5m", show_default=True,
+              help="Training time per entry (5m, 90s, 1.5h).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("runs") / "sweep",
+              show_default=True, help="Folder of the sweep's run directories.")
+@DB_OPTION
+@user_errors
+def leaderboard_run(archs, heads, seeds, budget, out, db):
+    """Train every architecture x head under the same budget (input 64, width 16, constant
+    learning rate), evaluate and record each. Run it again after an interruption: finished
+    entries are skipped, a killed one resumes."""
+    from .leaderboard.sweep import run_sweep, sweep_configs
+
+    try:
+        seed_list = [int(s) for s in seeds.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"{seeds!r} is not a list of integers", param_hint="--seeds")
+    configs = sweep_configs(_names(archs, tuple(ARCH_NAMES), "--archs"),
+                            _names(heads, tuple(HEAD_NAMES), "--heads"), seed_list,
+                            _duration(budget))
+    with progress_bars() as bar:
+        step = bar("sweep", len(configs))
+        ids = run_sweep(configs, out, db, progress=lambda name: step(1))
+    click.echo(f"{len(ids)} entries recorded in {out}")
