@@ -511,20 +511,66 @@ def _duration(text: str) -> float:
                                  param_hint="--budget") from None
 
 
+def _board_options(command):
+    for option in reversed([
+            click.option("--metric", default="score", show_default=True,
+                         help="score (class test score), pck (PCK@0.15), mse or mpjpe."),
+            click.option("--arch", help="Only this architecture."),
+            click.option("--head", help="Only this head."),
+            click.option("--data", help="Only runs trained on stickman or lsp."),
+            click.option("--decoders", "by_decoder", is_flag=True,
+                         help="A row per decoder recorded by `stickpose evaluate`."),
+            DB_OPTION]):
+        command = option(command)
+    return command
+
+
+def _db(db):
+    """A subcommand's --db, else the one given to `stickpose leaderboard` itself."""
+    parent = click.get_current_context().parent
+    return db or (parent.params.get("db") if parent else None)
+
+
+def _comparison(db, metric, arch, head, data, by_decoder):
+    from .leaderboard.board import comparison, load
+    from .leaderboard.store import open_store
+
+    return comparison(load(open_store(db)), metric, arch, head, data, by_decoder)
+
+
 @main.group(invoke_without_command=True)
-@DB_OPTION
+@_board_options
+@click.option("--format", "fmt", default="table", show_default=True,
+              help="table, md, csv, html or json.")
 @click.option("--where", is_flag=True, help="Print where the results store is, and stop.")
 @click.pass_context
 @user_errors
-def leaderboard(ctx, db, where):
-    """The comparison table of every recorded run (see `stickpose leaderboard show --help`);
-    `run` trains a sweep, `plot`, `export` and `import` move results around."""
+def leaderboard(ctx, db, metric, arch, head, data, by_decoder, fmt, where):
+    """The comparison table of every recorded run: architecture x head rows, test sets as
+    columns (mean over the recorded runs), the best of each column marked. Every
+    `stickpose train` and `stickpose evaluate` records into the store.
+
+    \b
+    stickpose leaderboard --metric pck --format md
+    stickpose leaderboard run --budget 5m        train and record the whole sweep
+    stickpose leaderboard plot --out board.png
+    stickpose leaderboard export leaderboards/
+    stickpose leaderboard import results.csv
+    """
+    from .leaderboard.board import render
     from .leaderboard.store import where as store_where
 
     if where:
         click.echo(store_where(db))
-    elif ctx.invoked_subcommand is None:
-        ctx.invoke(leaderboard_show, db=db)
+        return
+    if ctx.invoked_subcommand is not None:
+        return
+    table = _comparison(db, metric, arch, head, data, by_decoder)
+    if table.empty:
+        click.echo("no results recorded yet: `stickpose train` or `stickpose leaderboard run` "
+                   "adds some")
+        return
+    click.echo(render(table, metric, fmt))
 
 
 @leaderboard.command("run")
@@ -552,5 +598,51 @@ def leaderboard_run(archs, heads, seeds, budget, out, db):
                             _duration(budget))
     with progress_bars() as bar:
         step = bar("sweep", len(configs))
-        ids = run_sweep(configs, out, db, progress=lambda name: step(1))
+        ids = run_sweep(configs, out, _db(db), progress=lambda name: step(1))
     click.echo(f"{len(ids)} entries recorded in {out}")
+
+
+@leaderboard.command("plot")
+@_board_options
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="PNG file.")
+@user_errors
+def leaderboard_plot(db, metric, arch, head, data, by_decoder, out):
+    """Grouped bar charts of the comparison table, one panel per test set."""
+    from .leaderboard.board import plot
+
+    if out.suffix.lower() != ".png":
+        raise click.BadParameter(f"{out} is not a .png file path", param_hint="--out")
+    plot(_comparison(_db(db), metric, arch, head, data, by_decoder), metric, out)
+    click.echo(f"plot -> {out}")
+
+
+@leaderboard.command("export")
+@click.argument("folder", type=click.Path(path_type=Path))
+@DB_OPTION
+@user_errors
+def leaderboard_export(folder, db):
+    """Write stickman.md/.csv/.png, decoders.md and results.csv (importable) to FOLDER,
+    each stamped with the command, version and date."""
+    import sys
+
+    from .leaderboard.board import export
+    from .leaderboard.store import open_store
+
+    command = "stickpose " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["leaderboard"] \
+        else f"stickpose leaderboard export {folder}"
+    for path in export(open_store(_db(db)), folder, command):
+        click.echo(f"-> {path}")
+
+
+@leaderboard.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@DB_OPTION
+@user_errors
+def leaderboard_import(file, db):
+    """Merge results from elsewhere (a results.csv from `export`, or its rows as JSON);
+    entries already in the store are replaced, never duplicated."""
+    from .leaderboard.board import import_results
+    from .leaderboard.store import open_store
+
+    run_count, result_count = import_results(open_store(_db(db)), file)
+    click.echo(f"merged {run_count} runs, {result_count} results from {file}")

@@ -1,0 +1,215 @@
+"""The comparison table from the results store: rows architecture x head (x decoder),
+columns the test sets, one metric; its renderings, plot, export and import."""
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from .. import __version__
+from ..errors import StickposeError
+from .store import METRICS, StoreError, _upsert, results, runs
+
+LOWER_IS_BETTER = {"score": True, "pck": False, "mse": True, "mpjpe": True}
+SETS = ("test1", "test2", "test3", "test4", "lsp-test")
+FORMATS = ("table", "md", "csv", "html", "json")
+HEAD_OUTPUTS = ("quarter", "coordinates")     # what train records for each kind of head
+RUN_COLUMNS = [c.name for c in runs.columns]
+RESULT_COLUMNS = ["set", "decoder", "metric", "value", "images"]
+
+
+def load(engine) -> pd.DataFrame:
+    """Every result joined with its run: one row per run x set x decoder x metric."""
+    query = (select(*[runs.c[c] for c in RUN_COLUMNS],
+                    *[results.c[c] for c in RESULT_COLUMNS])
+             .join(results, results.c.run_id == runs.c.run_id))
+    with engine.connect() as connection:
+        return pd.read_sql(query, connection)
+
+
+def _check(value, known, what: str) -> None:
+    if value is not None and value not in known:
+        raise StickposeError(f"unknown {what} {value!r}; known: {', '.join(known) or 'none'}")
+
+
+def comparison(frame: pd.DataFrame, metric: str = "score", arch: str | None = None,
+               head: str | None = None, data: str | None = None,
+               decoders: bool = False) -> pd.DataFrame:
+    """Rows ``arch, head`` (and ``decoder`` when ``decoders``), one column per test set: the
+    metric's mean over the matching runs (seeds), and ``runs``, how many there were. Without
+    ``decoders`` each run counts with its own head's output (quarter-pixel argmax for heatmap
+    heads, the coordinates of scalar and integral heads)."""
+    from ..models.registry import ARCH_MODULES, HEAD_NAMES
+
+    _check(metric, METRICS, "metric")
+    _check(arch, ARCH_MODULES, "architecture")
+    _check(head, HEAD_NAMES, "head")
+    kinds = sorted({"stickman" if d == "stickman" else "lsp" for d in frame["data"]})
+    _check(data, kinds or ["stickman", "lsp"], "data")
+    rows = frame[(frame["metric"] == metric) & frame["set"].isin(SETS)]
+    if arch:
+        rows = rows[rows["arch"] == arch]
+    if head:
+        rows = rows[rows["head"] == head]
+    if data:
+        rows = rows[rows["data"].map(lambda d: "stickman" if d == "stickman" else "lsp") == data]
+    if not decoders:
+        rows = rows[rows["decoder"].isin(HEAD_OUTPUTS)]
+    keys = ["arch", "head"] + (["decoder"] if decoders else [])
+    if rows.empty:
+        return pd.DataFrame(columns=[*keys, "runs"])
+    table = rows.pivot_table(index=keys, columns="set", values="value", aggfunc="mean")
+    table = table[[s for s in SETS if s in table.columns]]
+    table["runs"] = rows.groupby(keys)["run_id"].nunique()
+    return table.reset_index()
+
+
+def best(table: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """``True`` where a value is the best of its column."""
+    marks = pd.DataFrame(False, index=table.index, columns=table.columns)
+    for column in (c for c in SETS if c in table.columns):
+        values = table[column]
+        target = values.min() if LOWER_IS_BETTER[metric] else values.max()
+        marks[column] = values == target
+    return marks
+
+
+def render(table: pd.DataFrame, metric: str, fmt: str = "table") -> str:
+    """The table as text (best marked ``*``), Markdown (best **bold**), CSV, HTML (best in
+    <b>) or JSON (records, with a ``best`` list per row)."""
+    _check(fmt, FORMATS, "format")
+    sets = [c for c in SETS if c in table.columns]
+    marks = best(table, metric)
+    digits = 1 if metric == "mse" else 3
+    if fmt == "csv":
+        return table.to_csv(index=False)
+    if fmt == "json":
+        records = table.to_dict(orient="records")
+        for record, (_, row) in zip(records, marks.iterrows()):
+            record["best"] = [s for s in sets if row[s]]
+        return json.dumps({"metric": metric, "rows": records}, indent=2, default=float)
+    shown = table.copy().astype(object)
+    for column in sets:
+        for index, value in table[column].items():
+            text = "" if pd.isna(value) else f"{value:.{digits}f}"
+            if text and marks.at[index, column]:
+                text = {"table": f"{text}*", "md": f"**{text}**",
+                        "html": f"<b>{text}</b>"}[fmt]
+            shown.at[index, column] = text
+    if fmt == "md":
+        return shown.to_markdown(index=False, stralign="right")
+    if fmt == "html":
+        return shown.to_html(index=False, escape=False)
+    return shown.to_string(index=False)
+
+
+def plot(table: pd.DataFrame, metric: str, path: Path) -> None:
+    """Grouped bars: one panel per test set, architectures along x, a bar per head (per
+    head and decoder in the decoders view); written atomically as PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from ..files import write_atomic
+
+    sets = [c for c in SETS if c in table.columns]
+    if table.empty or not sets:
+        raise StickposeError("nothing to plot: the store holds no matching results")
+    series = [c for c in ("head", "decoder") if c in table.columns]
+    groups = table.groupby(series, sort=True)
+    archs = sorted(table["arch"].unique())
+    figure, axes = plt.subplots(1, len(sets), figsize=(4.2 * len(sets), 3.8), squeeze=False)
+    width = 0.8 / max(len(groups), 1)
+    for axis, column in zip(axes[0], sets):
+        for k, (name, rows) in enumerate(groups):
+            values = rows.set_index("arch")[column].reindex(archs)
+            label = name if isinstance(name, str) else " / ".join(map(str, name))
+            axis.bar(np.arange(len(archs)) + (k - (len(groups) - 1) / 2) * width, values,
+                     width, label=label)
+        axis.set_xticks(np.arange(len(archs)), archs, rotation=30, ha="right")
+        axis.set_title(column)
+        axis.set_ylabel(metric + (" (lower is better)" if LOWER_IS_BETTER[metric] else ""))
+    axes[0][-1].legend(fontsize=8)
+    figure.tight_layout()
+    import io
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    write_atomic(Path(path), buffer.getvalue())
+
+
+def stamp(command: str, fmt: str = "md") -> str:
+    """The first lines of an exported file: the command, version and date."""
+    text = f"Produced by `{command}` with stickpose {__version__} on {date.today().isoformat()}."
+    return f"<!-- {text} -->\n{text}\n\n" if fmt == "md" else f"# {text}\n"
+
+
+def export(engine, folder: Path, command: str) -> list[Path]:
+    """``stickman.md`` / ``.csv`` / ``.png`` (the class score per arch x head),
+    ``decoders.md`` (every decoder recorded) and ``results.csv`` (everything, importable)."""
+    from ..files import write_atomic
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    frame = load(engine)
+    stickman = frame[frame["data"] == "stickman"]
+    written = []
+    sections = []
+    for metric in ("score", "pck"):
+        table = comparison(stickman, metric)
+        title = {"score": "Class test score (lower is better)",
+                 "pck": "PCK@0.15 of the bounding-box diagonal"}[metric]
+        sections.append(f"## {title}\n\n{render(table, metric, 'md')}\n")
+    write_atomic(folder / "stickman.md", (stamp(command) + "\n".join(sections)).encode())
+    write_atomic(folder / "stickman.csv", (stamp(command, "csv")
+                                          + render(comparison(stickman, "score"), "score",
+                                                   "csv")).encode())
+    plot(comparison(stickman, "score"), "score", folder / "stickman.png")
+    decoders = [f"## {m}\n\n{render(comparison(stickman, m, decoders=True), m, 'md')}\n"
+                for m in ("score", "pck", "mse")]
+    write_atomic(folder / "decoders.md", (stamp(command) + "\n".join(decoders)).encode())
+    write_atomic(folder / "results.csv", (stamp(command, "csv")
+                                          + frame.to_csv(index=False)).encode())
+    written += [folder / n for n in ("stickman.md", "stickman.csv", "stickman.png",
+                                     "decoders.md", "results.csv")]
+    return written
+
+
+def import_results(engine, path: Path) -> tuple[int, int]:
+    """Merge a ``results.csv`` (from ``export``) or the same rows as a JSON list into the
+    store; rows already there are replaced, not duplicated. Returns (runs, results)."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".csv":
+            frame = pd.read_csv(path, comment="#")
+        elif path.suffix.lower() == ".json":
+            frame = pd.DataFrame(json.loads(path.read_text()))
+        else:
+            raise StickposeError(f"{path}: expected a .csv or .json file of results")
+    except (OSError, ValueError) as error:
+        raise StickposeError(f"cannot read {path}: {error}") from None
+    missing = [c for c in ["run_id", "arch", "head", "data", "config_hash", "config",
+                           *RESULT_COLUMNS[:-1]] if c not in frame.columns]
+    if missing:
+        raise StickposeError(f"{path} is not a stickpose results file: it lacks the "
+                             f"column(s) {', '.join(missing)} (export one with "
+                             "`stickpose leaderboard export DIR`: results.csv)")
+    frame = frame.astype(object).where(frame.notna(), None)
+    run_rows = (frame.drop_duplicates("run_id")
+                .reindex(columns=RUN_COLUMNS).to_dict(orient="records"))
+    for row in run_rows:
+        row["recorded_at"] = row["recorded_at"] or date.today().isoformat()
+    result_rows = (frame.reindex(columns=["run_id", *RESULT_COLUMNS, "recorded_at"])
+                   .to_dict(orient="records"))
+    try:
+        with engine.begin() as connection:
+            _upsert(connection, runs, run_rows)
+            _upsert(connection, results, result_rows)
+    except (SQLAlchemyError, TypeError, ValueError) as error:   # a value of the wrong type
+        raise StoreError(f"cannot import {path}: {str(error).splitlines()[0]}") from None
+    return len(run_rows), len(result_rows)
