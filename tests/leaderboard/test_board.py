@@ -1,0 +1,123 @@
+import json
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from stickpose.cli import main
+from stickpose.leaderboard.board import best, comparison, load, render
+from stickpose.leaderboard.store import open_store, record
+from tests.leaderboard.test_store import config
+
+SCORES = {("resnet", "heatmap"): [1.0, 1.4], ("resnet", "scalar"): [2.0],
+          ("senet", "heatmap"): [0.9], ("senet", "scalar"): [3.0]}
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def filled(tmp_path):
+    url = f"sqlite:///{tmp_path / 'board.sqlite'}"
+    engine = open_store(url)
+    for (arch, head), values in SCORES.items():
+        for seed, value in enumerate(values):
+            output = "quarter" if head == "heatmap" else "coordinates"
+            sets = {name: {"score": value + k, "pck": 1 - value / 10, "images": 100}
+                    for k, name in enumerate(("test1", "test2", "test3", "test4"))}
+            record(engine, config(arch, head, seed), {"epochs": 2}, sets, output)
+            if head == "heatmap":
+                record(engine, config(arch, head, seed), None,
+                       {"test1": {"score": value - 0.5, "pck": 0.99}}, "dark")
+    return url, engine
+
+
+def test_table_shape_means_and_best(filled):
+    _, engine = filled
+    table = comparison(load(engine), "score")
+    assert list(table.columns) == ["arch", "head", "test1", "test2", "test3", "test4", "runs"]
+    assert len(table) == 4
+    row = table[(table["arch"] == "resnet") & (table["head"] == "heatmap")].iloc[0]
+    assert row["test1"] == pytest.approx(1.2) and row["runs"] == 2   # mean of two seeds
+    marks = best(table, "score")
+    assert table.loc[marks["test1"], "arch"].tolist() == ["senet"]   # lowest score wins
+    pck = comparison(load(engine), "pck")
+    assert pck.loc[best(pck, "pck")["test1"], "arch"].tolist() == ["senet"]   # highest wins
+    by_decoder = comparison(load(engine), "score", decoders=True)
+    assert len(by_decoder) == 6 and set(by_decoder["decoder"]) == {"quarter", "dark",
+                                                                    "coordinates"}
+    only = comparison(load(engine), "score", arch="senet", head="scalar")
+    assert len(only) == 1 and only["test4"].iloc[0] == 6.0
+
+
+def test_every_format(filled):
+    _, engine = filled
+    table = comparison(load(engine), "score")
+    text = render(table, "score", "table")
+    assert "0.900*" in text and "1.200" in text
+    assert "**0.900**" in render(table, "score", "md")
+    assert "<b>0.900</b>" in render(table, "score", "html")
+    csv = pd.read_csv(pd.io.common.StringIO(render(table, "score", "csv")))
+    assert csv.shape == (4, 7)
+    records = json.loads(render(table, "score", "json"))
+    senet = [r for r in records["rows"] if r["arch"] == "senet" and r["head"] == "heatmap"]
+    assert senet[0]["best"] == ["test1", "test2", "test3", "test4"]
+
+
+def test_cli_table_filters_and_bad_input(filled):
+    url, _ = filled
+    output = invoke("leaderboard", "--db", url, "--metric", "pck", "--format", "md").output
+    assert "senet" in output and "**0.910**" in output          # PCK: highest in bold
+    assert invoke("leaderboard", "--db", url, "--where").output.strip().endswith(
+        "board.sqlite")
+    for args, message in [
+            (["--metric", "f1"], "unknown metric 'f1'; known: score, pck, mse, mpjpe"),
+            (["--arch", "vgg"], "unknown architecture 'vgg'; known: resnet, unet"),
+            (["--head", "dense"], "unknown head 'dense'; known: heatmap, scalar, integral"),
+            (["--data", "coco"], "unknown data 'coco'; known: stickman"),
+            (["--format", "pdf"], "unknown format 'pdf'; known: table, md, csv, html, json")]:
+        result = invoke("leaderboard", "--db", url, *args)
+        assert result.exit_code == 1 and message in result.output, result.output
+        assert "Traceback" not in result.output
+
+
+def test_export_round_trip_and_import_without_duplicates(filled, tmp_path):
+    url, engine = filled
+    result = invoke("leaderboard", "--db", url, "export", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    for name in ("stickman.md", "stickman.csv", "stickman.png", "decoders.md", "results.csv"):
+        assert (tmp_path / "out" / name).stat().st_size > 0
+    first = (tmp_path / "out" / "stickman.md").read_text().splitlines()[0]
+    assert "stickpose leaderboard" in first and "export" in first and "stickpose 0." in first
+    assert "**0.900**" in (tmp_path / "out" / "stickman.md").read_text()
+    assert "dark" in (tmp_path / "out" / "decoders.md").read_text()
+    other = f"sqlite:///{tmp_path / 'other.sqlite'}"
+    for _ in range(2):                                      # twice: nothing duplicated
+        result = invoke("leaderboard", "import", tmp_path / "out" / "results.csv", "--db", other)
+        assert result.exit_code == 0 and "merged 5 runs" in result.output, result.output
+    again = load(open_store(other))
+    assert len(again) == len(load(engine))
+    pd.testing.assert_frame_equal(comparison(again, "score"), comparison(load(engine), "score"))
+    (tmp_path / "wrong.csv").write_text("a,b\n1,2\n")
+    result = invoke("leaderboard", "import", tmp_path / "wrong.csv", "--db", other)
+    assert result.exit_code == 1 and "is not a stickpose results file: it lacks" in result.output
+
+
+def test_plot_writes_a_png(filled, tmp_path):
+    url, _ = filled
+    result = invoke("leaderboard", "--db", url, "plot", "--out", tmp_path / "b.png")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "b.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    result = invoke("leaderboard", "plot", "--out", tmp_path / "b.jpg", "--db", url)
+    assert result.exit_code == 2 and "is not a .png file path" in result.output
+
+
+def test_unreachable_and_corrupt_db_on_the_command_line(tmp_path):
+    corrupt = tmp_path / "c.sqlite"
+    corrupt.write_bytes(b"junk" * 1000)
+    result = invoke("leaderboard", "--db", f"sqlite:///{corrupt}")
+    assert result.exit_code == 1 and "file is not a database" in result.output
+    assert corrupt.read_bytes() == b"junk" * 1000
+    result = invoke("leaderboard", "--db", "postgresql://nobody@127.0.0.1:1/x")
+    assert result.exit_code == 1 and "cannot use results store" in result.output
