@@ -75,6 +75,8 @@ def main():
     stickpose train --arch ARCH --head HEAD train a model into runs/
     stickpose evaluate RUN                  every decoder and metric on test1-test4
     stickpose train-decoder RUN             fit the fc decoder on a run's heatmaps
+    stickpose lsp score PRED GT             the LSP benchmark for any method's output
+    stickpose leaderboard                   the comparison table of every recorded run
     stickpose bench generate | gmm          measured throughput
     """
 
