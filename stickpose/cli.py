@@ -609,12 +609,17 @@ def leaderboard_run(archs, heads, seeds, budget, out, db):
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="PNG file.")
 @user_errors
 def leaderboard_plot(db, metric, arch, head, data, by_decoder, out):
-    """Grouped bar charts of the comparison table, one panel per test set."""
-    from .leaderboard.board import plot
+    """Grouped bar charts of the comparison table, one panel per test set; with --decoders,
+    PCK-vs-threshold curves, a line per decoder."""
+    from .leaderboard.board import load, plot, plot_curves
+    from .leaderboard.store import open_store
 
     if out.suffix.lower() != ".png":
         raise click.BadParameter(f"{out} is not a .png file path", param_hint="--out")
-    plot(_comparison(_db(db), metric, arch, head, data, by_decoder), metric, out)
+    if by_decoder:
+        plot_curves(load(open_store(_db(db))), out, arch, head)
+    else:
+        plot(_comparison(_db(db), metric, arch, head, data, by_decoder), metric, out)
     click.echo(f"plot -> {out}")
 
 

@@ -24,6 +24,7 @@ from .skeleton import NUM_JOINTS
 ALL = "all"
 REFERENCE_ONLY = ("gmm-sklearn",)      # left out of "all": the slow reference path
 HEAD_OUTPUT = "coordinates"            # the "decoder" of scalar and integral heads
+CURVE = np.round(np.arange(1, 13) * 0.025, 3)    # PCK thresholds 0.025-0.3 of the diagonal
 COLUMNS = {"decoder": "decoder", "pck": "PCK@0.15", "mse": "MSE px²", "mpjpe": "MPJPE px",
            "score": "class score", "swap": "L/R swaps", "auc": "AUC@0.2",
            "decode_ms": "decode ms/img", "pipeline_ms": "pipeline ms/img",
@@ -110,13 +111,15 @@ def score(predicted: np.ndarray, truth: np.ndarray, size: int | None,
           visible: np.ndarray | None = None) -> dict:
     """The metrics of one prediction set in ``size`` x ``size`` images: the class's (score,
     PCK@0.15 of the bounding-box diagonal, MPJPE), seed 000's MSE, the left/right swap
-    rate, AUC of PCK over 0-0.2, and PCK / MSE split by visibility when some joints are
+    rate, AUC of PCK over 0-0.2, PCK at the ``CURVE`` thresholds (``pck@T``), and PCK / MSE split by visibility when some joints are
     hidden. Images of mixed sizes (``size`` None) have no class score."""
     result = {"pck": metrics.pck(predicted, truth, 0.15),
               "mse": metrics.mse(predicted, truth),
               "mpjpe": metrics.mpjpe(predicted, truth),
               "swap": metrics.swap_rate(predicted, truth),
-              "auc": metrics.pck_auc(predicted, truth, 0.2)}
+              "auc": metrics.pck_auc(predicted, truth, 0.2),
+              # the PCK-vs-threshold curve (the leaderboard plots it per decoder)
+              **{f"pck@{t:g}": metrics.pck(predicted, truth, t) for t in CURVE}}
     if size is not None:
         result["score"] = metrics.class_score(predicted, truth, size, size)
     if visible is not None and not np.all(visible):

@@ -143,6 +143,45 @@ def plot(table: pd.DataFrame, metric: str, path: Path) -> None:
     write_atomic(Path(path), buffer.getvalue())
 
 
+def plot_curves(frame: pd.DataFrame, path: Path, arch: str | None = None,
+                head: str | None = None) -> None:
+    """PCK against the threshold (fraction of the pose's bounding-box diagonal), a line per
+    decoder, one panel per test set: the means over the matching runs of the ``pck@T``
+    results ``stickpose evaluate`` records. Written atomically as PNG."""
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..files import write_atomic
+
+    rows = frame[frame["metric"].str.startswith("pck@") & frame["set"].isin(SETS)]
+    if arch:
+        rows = rows[rows["arch"] == arch]
+    if head:
+        rows = rows[rows["head"] == head]
+    if rows.empty:
+        raise StickposeError("no PCK curves recorded for these runs: `stickpose evaluate RUN` "
+                             "records them")
+    rows = rows.assign(threshold=rows["metric"].str[4:].astype(float))
+    sets = [s for s in SETS if s in set(rows["set"])]
+    figure, axes = plt.subplots(1, len(sets), figsize=(4.2 * len(sets), 3.6), squeeze=False)
+    for axis, name in zip(axes[0], sets):
+        curves = rows[rows["set"] == name].groupby(["decoder", "threshold"])["value"].mean()
+        for decoder, curve in curves.groupby(level=0):
+            axis.plot(curve.index.get_level_values(1), curve.values, marker=".", label=decoder)
+        axis.set_title(name)
+        axis.set_xlabel("threshold (x bounding-box diagonal)")
+        axis.set_ylabel("PCK")
+    axes[0][-1].legend(fontsize=8)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    write_atomic(Path(path), buffer.getvalue())
+
+
 def stamp(command: str, fmt: str = "md") -> str:
     """The first lines of an exported file: the command, version and date."""
     text = f"Produced by `{command}` with stickpose {__version__} on {date.today().isoformat()}."

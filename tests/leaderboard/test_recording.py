@@ -33,7 +33,11 @@ def test_train_and_evaluate_record(store, tmp_path):
     frame = load(open_store(store))
     argmax = frame[frame["decoder"] == "argmax"]
     assert set(argmax["set"]) == {"test2", "test2/lower"}
-    assert {"pck", "mse", "score", "pipeline_ms"} <= set(argmax["metric"])
+    assert {"pck", "mse", "score", "pipeline_ms", "pck@0.025", "pck@0.3"} <= set(argmax["metric"])
+    result = CliRunner().invoke(main, ["leaderboard", "plot", "--decoders", "--out",
+                                       str(tmp_path / "curves.png")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_sweep_resumes_after_a_kill_between_entries(store, tmp_path):
