@@ -375,7 +375,8 @@ def evaluate(run, suite, sets, datasets, data, decoders, occlusion, count, sigma
     stickpose evaluate --predictions P.npy --dataset D   keypoints from another tool
     """
     from .data.occlusion import OCCLUSIONS
-    from .evaluate import evaluate_run, load_set, render_set, report, score_predictions
+    from .evaluate import (evaluate_lsp_run, evaluate_run, load_set, record_results,
+                           render_set, report, score_predictions)
     from .files import write_atomic
 
     kinds = _names(occlusion, ("none",) + OCCLUSIONS, "--occlusion")
@@ -392,25 +393,22 @@ def evaluate(run, suite, sets, datasets, data, decoders, occlusion, count, sigma
                 raise click.BadParameter(f"{data!r}: expected lsp:DIR", param_hint="--data")
             if kinds != ["none"]:
                 raise click.UsageError("--occlusion applies to stickman sets, not --data lsp")
-            from .evaluate import evaluate_lsp_run
             _say_lsp(data)
             results = evaluate_lsp_run(run, data[4:], decoders, count, batch_size, sigma)
-            loaders = {}
-        elif datasets:
-            loaders = {path.name: functools.partial(load_set, path, count) for path in datasets}
         else:
-            from .data.suites import load_suite
-            spec = load_suite(suite)
-            loaders = {n: functools.partial(render_set, spec.sets[n], count)
-                       for n in _set_names(spec, sets)}
-        if loaders:
+            if datasets:
+                loaders = {p.name: functools.partial(load_set, p, count) for p in datasets}
+            else:
+                from .data.suites import load_suite
+                spec = load_suite(suite)
+                loaders = {n: functools.partial(render_set, spec.sets[n], count)
+                           for n in _set_names(spec, sets)}
             with progress_bars() as bar:
                 step = bar("evaluating", len(loaders) * len(kinds))
                 results = evaluate_run(run, loaders, decoders, kinds, batch_size, seed, sigma,
                                        progress=lambda label: step(1))
         title = f"stickpose evaluate {run}"
         out = out or Path(run) / "evaluation"
-        from .evaluate import record_results
         record_results(run, results)
     text = report(results, title)
     click.echo(text)
