@@ -567,7 +567,8 @@ def leaderboard(ctx, db, metric, arch, head, data, by_decoder, fmt, where):
         return
     table = _comparison(db, metric, arch, head, data, by_decoder)
     if table.empty:
-        click.echo("no results recorded yet: `stickpose train` or `stickpose leaderboard run` "
+        click.echo("no recorded results match these filters" if arch or head or data else
+                   "no results recorded yet: `stickpose train` or `stickpose leaderboard run` "
                    "adds some")
         return
     click.echo(render(table, metric, fmt))

@@ -48,8 +48,7 @@ def comparison(frame: pd.DataFrame, metric: str = "score", arch: str | None = No
     _check(metric, METRICS, "metric")
     _check(arch, ARCH_MODULES, "architecture")
     _check(head, HEAD_NAMES, "head")
-    kinds = sorted({"stickman" if d == "stickman" else "lsp" for d in frame["data"]})
-    _check(data, kinds or ["stickman", "lsp"], "data")
+    _check(data, ("stickman", "lsp"), "data")
     rows = frame[(frame["metric"] == metric) & frame["set"].isin(SETS)]
     if arch:
         rows = rows[rows["arch"] == arch]

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import subprocess
+from numbers import Real
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -184,10 +185,10 @@ def record(engine, config: dict, run: dict | None = None, sets: dict | None = No
            "train_seconds": run.get("train_seconds"), "inference_ms": run.get("inference_ms"),
            "recorded_at": now}
     values = [{"run_id": identity, "set": name, "decoder": decoder, "metric": metric,
-               "value": float(value), "images": numbers.get("images"), "recorded_at": now}
-              for name, numbers in (sets or {}).items()
-              for metric, value in numbers.items()
-              if metric != "images" and isinstance(value, (int, float))]
+               "value": float(value), "images": measured.get("images"), "recorded_at": now}
+              for name, measured in (sets or {}).items()
+              for metric, value in measured.items()
+              if metric != "images" and isinstance(value, Real) and not isinstance(value, bool)]
     try:
         with engine.begin() as connection:
             existing = connection.execute(select(runs).where(runs.c.run_id == identity)

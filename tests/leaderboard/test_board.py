@@ -75,11 +75,17 @@ def test_cli_table_filters_and_bad_input(filled):
             (["--metric", "f1"], "unknown metric 'f1'; known: score, pck, mse, mpjpe"),
             (["--arch", "vgg"], "unknown architecture 'vgg'; known: resnet, unet"),
             (["--head", "dense"], "unknown head 'dense'; known: heatmap, scalar, integral"),
-            (["--data", "coco"], "unknown data 'coco'; known: stickman"),
+            (["--data", "coco"], "unknown data 'coco'; known: stickman, lsp"),
             (["--format", "pdf"], "unknown format 'pdf'; known: table, md, csv, html, json")]:
         result = invoke("leaderboard", "--db", url, *args)
         assert result.exit_code == 1 and message in result.output, result.output
         assert "Traceback" not in result.output
+
+
+def test_filters_that_match_nothing(filled):
+    url, _ = filled
+    output = invoke("leaderboard", "--db", url, "--data", "lsp").output
+    assert "no recorded results match these filters" in output
 
 
 def test_export_round_trip_and_import_without_duplicates(filled, tmp_path):
