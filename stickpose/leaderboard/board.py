@@ -67,6 +67,26 @@ def comparison(frame: pd.DataFrame, metric: str = "score", arch: str | None = No
     return table.reset_index()
 
 
+def seed_spread(frame: pd.DataFrame, metric: str = "score") -> pd.DataFrame:
+    """For each arch x head recorded with several seeds: a row per seed, then the mean and
+    the standard deviation (ddof 1) over the seeds."""
+    rows = frame[(frame["metric"] == metric) & frame["set"].isin(SETS)
+                 & frame["decoder"].isin(HEAD_OUTPUTS)]
+    table = rows.pivot_table(index=["arch", "head", "seed"], columns="set", values="value",
+                             aggfunc="mean")
+    table = table[[s for s in SETS if s in table.columns]]
+    parts = []
+    for (arch, head), group in table.groupby(level=[0, 1]):
+        if len(group) < 2:
+            continue
+        group = group.reset_index()
+        summary = pd.DataFrame([{"arch": arch, "head": head, "seed": label,
+                                 **getattr(group[table.columns], how)()}
+                                for label, how in (("mean", "mean"), ("std", "std"))])
+        parts += [group.astype({"seed": str}), summary]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
 def best(table: pd.DataFrame, metric: str) -> pd.DataFrame:
     """``True`` where a value is the best of its column."""
     marks = pd.DataFrame(False, index=table.index, columns=table.columns)
@@ -203,6 +223,10 @@ def export(engine, folder: Path, command: str) -> list[Path]:
         title = {"score": "Class test score (lower is better)",
                  "pck": "PCK@0.15 of the bounding-box diagonal"}[metric]
         sections.append(f"## {title}\n\n{render(table, metric, 'md')}\n")
+    spread = seed_spread(stickman, "score")
+    if not spread.empty:
+        sections.append("## Spread over seeds (class test score)\n\n"
+                        + spread.to_markdown(index=False, floatfmt=".3f") + "\n")
     write_atomic(folder / "stickman.md", (stamp(command) + "\n".join(sections)).encode())
     write_atomic(folder / "stickman.csv", (stamp(command, "csv")
                                           + render(comparison(stickman, "score"), "score",

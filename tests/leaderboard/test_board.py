@@ -5,7 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 from stickpose.cli import main
-from stickpose.leaderboard.board import best, comparison, load, render
+from stickpose.leaderboard.board import best, comparison, load, render, seed_spread
 from stickpose.leaderboard.store import open_store, record
 from tests.leaderboard.test_store import config
 
@@ -96,7 +96,13 @@ def test_export_round_trip_and_import_without_duplicates(filled, tmp_path):
         assert (tmp_path / "out" / name).stat().st_size > 0
     first = (tmp_path / "out" / "stickman.md").read_text().splitlines()[0]
     assert "stickpose leaderboard" in first and "export" in first and "stickpose 0." in first
-    assert "**0.900**" in (tmp_path / "out" / "stickman.md").read_text()
+    stickman = (tmp_path / "out" / "stickman.md").read_text()
+    assert "**0.900**" in stickman and "## Spread over seeds" in stickman
+    # resnet heatmap has seeds 0 and 1 (test1 1.0 and 1.4): mean 1.2, std 0.283
+    spread = seed_spread(load(engine), "score").set_index("seed")
+    assert list(spread.index) == ["0", "1", "mean", "std"]
+    assert spread.loc["mean", "test1"] == pytest.approx(1.2)
+    assert spread.loc["std", "test1"] == pytest.approx(0.2828, abs=1e-4)
     assert "dark" in (tmp_path / "out" / "decoders.md").read_text()
     other = f"sqlite:///{tmp_path / 'other.sqlite'}"
     for _ in range(2):                                      # twice: nothing duplicated
