@@ -652,3 +652,23 @@ def leaderboard_import(file, db):
 
     run_count, result_count = import_results(open_store(_db(db)), file)
     click.echo(f"merged {run_count} runs, {result_count} results from {file}")
+
+
+@main.command()
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--run", required=True, type=click.Path(path_type=Path), help="A trained run.")
+@click.option("--decoder", default="quarter", show_default=True,
+              help="Heatmap decoder (see `stickpose decoders`); scalar and integral heads "
+                   "need none.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("predictions"),
+              show_default=True, help="Folder for NAME.json and NAME.png per image.")
+@user_errors
+def predict(images, run, decoder, out):
+    """Keypoints for any image files: each is padded to a square and resized to the model
+    input, and the keypoints are mapped back to its own pixels. Writes NAME.json (x, y and
+    score per joint) and NAME.png (the skeleton over the image) to --out."""
+    from .predict import predict_images
+
+    results = predict_images(run, list(images), decoder, out,
+                             warn=lambda message: click.echo(f"warning: {message}", err=True))
+    click.echo(f"{len(results)} of {len(images)} images -> {out}")

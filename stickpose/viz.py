@@ -4,7 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .skeleton import FLIP_PAIRS
+from .skeleton import FLIP_PAIRS, LIMBS
 
 _LEFT = {b for _, b in FLIP_PAIRS}
 _RIGHT = {a for a, _ in FLIP_PAIRS}
@@ -33,6 +33,20 @@ def mark_keypoints(image: np.ndarray, keypoints: np.ndarray, visible: np.ndarray
         cv2.circle(out, centre, radius * 16, JOINT_MARK_RGB[_side(joint)], -1 if shown else 1,
                    cv2.LINE_AA, 4)
     return out
+
+
+def draw_skeleton(image: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    """A copy of ``image`` (RGB) with the skeleton drawn over it: limbs as lines (right red,
+    left blue, the spine yellow) and each joint marked as in ``mark_keypoints``.
+    keypoints ``(16, 2)`` xy pixels of ``image``."""
+    out = image.copy()
+    thickness = max(1, round(max(image.shape[:2]) / 150))
+    for a, b in LIMBS:
+        side = _side(a) if _side(a) == _side(b) else "centre"
+        start = tuple(int(round(v * 16)) for v in keypoints[a])
+        end = tuple(int(round(v * 16)) for v in keypoints[b])
+        cv2.line(out, start, end, JOINT_MARK_RGB[side], thickness, cv2.LINE_AA, 4)
+    return mark_keypoints(out, keypoints)
 
 
 def contact_sheet(images, keypoints=None, visible=None, columns: int = 8, tile: int = 160,

@@ -1,0 +1,85 @@
+"""Keypoints for any image files: letterboxed to the model input, decoded, mapped back to
+the original pixels, written as JSON and as an overlay PNG."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import StickposeError
+from .skeleton import JOINT_NAMES
+
+
+def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float, np.ndarray]:
+    """``image`` padded with black to a centred square and resized to ``size``: the result,
+    the scale (model px per image px) and the pad offset ``(x, y)`` in image pixels."""
+    height, width = image.shape[:2]
+    side = max(height, width)
+    offset = np.array([(side - width) // 2, (side - height) // 2])
+    square = np.zeros((side, side, 3), np.uint8)
+    square[offset[1]:offset[1] + height, offset[0]:offset[0] + width] = image
+    return cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA), size / side, offset
+
+
+def to_image(points: np.ndarray, scale: float, offset: np.ndarray) -> np.ndarray:
+    """Model-input keypoints ``(..., 16, 2)`` -> the original image's pixels."""
+    return (points + 0.5) / scale - 0.5 - offset
+
+
+def predict_images(run: Path, paths: list[Path], decoder: str = "quarter",
+                   out: Path | None = None, warn=print) -> list[dict]:
+    """For each image: ``{"image", "width", "height", "keypoints": [{name, x, y, score}]}``
+    written to ``out/NAME.json`` with ``out/NAME.png`` (the skeleton over the image).
+    Unreadable images are skipped with ``warn(message)``."""
+    from .evaluate import HEAD_OUTPUT, forward, resolve_decoders, to_keypoints
+    from .files import write_atomic
+    from .models.registry import HEADS
+    from .train import load_run
+    from .viz import draw_skeleton, encode_png
+
+    config, model = load_run(run)
+    head_target = HEADS.get(config.head).target
+    if head_target != "heatmaps" and decoder not in (HEAD_OUTPUT, "quarter"):
+        raise StickposeError(f"decoder {decoder!r} reads heatmaps, but run {run} has a "
+                             f"{config.head} head that predicts coordinates itself")
+    name = resolve_decoders(decoder if head_target == "heatmaps" else HEAD_OUTPUT,
+                            head_target, Path(run))[0]
+    fc_model = None
+    if name == "fc":
+        from .codecs.fc import load_fc
+        fc_model = load_fc(run)
+    out = Path(out) if out else None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+    images, boxes, names = [], [], []
+    for path in map(Path, paths):
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            warn(f"skipped {path}: not a readable image")
+            continue
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        images.append(image)
+        boxes.append(letterbox(image, config.input_size))
+        names.append(path)
+    if not images:
+        return []
+    output, _ = forward(model, np.stack([b[0] for b in boxes]), head_target)
+    points = to_keypoints(name, output, config.input_size, config.sigma, fc_model)
+    scores = (output.max(axis=(1, 2)) if head_target == "heatmaps"
+              else np.full(points.shape[:2], np.nan))
+    results = []
+    for path, image, (_, scale, offset), keypoints, score in zip(names, images, boxes, points,
+                                                                  scores):
+        keypoints = to_image(keypoints, scale, offset)
+        result = {"image": str(path), "width": image.shape[1], "height": image.shape[0],
+                  "run": str(run), "decoder": name,
+                  "keypoints": [{"name": joint, "x": float(x), "y": float(y),
+                                 "score": None if np.isnan(s) else float(s)}
+                                for joint, (x, y), s in zip(JOINT_NAMES, keypoints, score)]}
+        results.append(result)
+        if out:
+            write_atomic(out / f"{path.stem}.json", (json.dumps(result, indent=2) + "\n").encode())
+            write_atomic(out / f"{path.stem}.png", encode_png(draw_skeleton(image, keypoints)))
+    return results

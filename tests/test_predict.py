@@ -1,0 +1,83 @@
+import json
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from stickpose.cli import main
+from stickpose.predict import letterbox, to_image
+from stickpose.train import TrainConfig, train
+from stickpose.viz import JOINT_MARK_RGB, _side, draw_skeleton, mark_keypoints
+
+
+def test_letterbox_maps_back_to_the_original_pixels():
+    image = np.zeros((90, 150, 3), np.uint8)
+    image[30, 120] = 255                                    # x 120, y 30
+    square, scale, offset = letterbox(image, 64)
+    assert square.shape == (64, 64, 3) and scale == pytest.approx(64 / 150)
+    np.testing.assert_array_equal(offset, [0, 30])
+    # where the bright pixel went in the model input, and back
+    ys, xs = np.nonzero(square[..., 0])
+    weights = square[ys, xs, 0].astype(float)
+    found = np.array([np.average(xs, weights=weights), np.average(ys, weights=weights)])
+    np.testing.assert_allclose(to_image(found, scale, offset), [120, 30], atol=1.0)
+
+
+@pytest.mark.parametrize("draw", [mark_keypoints, draw_skeleton])
+def test_joints_are_drawn_where_their_coordinates_say(draw):
+    """Guards against x/y swaps: each joint sits at a distinct (x, y) with x != y."""
+    keypoints = np.array([[20 + 11 * j, 150 - 7 * j] for j in range(16)], float)
+    picture = draw(np.zeros((240, 240, 3), np.uint8), keypoints)
+    for joint, (x, y) in enumerate(keypoints):
+        assert tuple(picture[int(y), int(x)]) == JOINT_MARK_RGB[_side(joint)], joint
+    # a swapped drawing would have put joint 0 at row 20, column 150: nothing is there
+    assert not picture[20, 150].any()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "tiny"
+    train(TrainConfig(arch="resnet", input_size=32, width=8, batch_size=8, steps_per_epoch=2,
+                      epochs=1, validation_count=16, test_count=16), run, verbose=0)
+    return run
+
+
+def test_predict_writes_json_and_overlays_and_skips_unreadable(tiny_run, tmp_path):
+    image = np.full((80, 120, 3), 30, np.uint8)
+    cv2.line(image, (60, 10), (60, 70), (255, 255, 255), 2)
+    cv2.imwrite(str(tmp_path / "wide.jpg"), image)
+    (tmp_path / "broken.png").write_text("not an image")
+    result = CliRunner().invoke(main, ["predict", str(tmp_path / "wide.jpg"),
+                                       str(tmp_path / "broken.png"), "--run", str(tiny_run),
+                                       "--decoder", "dark", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "skipped" in result.output and "broken.png" in result.output
+    assert "1 of 2 images" in result.output
+    saved = json.loads((tmp_path / "out" / "wide.json").read_text())
+    assert saved["width"] == 120 and saved["height"] == 80 and saved["decoder"] == "dark"
+    assert [k["name"] for k in saved["keypoints"]][:2] == ["r_ankle", "r_knee"]
+    points = np.array([[k["x"], k["y"]] for k in saved["keypoints"]])
+    # the model sees a 120 x 120 square (20 px of padding above and below): its keypoints
+    # map into that square's frame
+    assert (points[:, 0] > -1).all() and (points[:, 0] < 120).all()
+    assert (points[:, 1] > -21).all() and (points[:, 1] < 100).all()
+    overlay = cv2.imread(str(tmp_path / "out" / "wide.png"))
+    assert overlay.shape == (80, 120, 3)
+
+
+def test_predict_bad_input(tiny_run, tmp_path):
+    result = CliRunner().invoke(main, ["predict", str(tmp_path / "x.png"), "--run",
+                                       str(tmp_path / "nowhere")])
+    assert result.exit_code == 1 and "is not a stickpose run" in result.output
+    scalar = tmp_path / "scalar"
+    train(TrainConfig(arch="resnet", head="scalar", input_size=32, width=8, batch_size=8,
+                      steps_per_epoch=2, epochs=1, validation_count=16, test_count=16),
+          scalar, verbose=0)
+    result = CliRunner().invoke(main, ["predict", str(tmp_path / "x.png"), "--run",
+                                       str(scalar), "--decoder", "dark"])
+    assert result.exit_code == 1 and "has a scalar head that predicts coordinates" in \
+        " ".join(result.output.split())
+    result = CliRunner().invoke(main, ["predict", str(tmp_path / "x.png"), "--run",
+                                       str(tiny_run), "--decoder", "median"])
+    assert result.exit_code == 1 and "unknown decoder 'median'" in result.output
