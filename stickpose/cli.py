@@ -672,3 +672,34 @@ def predict(images, run, decoder, out):
     results = predict_images(run, list(images), decoder, out,
                              warn=lambda message: click.echo(f"warning: {message}", err=True))
     click.echo(f"{len(results)} of {len(images)} images -> {out}")
+
+
+@main.command()
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--dataset", type=click.Path(path_type=Path),
+              help="A dataset folder to look at [the suite's test1].")
+@click.option("--set", "set_name", default="test1", show_default=True,
+              help="Suite set used without --dataset.")
+@click.option("--n", "count", type=POSITIVE, default=16, show_default=True,
+              help="Images on the truth-vs-prediction sheet.")
+@click.option("--scan", type=POSITIVE, default=200, show_default=True,
+              help="Images searched for the worst ones and averaged for per-joint errors.")
+@user_errors
+def show(run, dataset, set_name, count, scan):
+    """Pictures of a trained run in RUN/show/: truth against prediction, the worst images,
+    per-joint errors by decoder, heatmap grids with every decoder's point, GMM clusters and
+    the training curves."""
+    from .evaluate import load_set, render_set
+    from .show import show_run
+    from .train import TrainConfig
+
+    if dataset:
+        images, truth, _ = load_set(dataset, max(scan, count))
+    else:
+        from .data.suites import load_suite
+        spec = load_suite(TrainConfig.load(Path(run) / "config.json").train_suite
+                          if (Path(run) / "config.json").is_file() else "stickman")
+        images, truth, _ = render_set(spec.sets[_set_names(spec, set_name)[0]],
+                                      max(scan, count))
+    for path in show_run(run, images, truth, count):
+        click.echo(f"-> {path}")

@@ -81,3 +81,16 @@ def test_predict_bad_input(tiny_run, tmp_path):
     result = CliRunner().invoke(main, ["predict", str(tmp_path / "x.png"), "--run",
                                        str(tiny_run), "--decoder", "median"])
     assert result.exit_code == 1 and "unknown decoder 'median'" in result.output
+
+
+def test_show_writes_every_view(tiny_run, tmp_path):
+    result = CliRunner().invoke(main, ["show", str(tiny_run), "--n", "4", "--scan", "8"])
+    assert result.exit_code == 0, result.output
+    for name in ("predictions.png", "worst.png", "joint-errors.png", "heatmaps-0.png",
+                 "heatmaps-1.png", "gmm-0.png", "gmm-1.png", "curves.png"):
+        data = (tiny_run / "show" / name).read_bytes()
+        assert data[:4] == b"\x89PNG", name
+    sheet = cv2.imread(str(tiny_run / "show" / "predictions.png"))
+    assert sheet.shape[0] > 2 * 128                          # truth row above prediction row
+    result = CliRunner().invoke(main, ["show", str(tmp_path / "nothing")])
+    assert result.exit_code == 1 and "is not a stickpose run" in result.output
