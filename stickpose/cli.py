@@ -703,3 +703,16 @@ def show(run, dataset, set_name, count, scan):
                                       max(scan, count))
     for path in show_run(run, images, truth, count):
         click.echo(f"-> {path}")
+
+
+@main.command()
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), help="HTML file [RUN/report.html].")
+@user_errors
+def report(run, out):
+    """One self-contained HTML page for a run: config, curves, evaluation tables, pictures
+    (made with `stickpose show` first when missing) and its leaderboard position."""
+    from .report import write_report
+
+    out = write_report(run, out)
+    click.echo(f"report -> {out}")

@@ -1,0 +1,121 @@
+"""``stickpose report``: one self-contained HTML page for a run (images embedded), with its
+config, curves, evaluation tables, pictures and leaderboard position."""
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from . import __version__
+
+PICTURES = (("curves.png", "Training curves"),
+            ("predictions.png", "Truth (top) and prediction (bottom)"),
+            ("worst.png", "The worst images by mean joint error"),
+            ("joint-errors.png", "Mean error per joint and decoder"),
+            ("heatmaps-0.png", "Heatmaps of one image with every decoder's point"),
+            ("gmm-0.png", "GMM clusters on the knees and ankles"))
+STYLE = """body{font-family:sans-serif;max-width:1150px;margin:2em auto;color:#222}
+table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #bbb;
+padding:3px 8px;text-align:right}th{background:#eee}img{max-width:100%;margin:0.3em 0}
+figcaption{color:#555;font-size:90%}"""
+# after loading, the page records how many of its images decoded (a test reads it back)
+CHECK = """<script>window.addEventListener('load',function(){var i=document.images,n=0;
+for(var k=0;k<i.length;k++){if(i[k].complete&&i[k].naturalWidth>0){n++;}}
+document.body.setAttribute('data-images-loaded',n);
+document.body.setAttribute('data-images',i.length);});</script>"""
+
+
+def _table(frame: pd.DataFrame, digits: int = 3) -> str:
+    return frame.to_html(index=False, float_format=lambda v: f"{v:.{digits}f}", border=0)
+
+
+def _leaderboard_position(run_id: str | None) -> str:
+    """Where the run stands among the recorded runs on test1's class score."""
+    from .leaderboard.board import load
+    from .leaderboard.store import StoreError, open_store
+
+    if not run_id:
+        return "<p>This run was not recorded in the results store.</p>"
+    try:
+        frame = load(open_store())
+    except StoreError as error:
+        return f"<p>The results store cannot be read: {html.escape(str(error))}</p>"
+    scores = frame[(frame["metric"] == "score") & (frame["set"] == "test1")
+                   & frame["decoder"].isin(("quarter", "coordinates"))]
+    scores = scores.groupby("run_id")["value"].mean().sort_values()
+    if run_id not in scores.index:
+        return "<p>The results store holds no test1 score for this run.</p>"
+    rank = list(scores.index).index(run_id) + 1
+    return (f"<p>Class test score on test1: <b>{scores[run_id]:.3f}</b>, rank <b>{rank}</b> "
+            f"of {len(scores)} recorded runs (best {scores.iloc[0]:.3f}).</p>")
+
+
+def build_report(run: Path) -> str:
+    """The HTML page of ``run`` (``RUN/show/`` pictures are made first when missing)."""
+    from .train import TrainConfig, load_run
+
+    run = Path(run)
+    load_run(run)                                         # a run with a model, or an error
+    config = TrainConfig.load(run / "config.json")
+    evaluation = (json.loads((run / "evaluation.json").read_text())
+                  if (run / "evaluation.json").is_file() else {})
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>stickpose report: "
+             f"{html.escape(run.name)}</title><style>{STYLE}</style></head><body>",
+             f"<h1>{html.escape(config.name)}</h1>",
+             f"<p>Run directory <code>{html.escape(str(run))}</code>, stickpose {__version__}."
+             "</p>", "<h2>Config</h2>",
+             _table(pd.DataFrame({"setting": list(vars(config)),
+                                  "value": [str(v) for v in vars(config).values()]}))]
+    if evaluation:
+        sets = pd.DataFrame(evaluation["sets"]).T.reset_index(names="set")
+        if "images" in sets:
+            sets["images"] = sets["images"].astype(int)
+        summary = {k: evaluation[k] for k in ("train_seconds", "epochs",
+                                              "train_images_per_second", "parameters",
+                                              "flops", "inference_ms") if k in evaluation}
+        parts += ["<h2>Training and test results</h2>",
+                  _table(pd.DataFrame([summary])), _table(sets)]
+    table = run / "evaluation" / "evaluation.csv"
+    if table.is_file():
+        from .evaluate import COLUMNS
+        frame = pd.read_csv(table)
+        parts.append("<h2>Every decoder (<code>stickpose evaluate</code>)</h2>")
+        for (name, occlusion), rows in frame.groupby(["set", "occlusion"], sort=False):
+            shown = [c for c in COLUMNS if c in rows and rows[c].notna().any()]
+            parts += [f"<h3>{html.escape(name)}"
+                      + ("" if occlusion == "none" else f", occlusion {html.escape(occlusion)}")
+                      + "</h3>", _table(rows[shown].rename(columns=COLUMNS))]
+    parts += ["<h2>Leaderboard</h2>", _leaderboard_position(evaluation.get("run_id"))]
+    parts.append("<h2>Pictures</h2>")
+    for name, caption in PICTURES:
+        path = run / "show" / name
+        if path.is_file():
+            data = base64.b64encode(path.read_bytes()).decode()
+            parts.append(f"<figure><img alt='{html.escape(caption)}' "
+                         f"src='data:image/png;base64,{data}'><figcaption>"
+                         f"{html.escape(caption)}</figcaption></figure>")
+    parts += [CHECK, "</body></html>"]
+    return "\n".join(parts)
+
+
+def write_report(run: Path, out: Path | None = None) -> Path:
+    """Make the run's pictures if ``RUN/show/`` is missing (on 200 images of its suite's
+    test1), then write the page atomically to ``out`` [``RUN/report.html``]."""
+    from .data.suites import load_suite
+    from .evaluate import render_set
+    from .files import write_atomic
+    from .show import show_run
+    from .train import TrainConfig, load_run
+
+    run = Path(run)
+    load_run(run)
+    if not (run / "show").is_dir():
+        spec = load_suite(TrainConfig.load(run / "config.json").train_suite)
+        images, truth, _ = render_set(spec.sets["test1"], 200)
+        show_run(run, images, truth)
+    out = Path(out) if out else run / "report.html"
+    write_atomic(out, build_report(run).encode())
+    return out
