@@ -684,8 +684,10 @@ def predict(images, run, decoder, out):
               help="Images on the truth-vs-prediction sheet.")
 @click.option("--scan", type=POSITIVE, default=200, show_default=True,
               help="Images searched for the worst ones and averaged for per-joint errors.")
+@click.option("--pick", default="0,1", show_default=True,
+              help="Comma-separated image indices to draw heatmap grids and GMM clusters for.")
 @user_errors
-def show(run, dataset, set_name, count, scan):
+def show(run, dataset, set_name, count, scan, pick):
     """Pictures of a trained run in RUN/show/: truth against prediction, the worst images,
     per-joint errors by decoder, heatmap grids with every decoder's point, GMM clusters and
     the training curves."""
@@ -701,7 +703,14 @@ def show(run, dataset, set_name, count, scan):
                           if (Path(run) / "config.json").is_file() else "stickman")
         images, truth, _ = render_set(spec.sets[_set_names(spec, set_name)[0]],
                                       max(scan, count))
-    for path in show_run(run, images, truth, count):
+    try:
+        picks = [int(i) for i in pick.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"{pick!r} is not a list of image indices", param_hint="--pick")
+    if max(picks) >= len(images) or min(picks) < 0:
+        raise click.BadParameter(f"image {max(picks)} is outside the {len(images)} images "
+                                 "looked at (see --scan)", param_hint="--pick")
+    for path in show_run(run, images, truth, count, picks=picks):
         click.echo(f"-> {path}")
 
 

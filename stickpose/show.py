@@ -31,9 +31,14 @@ def _pyplot():
 
 def heatmap_grid(image: np.ndarray, heatmaps: np.ndarray, truth: np.ndarray,
                  decoded: dict) -> bytes:
+    """PNG bytes of ``heatmap_figure``."""
+    return _png(heatmap_figure(image, heatmaps, truth, decoded))
+
+
+def heatmap_figure(image: np.ndarray, heatmaps: np.ndarray, truth: np.ndarray, decoded: dict):
     """One panel per joint: the heatmap ``(h, w)`` over the image in a blue (unlikely) to
     warm (likely) colour map, in input pixels, with the truth (white circle) and each
-    decoder's point ``decoded[name] (16, 2)`` marked. PNG bytes."""
+    decoder's point ``decoded[name] (16, 2)`` marked."""
     plt = _pyplot()
     size = image.shape[0]
     extent = (-0.5, size - 0.5, size - 0.5, -0.5)     # heatmap pixels cover the input
@@ -53,7 +58,7 @@ def heatmap_grid(image: np.ndarray, heatmaps: np.ndarray, truth: np.ndarray,
         axis.axis("off")
     axes.flat[0].legend(fontsize=7, loc="lower left")
     figure.tight_layout()
-    return _png(figure)
+    return figure
 
 
 def gmm_overlay(heatmaps: np.ndarray, truth: np.ndarray, input_size: int,
@@ -102,11 +107,11 @@ def joint_errors(errors: dict) -> bytes:
 
 def show_run(run: Path, images: np.ndarray, truth: np.ndarray, count: int = 16,
              decoders=("argmax", "quarter", "dark", "softargmax", "gmm", "dedup-gmm"),
-             heatmap_images: int = 2) -> list[Path]:
+             picks=(0, 1)) -> list[Path]:
     """Write the pictures of ``run`` for ``images`` ``(n, S, S, 3)`` with keypoints
     ``truth`` (their pixels) to ``RUN/show/``: the first ``count`` as truth-vs-prediction
     sheets, the 8 worst of all by mean joint error, per-joint errors of every decoder, heatmap
-    grids and GMM clusters of the first ``heatmap_images``, the training curves. Returns
+    grids and GMM clusters of the images ``picks`` (indices), the training curves. Returns
     the files written."""
     from .evaluate import HEAD_OUTPUT, forward, resize_set, to_keypoints
     from .files import write_atomic
@@ -147,7 +152,7 @@ def show_run(run: Path, images: np.ndarray, truth: np.ndarray, count: int = 16,
                                 axis=-1).mean(0) for n, p in decoded.items()}
     save("joint-errors.png", joint_errors(errors))
     if head_target == "heatmaps":
-        for index in range(min(heatmap_images, len(images))):
+        for index in (i for i in picks if i < len(images)):
             save(f"heatmaps-{index}.png",
                  heatmap_grid(small[index], output[index], small_truth[index],
                               {n: p[index] for n, p in decoded.items()}))

@@ -84,13 +84,40 @@ def test_predict_bad_input(tiny_run, tmp_path):
 
 
 def test_show_writes_every_view(tiny_run, tmp_path):
-    result = CliRunner().invoke(main, ["show", str(tiny_run), "--n", "4", "--scan", "8"])
+    result = CliRunner().invoke(main, ["show", str(tiny_run), "--n", "4", "--scan", "8",
+                                       "--pick", "0,5"])
     assert result.exit_code == 0, result.output
     for name in ("predictions.png", "worst.png", "joint-errors.png", "heatmaps-0.png",
-                 "heatmaps-1.png", "gmm-0.png", "gmm-1.png", "curves.png"):
+                 "heatmaps-5.png", "gmm-0.png", "gmm-5.png", "curves.png"):
         data = (tiny_run / "show" / name).read_bytes()
         assert data[:4] == b"\x89PNG", name
     sheet = cv2.imread(str(tiny_run / "show" / "predictions.png"))
     assert sheet.shape[0] > 2 * 128                          # truth row above prediction row
+    result = CliRunner().invoke(main, ["show", str(tiny_run), "--scan", "8", "--pick", "99"])
+    assert result.exit_code == 2 and "image 99 is outside the 16 images" in result.output
     result = CliRunner().invoke(main, ["show", str(tmp_path / "nothing")])
     assert result.exit_code == 1 and "is not a stickpose run" in result.output
+
+
+def test_heatmap_view_puts_points_on_their_pixels():
+    """The heatmap grid: a hot pixel at column 3, row 12 of a 16 x 16 map (stride 4) is
+    drawn at input (13.5, 49.5), exactly where the truth and the decoded points are put."""
+    from stickpose.codecs.decoders import decode
+    from stickpose.show import heatmap_figure
+
+    maps = np.zeros((16, 16, 16), np.float32)
+    maps[12, 3, :] = 1.0
+    truth = np.tile([[13.5, 49.5]], (16, 1))
+    decoded = decode("argmax", maps[None], 64)[0][0]
+    figure = heatmap_figure(np.zeros((64, 64, 3), np.uint8), maps, truth, {"argmax": decoded})
+    axis = figure.axes[0]
+    image = axis.images[1]
+    left, right, bottom, top = image.get_extent()
+    row, col = np.unravel_index(np.argmax(image.get_array()), image.get_array().shape)
+    stride = (right - left) / image.get_array().shape[1]
+    centre = (left + (col + 0.5) * stride, top + (row + 0.5) * stride)
+    np.testing.assert_allclose(centre, [13.5, 49.5])
+    np.testing.assert_allclose(axis.collections[0].get_offsets()[0], [13.5, 49.5])  # truth
+    np.testing.assert_allclose(axis.collections[1].get_offsets()[0], [13.5, 49.5])  # argmax
+    import matplotlib.pyplot as plt
+    plt.close(figure)
