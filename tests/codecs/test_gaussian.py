@@ -1,8 +1,6 @@
 import numpy as np
-import pytest
 
 from stickpose.codecs.gaussian import GaussianHeatmaps
-from stickpose.errors import StickposeError
 
 
 def test_target_peaks_at_the_subpixel_keypoint():
