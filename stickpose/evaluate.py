@@ -315,20 +315,11 @@ def report(results: pd.DataFrame, title: str) -> str:
 
 # --- a whole run ----------------------------------------------------------------------------
 
-def evaluate_run(run: Path, sets: dict, decoders: str = ALL, occlusions=("none",),
-                 batch_size: int = 64, seed: int = 0, sigma: float | None = None,
-                 progress=None) -> pd.DataFrame:
-    """Every requested decoder on every set and occlusion: one row each, with the columns
-    ``set, occlusion, images, decoder`` and the metrics of ``score`` plus timings.
-
-    ``sets``: name -> function returning ``(images, keypoints, visible)`` in set pixels.
-    ``sigma``: the spread DARK blurs with and soft-argmax's window follows, in heatmap
-    pixels (default: the run's training sigma). ``progress(label)`` is called as each
-    (set, occlusion) is done.
-    """
+def _prepare(run: Path, decoders: str, sigma: float | None):
+    """A run's ``(config, model, head target, decoder names, fc model or None)``, with
+    ``sigma`` (when given) replacing the training sigma for DARK and soft-argmax."""
     from dataclasses import replace
 
-    from .data.occlusion import occlude
     from .models.registry import HEADS
     from .train import load_run
 
@@ -341,6 +332,23 @@ def evaluate_run(run: Path, sets: dict, decoders: str = ALL, occlusions=("none",
     if "fc" in names:
         from .codecs.fc import load_fc
         fc_model = load_fc(run)
+    return config, model, head_target, names, fc_model
+
+
+def evaluate_run(run: Path, sets: dict, decoders: str = ALL, occlusions=("none",),
+                 batch_size: int = 64, seed: int = 0, sigma: float | None = None,
+                 progress=None) -> pd.DataFrame:
+    """Every requested decoder on every set and occlusion: one row each, with the columns
+    ``set, occlusion, images, decoder`` and the metrics of ``score`` plus timings.
+
+    ``sets``: name -> function returning ``(images, keypoints, visible)`` in set pixels.
+    ``sigma``: the spread DARK blurs with and soft-argmax's window follows, in heatmap
+    pixels (default: the run's training sigma). ``progress(label)`` is called as each
+    (set, occlusion) is done.
+    """
+    from .data.occlusion import occlude
+
+    config, model, head_target, names, fc_model = _prepare(run, decoders, sigma)
     rows = []
     for set_name, load in sets.items():
         images, truth, visible = load()
@@ -441,22 +449,10 @@ def lsp_tables(result: dict) -> str:
 def evaluate_lsp_run(run: Path, folder: str, decoders: str = ALL, count: int | None = None,
                      batch_size: int = 64, sigma: float | None = None) -> pd.DataFrame:
     """``evaluate_run`` on LSP's test images (1001-2000) of a local folder."""
-    from dataclasses import replace
-
     from .data.lsp import lsp_splits
-    from .models.registry import HEADS
-    from .train import load_run
 
-    config, model = load_run(run)
-    if sigma is not None:
-        config = replace(config, sigma=sigma)
-    head_target = HEADS.get(config.head).target
-    names = resolve_decoders(decoders, head_target, Path(run))
+    config, model, head_target, names, fc_model = _prepare(run, decoders, sigma)
     split = lsp_splits(folder)["test"]
-    fc_model = None
-    if "fc" in names:
-        from .codecs.fc import load_fc
-        fc_model = load_fc(run)
     rows = evaluate_lsp(model, config, split, names, head_target, fc_model, count, batch_size)
     return pd.DataFrame([{"set": "lsp-test", "occlusion": "none",
                           "images": count and min(count, len(split)) or len(split), **row}
