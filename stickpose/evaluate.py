@@ -208,19 +208,25 @@ def predict_keypoints(model, images: np.ndarray, config, head_target: str,
 
 # --- keypoints from other tools -------------------------------------------------------------
 
+def _keypoint_array(path: Path, joints: int) -> np.ndarray:
+    """A ``.npy`` of keypoints ``(N, joints, 2)`` as float64, or an error naming its shape."""
+    try:
+        predicted = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise StickposeError(f"cannot read predictions {path}: {error}") from None
+    if predicted.ndim != 3 or predicted.shape[1:] != (joints, 2):
+        raise StickposeError(f"predictions {path} have shape {predicted.shape}; expected "
+                             f"(N, {joints}, 2)")
+    return predicted.astype(np.float64)
+
+
 def load_predictions(path: Path, count: int) -> np.ndarray:
     """Keypoints ``(count, 16, 2)`` from ``.npy`` ``(N, 16, 2)`` or a COCO keypoint results
     JSON (a list of ``{"image_id", "keypoints": [x, y, v] * 16}``; ids 0..N-1 as
     ``stickpose generate`` numbers them; the highest-scored entry per image is used)."""
     path = Path(path)
     if path.suffix.lower() == ".npy":
-        try:
-            predicted = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as error:
-            raise StickposeError(f"cannot read predictions {path}: {error}") from None
-        if predicted.ndim != 3 or predicted.shape[1:] != (NUM_JOINTS, 2):
-            raise StickposeError(f"predictions {path} have shape {predicted.shape}; expected "
-                                 f"(N, {NUM_JOINTS}, 2)")
+        predicted = _keypoint_array(path, NUM_JOINTS)
     elif path.suffix.lower() == ".json":
         predicted = _coco_results(path, count)
     else:
@@ -373,14 +379,7 @@ def read_lsp_predictions(path: Path) -> np.ndarray:
 
     path = Path(path)
     if path.suffix.lower() == ".npy":
-        try:
-            predicted = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as error:
-            raise StickposeError(f"cannot read predictions {path}: {error}") from None
-        if predicted.ndim != 3 or predicted.shape[1:] != (LSP_COUNT, 2):
-            raise StickposeError(f"predictions {path} have shape {predicted.shape}; expected "
-                                 f"(N, {LSP_COUNT}, 2)")
-        return predicted.astype(np.float64)
+        return _keypoint_array(path, LSP_COUNT)
     if path.suffix.lower() != ".mat":
         raise StickposeError(f"predictions {path}: expected a .mat (2 x 14 x N) or .npy "
                              "(N x 14 x 2) file")

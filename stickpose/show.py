@@ -3,23 +3,15 @@ joint with every decoder's point, GMM clusters, the worst images, per-joint erro
 training curves, as PNG files in ``RUN/show/``."""
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 
 from .skeleton import JOINT_NAMES
+from .viz import figure_png
 
 DECODER_MARKERS = {"argmax": "s", "quarter": "D", "dark": "^", "softargmax": "v",
                    "gmm": "P", "dedup-gmm": "X", "gmm-sklearn": "*", "fc": "h"}
-
-
-def _png(figure) -> bytes:
-    import matplotlib.pyplot as plt
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
-    return buffer.getvalue()
 
 
 def _pyplot():
@@ -32,7 +24,7 @@ def _pyplot():
 def heatmap_grid(image: np.ndarray, heatmaps: np.ndarray, truth: np.ndarray,
                  decoded: dict) -> bytes:
     """PNG bytes of ``heatmap_figure``."""
-    return _png(heatmap_figure(image, heatmaps, truth, decoded))
+    return figure_png(heatmap_figure(image, heatmaps, truth, decoded))
 
 
 def heatmap_figure(image: np.ndarray, heatmaps: np.ndarray, truth: np.ndarray, decoded: dict):
@@ -88,7 +80,7 @@ def gmm_overlay(heatmaps: np.ndarray, truth: np.ndarray, input_size: int,
         axis.axis("off")
     np.atleast_1d(axes)[0].legend(fontsize=7, loc="lower left")
     figure.tight_layout()
-    return _png(figure)
+    return figure_png(figure)
 
 
 def joint_errors(errors: dict) -> bytes:
@@ -102,7 +94,7 @@ def joint_errors(errors: dict) -> bytes:
     axis.set_ylabel("mean error (px)")
     axis.legend(fontsize=8)
     figure.tight_layout()
-    return _png(figure)
+    return figure_png(figure)
 
 
 def show_run(run: Path, images: np.ndarray, truth: np.ndarray, count: int = 16,

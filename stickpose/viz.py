@@ -76,6 +76,17 @@ def contact_sheet(images, keypoints=None, visible=None, columns: int = 8, tile: 
     return sheet
 
 
+def figure_png(figure, dpi: int = 100) -> bytes:
+    """PNG bytes of a Matplotlib figure, which is then closed."""
+    import io
+
+    import matplotlib.pyplot as plt
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
 def encode_png(image: np.ndarray) -> bytes:
     """PNG bytes of an RGB ``uint8`` image."""
     ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))

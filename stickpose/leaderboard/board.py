@@ -135,6 +135,7 @@ def plot(table: pd.DataFrame, metric: str, path: Path) -> None:
     import numpy as np
 
     from ..files import write_atomic
+    from ..viz import figure_png
 
     sets = [c for c in SETS if c in table.columns]
     if table.empty or not sets:
@@ -155,11 +156,7 @@ def plot(table: pd.DataFrame, metric: str, path: Path) -> None:
         axis.set_ylabel(metric + (" (lower is better)" if LOWER_IS_BETTER[metric] else ""))
     axes[0][-1].legend(fontsize=8)
     figure.tight_layout()
-    import io
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
-    write_atomic(Path(path), buffer.getvalue())
+    write_atomic(Path(path), figure_png(figure, 110))
 
 
 def plot_curves(frame: pd.DataFrame, path: Path, arch: str | None = None,
@@ -167,13 +164,12 @@ def plot_curves(frame: pd.DataFrame, path: Path, arch: str | None = None,
     """PCK against the threshold (fraction of the pose's bounding-box diagonal), a line per
     decoder, one panel per test set: the means over the matching runs of the ``pck@T``
     results ``stickpose evaluate`` records. Written atomically as PNG."""
-    import io
-
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from ..files import write_atomic
+    from ..viz import figure_png
 
     rows = frame[frame["metric"].str.startswith("pck@") & frame["set"].isin(SETS)]
     if arch:
@@ -195,10 +191,7 @@ def plot_curves(frame: pd.DataFrame, path: Path, arch: str | None = None,
         axis.set_ylabel("PCK")
     axes[0][-1].legend(fontsize=8)
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
-    write_atomic(Path(path), buffer.getvalue())
+    write_atomic(Path(path), figure_png(figure, 110))
 
 
 def stamp(command: str, fmt: str = "md") -> str:
