@@ -5,30 +5,14 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
-from stickpose.cli import main
 from stickpose.data.storage import load_dataset
 from stickpose.train import TrainConfig, train
+from tests.cli_helpers import fails_with, invoke, ok
 
 TINY = dict(arch="resnet", input_size=32, width=8, batch_size=8, steps_per_epoch=3,
             epochs=1, validation_count=16, test_count=16)
 FAST_DECODERS = {"argmax", "quarter", "dark", "softargmax", "gmm", "dedup-gmm"}
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def _ok(result):
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def _fails_with(result, message):
-    assert result.exit_code != 0
-    assert message in " ".join(result.output.split()), result.output
-    assert "Traceback" not in result.output
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +25,12 @@ def heatmap_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     out = tmp_path_factory.mktemp("data") / "set"
-    _ok(invoke("generate", "--out", out, "--count", 12, "--size", 48, "--seed", 3))
+    ok(invoke("generate", "--out", out, "--count", 12, "--size", 48, "--seed", 3))
     return out
 
 
 def test_every_decoder_and_occlusion_on_the_suite_sets(heatmap_run, tmp_path):
-    output = _ok(invoke("evaluate", heatmap_run, "--sets", "test1,test4", "--count", 8,
+    output = ok(invoke("evaluate", heatmap_run, "--sets", "test1,test4", "--count", 8,
                         "--occlusion", "all", "--out", tmp_path))
     table = pd.read_csv(tmp_path / "evaluation.csv")
     assert len(table) == 2 * 4 * len(FAST_DECODERS)          # sets x occlusions x decoders
@@ -62,7 +46,7 @@ def test_every_decoder_and_occlusion_on_the_suite_sets(heatmap_run, tmp_path):
     assert "## test4, occlusion: random (8 images)" in markdown
     assert "Upper PCK |   Lower PCK" in markdown.split("Upper vs lower")[1]
     # the same heatmaps under the same decoder give the same numbers again
-    _ok(invoke("evaluate", heatmap_run, "--sets", "test1", "--count", 8, "--decoders",
+    ok(invoke("evaluate", heatmap_run, "--sets", "test1", "--count", 8, "--decoders",
                "dark,argmax", "--out", tmp_path / "again"))
     again = pd.read_csv(tmp_path / "again" / "evaluation.csv").set_index("decoder")
     first = clean[clean["set"] == "test1"].set_index("decoder")
@@ -71,15 +55,15 @@ def test_every_decoder_and_occlusion_on_the_suite_sets(heatmap_run, tmp_path):
 
 
 def test_default_output_goes_to_the_run_and_datasets_evaluate_too(heatmap_run, dataset):
-    _ok(invoke("evaluate", heatmap_run, "--dataset", dataset, "--decoders", "argmax"))
+    ok(invoke("evaluate", heatmap_run, "--dataset", dataset, "--decoders", "argmax"))
     table = pd.read_csv(heatmap_run / "evaluation" / "evaluation.csv")
     assert list(table["set"]) == ["set"] and table["images"].iloc[0] == 12
 
 
 def test_fc_decoder_trains_and_evaluates(heatmap_run, tmp_path):
-    output = _ok(invoke("train-decoder", heatmap_run, "--epochs", 1, "--steps", 2))
+    output = ok(invoke("train-decoder", heatmap_run, "--epochs", 1, "--steps", 2))
     assert (heatmap_run / "decoder-fc.keras").is_file() and "validation L1" in output
-    _ok(invoke("evaluate", heatmap_run, "--sets", "test1", "--count", 8, "--out", tmp_path))
+    ok(invoke("evaluate", heatmap_run, "--sets", "test1", "--count", 8, "--out", tmp_path))
     table = pd.read_csv(tmp_path / "evaluation.csv")
     assert set(table["decoder"]) == FAST_DECODERS | {"fc"}
 
@@ -87,18 +71,18 @@ def test_fc_decoder_trains_and_evaluates(heatmap_run, tmp_path):
 def test_scalar_runs_report_their_own_coordinates(tmp_path):
     run = tmp_path / "scalar"
     train(TrainConfig(head="scalar", **TINY), run, verbose=0)
-    _ok(invoke("evaluate", run, "--sets", "test2", "--count", 8))
+    ok(invoke("evaluate", run, "--sets", "test2", "--count", 8))
     table = pd.read_csv(run / "evaluation" / "evaluation.csv")
     assert list(table["decoder"]) == ["coordinates"]
-    _fails_with(invoke("evaluate", run, "--decoders", "dark"),
+    fails_with(invoke("evaluate", run, "--decoders", "dark"),
                 "decoders apply to heatmap heads only")
-    _fails_with(invoke("train-decoder", run), "has a scalar head; the fc decoder reads heatmaps")
+    fails_with(invoke("train-decoder", run), "has a scalar head; the fc decoder reads heatmaps")
 
 
 def test_predictions_from_another_tool(dataset, tmp_path):
     truth = load_dataset(dataset).keypoints
     np.save(tmp_path / "perfect.npy", truth)
-    output = _ok(invoke("evaluate", "--predictions", tmp_path / "perfect.npy", "--dataset",
+    output = ok(invoke("evaluate", "--predictions", tmp_path / "perfect.npy", "--dataset",
                         dataset, "--out", tmp_path / "scored"))
     row = pd.read_csv(tmp_path / "scored" / "evaluation.csv").iloc[0]
     assert row["pck"] == 1.0 and row["score"] == 0.0 and row["mse"] == 0.0
@@ -110,7 +94,7 @@ def test_predictions_from_another_tool(dataset, tmp_path):
     results.append({"image_id": 0, "category_id": 1, "score": 0.1,       # a weaker duplicate
                     "keypoints": [0.0] * 48})
     (tmp_path / "results.json").write_text(json.dumps(results))
-    _ok(invoke("evaluate", "--predictions", tmp_path / "results.json", "--dataset", dataset,
+    ok(invoke("evaluate", "--predictions", tmp_path / "results.json", "--dataset", dataset,
                "--out", tmp_path / "coco"))
     row = pd.read_csv(tmp_path / "coco" / "evaluation.csv").iloc[0]
     assert row["mse"] == pytest.approx(25.0) and row["mpjpe"] == pytest.approx(5.0)
@@ -129,42 +113,42 @@ def test_predictions_from_another_tool(dataset, tmp_path):
 def test_bad_prediction_files(dataset, tmp_path, make, message):
     make(tmp_path)
     path = next(tmp_path.glob("p.*"))
-    _fails_with(invoke("evaluate", "--predictions", path, "--dataset", dataset), message)
+    fails_with(invoke("evaluate", "--predictions", path, "--dataset", dataset), message)
 
 
 def test_bad_input(heatmap_run, dataset, tmp_path):
-    _fails_with(invoke("evaluate", heatmap_run, "--decoders", "median"),
+    fails_with(invoke("evaluate", heatmap_run, "--decoders", "median"),
                 "unknown decoder 'median'; known: argmax, quarter, dark")
-    _fails_with(invoke("evaluate", heatmap_run, "--decoders", ","), "names no decoder")
-    _fails_with(invoke("evaluate", heatmap_run, "--occlusion", "left"),
+    fails_with(invoke("evaluate", heatmap_run, "--decoders", ","), "names no decoder")
+    fails_with(invoke("evaluate", heatmap_run, "--occlusion", "left"),
                 "unknown value 'left'; known: none, random, upper, lower or all")
-    _fails_with(invoke("evaluate", heatmap_run, "--sets", "test9"), "unknown set 'test9'")
-    _fails_with(invoke("evaluate"), "give a RUN directory, or --predictions")
+    fails_with(invoke("evaluate", heatmap_run, "--sets", "test9"), "unknown set 'test9'")
+    fails_with(invoke("evaluate"), "give a RUN directory, or --predictions")
     no_model = tmp_path / "no-model"
     no_model.mkdir()
     shutil.copy(heatmap_run / "config.json", no_model / "config.json")
-    _fails_with(invoke("evaluate", no_model), "has no model (best.keras)")
-    _fails_with(invoke("evaluate", tmp_path / "nothing"), "is not a stickpose run")
+    fails_with(invoke("evaluate", no_model), "has no model (best.keras)")
+    fails_with(invoke("evaluate", tmp_path / "nothing"), "is not a stickpose run")
     fourteen = tmp_path / "fourteen"
     shutil.copytree(dataset, fourteen)
     np.save(fourteen / "keypoints.npy", np.zeros((12, 14, 2), np.float32))
-    _fails_with(invoke("evaluate", heatmap_run, "--dataset", fourteen),
+    fails_with(invoke("evaluate", heatmap_run, "--dataset", fourteen),
                 "keypoints.npy has shape (12, 14, 2)")
     fresh = tmp_path / "fresh"
     shutil.copytree(heatmap_run, fresh, ignore=shutil.ignore_patterns("decoder-fc.keras",
                                                                        "evaluation"))
-    _fails_with(invoke("evaluate", fresh, "--decoders", "fc"), "has no trained fc decoder")
+    fails_with(invoke("evaluate", fresh, "--decoders", "fc"), "has no trained fc decoder")
     assert not (no_model / "evaluation").exists() and not (fresh / "evaluation").exists()
 
 
 def test_bench_gmm_compares_the_two_paths(heatmap_run):
-    output = _ok(invoke("bench", "gmm", heatmap_run, "--images", 2))
+    output = ok(invoke("bench", "gmm", heatmap_run, "--images", 2))
     assert "gmm-sklearn" in output and "speed-up" in output
     assert "1.0" in output.splitlines()[-1]          # every joint agrees with scikit-learn
 
 
 def test_decoders_command_lists_the_registry():
-    output = _ok(invoke("decoders"))
+    output = ok(invoke("decoders"))
     names = [line.split()[0] for line in output.splitlines()]
     assert names == ["argmax", "quarter", "dark", "softargmax", "fc", "gmm", "gmm-sklearn",
                      "dedup-gmm"]

@@ -4,27 +4,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 from scipy.io import savemat
 
-from stickpose.cli import main
 from stickpose.data.storage import load_dataset
 from tests.lsp_fixture import write_lsp
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def _ok(result):
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def _fails_with(result, message):
-    assert result.exit_code != 0
-    assert message in " ".join(result.output.split()), result.output
-    assert "Traceback" not in result.output
+from tests.cli_helpers import fails_with, invoke, ok
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +33,7 @@ def test_score_reads_every_prediction_layout(lsp, tmp_path):
     three = np.concatenate([test + 1, np.ones((1000, 14, 1))], -1).transpose(2, 1, 0)
     savemat(str(tmp_path / "three.mat"), {"joints": three})                      # 3 x 14 x N
     np.save(tmp_path / "pred.npy", test)                                          # N x 14 x 2
-    outputs = [_ok(invoke("lsp", "score", tmp_path / name, gt))
+    outputs = [ok(invoke("lsp", "score", tmp_path / name, gt))
                for name in ("two.mat", "three.mat", "pred.npy")]
     for output in outputs:
         assert "[1001:2000]" in output
@@ -57,14 +41,14 @@ def test_score_reads_every_prediction_layout(lsp, tmp_path):
     shifted = test.copy()
     shifted[:, [0, 5]] += 1000                                    # both ankles far off
     np.save(tmp_path / "off.npy", shifted)
-    output = _ok(invoke("lsp", "score", tmp_path / "off.npy", gt, "--out", tmp_path / "s.json"))
+    output = ok(invoke("lsp", "score", tmp_path / "off.npy", gt, "--out", tmp_path / "s.json"))
     result = json.loads((tmp_path / "s.json").read_text())
     assert result["pck"]["Ankle"] == 0.0 and result["pck"]["Knee"] == 100.0
     assert result["pck"]["Mean"] == pytest.approx(100 * 12 / 14)
     assert result["pcp"]["Lower leg"] == 0.0 and result["pcp"]["Mean"] == pytest.approx(80.0)
     assert "85.7" in output
     np.save(tmp_path / "first.npy", truth[:10])
-    assert _numbers(_ok(invoke("lsp", "score", tmp_path / "first.npy", gt, "--range", "1:10"))
+    assert _numbers(ok(invoke("lsp", "score", tmp_path / "first.npy", gt, "--range", "1:10"))
                     )[7] == 100.0
 
 
@@ -85,7 +69,7 @@ def test_score_reads_every_prediction_layout(lsp, tmp_path):
 def test_score_bad_input(lsp, tmp_path, make, extra, message):
     make(tmp_path)
     path = next(tmp_path.glob("p.*"))
-    _fails_with(invoke("lsp", "score", path, lsp[0] / "lsp_dataset" / "joints.mat", *extra),
+    fails_with(invoke("lsp", "score", path, lsp[0] / "lsp_dataset" / "joints.mat", *extra),
                 message)
 
 
@@ -93,8 +77,8 @@ def test_train_on_lsp_from_a_stickman_run_then_evaluate(lsp, tmp_path):
     root, _ = lsp
     common = ["--arch", "resnet", "--input-size", 32, "--width", 8, "--batch-size", 8,
               "--steps", 2, "--epochs", 1, "--test-count", 16]
-    _ok(invoke("train", *common, "--out", tmp_path / "stickman"))
-    output = _ok(invoke("train", *common, "--data", f"lsp:{root}", "--init",
+    ok(invoke("train", *common, "--out", tmp_path / "stickman"))
+    output = ok(invoke("train", *common, "--data", f"lsp:{root}", "--init",
                         tmp_path / "stickman", "--out", tmp_path / "lsp"))
     assert "lsp-test:" in output and "LSP PCK@0.2" in output
     assert "2000 poses, LSP (3 x 14 x N, flag 0 = visible)" in output
@@ -103,14 +87,14 @@ def test_train_on_lsp_from_a_stickman_run_then_evaluate(lsp, tmp_path):
     assert 0 <= saved["lsp_pck"] <= 100 and "PCP Torso" in saved
     config = json.loads((tmp_path / "lsp" / "config.json").read_text())
     assert config["data"] == f"lsp:{root}" and config["init"] == str(tmp_path / "stickman")
-    output = _ok(invoke("evaluate", tmp_path / "lsp", "--data", f"lsp:{root}", "--count", 16,
+    output = ok(invoke("evaluate", tmp_path / "lsp", "--data", f"lsp:{root}", "--count", 16,
                         "--decoders", "argmax,gmm"))
     assert "LSP PCK@0.2 per part" in output and "LSP strict PCP per part" in output
     table = pd.read_csv(tmp_path / "lsp" / "evaluation" / "evaluation.csv")
     assert list(table["decoder"]) == ["argmax", "gmm"] and (table["images"] == 16).all()
     assert table["PCK Ankle"].between(0, 100).all()
     # a stickman model of another width cannot start this one
-    _fails_with(invoke("train", *common[:4], "--width", 16, *common[6:], "--data",
+    fails_with(invoke("train", *common[:4], "--width", 16, *common[6:], "--data",
                        f"lsp:{root}", "--init", tmp_path / "stickman", "--out",
                        tmp_path / "mismatch"),
                 "has width 8 but this run has 16; the models must match")
@@ -119,16 +103,16 @@ def test_train_on_lsp_from_a_stickman_run_then_evaluate(lsp, tmp_path):
 
 def test_lsp_bad_input(lsp, tmp_path):
     root, _ = lsp
-    _fails_with(invoke("train", "--data", f"lsp:{tmp_path / 'nowhere'}", "--out",
+    fails_with(invoke("train", "--data", f"lsp:{tmp_path / 'nowhere'}", "--out",
                        tmp_path / "run"), "does not exist. LSP and LSP-extended are at")
-    _fails_with(invoke("train", "--data", "coco:x", "--out", tmp_path / "run"),
+    fails_with(invoke("train", "--data", "coco:x", "--out", tmp_path / "run"),
                 "data 'coco:x' is unknown; expected stickman or lsp:DIR")
     assert not (tmp_path / "run").exists()
 
 
 def test_generate_with_lsp_poses(lsp, tmp_path):
     root, _ = lsp
-    _ok(invoke("generate", "--poses", f"lsp:{root}", "--count", 8, "--size", 48, "--out",
+    ok(invoke("generate", "--poses", f"lsp:{root}", "--count", 8, "--size", 48, "--out",
                tmp_path / "set"))
     meta = load_dataset(tmp_path / "set").meta
     assert meta["poses"]["path"] == f"lsp:{root}" and meta["poses"]["poses"] == 2036

@@ -1,0 +1,22 @@
+"""Running the command line in-process, for the end-to-end tests."""
+from click.testing import CliRunner
+
+from stickpose.cli import main
+
+
+def invoke(*args):
+    """Run ``stickpose ARGS`` (each argument turned to text) and return click's result."""
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def ok(result) -> str:
+    """The output of a command that must have succeeded."""
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def fails_with(result, message: str) -> None:
+    """A command that must have failed with ``message`` (whitespace-folded), no traceback."""
+    assert result.exit_code != 0
+    assert message in " ".join(result.output.split()), result.output
+    assert "Traceback" not in result.output
