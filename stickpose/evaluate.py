@@ -128,6 +128,14 @@ def score(predicted: np.ndarray, truth: np.ndarray, size: int | None,
     return result
 
 
+def _decode_each(decoders: list[str], output: np.ndarray, config, fc_model=None):
+    """Yields ``(name, keypoints (n, 16, 2) input px, seconds spent decoding)`` per decoder."""
+    for name in decoders:
+        start = time.perf_counter()
+        predicted = to_keypoints(name, output, config.input_size, config.sigma, fc_model)
+        yield name, predicted, time.perf_counter() - start
+
+
 def decoder_table(model, config, images: np.ndarray, truth: np.ndarray, visible: np.ndarray,
                   decoders: list[str], head_target: str, fc_model=None,
                   batch_size: int = 64) -> list[dict]:
@@ -139,10 +147,7 @@ def decoder_table(model, config, images: np.ndarray, truth: np.ndarray, visible:
     resize_seconds = time.perf_counter() - start
     output, forward_seconds = forward(model, small, head_target, batch_size)
     rows = []
-    for name in decoders:
-        start = time.perf_counter()
-        predicted = to_keypoints(name, output, config.input_size, config.sigma, fc_model)
-        decode_seconds = time.perf_counter() - start
+    for name, predicted, decode_seconds in _decode_each(decoders, output, config, fc_model):
         predicted = (predicted + 0.5) * size / config.input_size - 0.5
         rows.append({"decoder": name, **score(predicted, truth, size, visible),
                      "decode_ms": 1000 * decode_seconds / count,
@@ -180,10 +185,7 @@ def evaluate_lsp(model, config, split, decoders: list[str], head_target: str, fc
     truth, visible = split.keypoints[:len(crops)], split.visible[:len(crops)]
     output, forward_seconds = forward(model, crops, head_target, batch_size)
     rows = []
-    for name in decoders:
-        start = time.perf_counter()
-        predicted = to_keypoints(name, output, config.input_size, config.sigma, fc_model)
-        decode_seconds = time.perf_counter() - start
+    for name, predicted, decode_seconds in _decode_each(decoders, output, config, fc_model):
         predicted = np.stack([uncrop(p, m) for p, m in zip(predicted, matrices)])
         pck = metrics.lsp_pck(from_skeleton(predicted), from_skeleton(truth))
         pcp = metrics.lsp_pcp(from_skeleton(predicted), from_skeleton(truth))

@@ -54,11 +54,11 @@ def _leaderboard_position(run_id: str | None) -> str:
 
 
 def build_report(run: Path) -> str:
-    """The HTML page of ``run`` (``RUN/show/`` pictures are made first when missing)."""
-    from .train import TrainConfig, load_run
+    """The HTML page of ``run`` from its files (``write_report`` checks the run and makes
+    the ``RUN/show/`` pictures first)."""
+    from .train import TrainConfig
 
     run = Path(run)
-    load_run(run)                                         # a run with a model, or an error
     config = TrainConfig.load(run / "config.json")
     evaluation = (json.loads((run / "evaluation.json").read_text())
                   if (run / "evaluation.json").is_file() else {})
