@@ -76,15 +76,14 @@ def bench_gmm(run, set_name: str = "test1", images: int = 50) -> pd.DataFrame:
     image each (decoding only), the speed-up, and the share of joints on which their
     keypoints agree within 0.5 input pixels."""
     from .codecs.decoders import decode
-    from .data.suites import load_suite
     from .evaluate import forward, render_set, resize_set
     from .models.registry import HEADS
-    from .train import RunError, load_run
+    from .train import RunError, load_run, load_run_suite
 
     config, model = load_run(run)
     if HEADS.get(config.head).target != "heatmaps":
         raise RunError(f"run {run} has a {config.head} head; GMM decoders read heatmaps")
-    spec = load_suite(config.train_suite).sets[set_name]
+    spec = load_run_suite(config).sets[set_name]
     pictures, truth, _ = render_set(spec, images)
     small, _ = resize_set(pictures, truth, config.input_size)
     heatmaps, _ = forward(model, small, "heatmaps")

@@ -223,8 +223,19 @@ def _set_names(spec, sets: str) -> list[str]:
                    "Sports Pose (+ LSP-extended when present) from a local folder.")
 @click.option("--init", help="Start from the weights of this run (the same model), e.g. a "
               "stickman run for the stickman-to-real transfer.")
-@click.option("--train-suite", default="stickman", show_default=True,
-              help="Suite (name or .toml) whose stream and sets are used.")
+@click.option("--suite", "--train-suite", "suite", default="stickman", show_default=True,
+              help="Suite (name or .toml) whose training stream, validation and test sets "
+                   "are used: stickman, or class (the class's own benchmark; needs "
+                   "--class-dir).")
+@click.option("--class-dir", type=click.Path(path_type=Path),
+              help="Your copy of the class baseline repository (or a folder with "
+                   "train_split.npy, test_split.npy, backgrounds/ or backgrounds.zip), for "
+                   "--suite class.")
+@click.option("--labels", type=click.Choice(["observer", "person"]), default="observer",
+              show_default=True, help="Left/right convention the model learns. observer: "
+              "what a stick figure shows; on a suite labelled person-centric (class) a "
+              "handedness classifier, fitted on the training poses, relabels the "
+              "predictions. person: learn the suite's person-centric labels directly.")
 @click.option("--circles", type=PROBABILITY, help="Override the stream's circles p.")
 @click.option("--squares", type=PROBABILITY, help="Override the stream's squares p.")
 @click.option("--backgrounds", type=PROBABILITY, help="Override the stream's backgrounds p.")
@@ -246,6 +257,8 @@ def train(out, resume, overwrite, heatmap_stride, **options):
     """
     from .train import TrainConfig, train as run_training
 
+    if options["class_dir"] is not None:
+        options["class_dir"] = str(options["class_dir"].resolve())
     config = TrainConfig(heatmap_stride=int(heatmap_stride), **options)
     if config.data.startswith("lsp:"):
         _say_lsp(config.data)
@@ -257,6 +270,9 @@ def train(out, resume, overwrite, heatmap_stride, **options):
     click.echo(f"run -> {out}")
     for name, values in evaluation["sets"].items():
         parts = [f"class score {values['score']:.3f}"] if "score" in values else []
+        if "flip_score" in values:
+            parts += [f"flip-tolerant {values['flip_score']:.3f}",
+                      f"L/R swaps {values['swap']:.3f}"]
         parts += [f"PCK@0.15 {values['pck']:.3f}", f"MPJPE {values['mpjpe']:.2f} px"]
         if "lsp_pck" in values:
             parts += [f"LSP PCK@0.2 {values['lsp_pck']:.1f} %", f"PCP {values['pcp']:.1f} %"]
@@ -699,8 +715,9 @@ def show(run, dataset, set_name, count, scan, pick):
         images, truth, _ = load_set(dataset, max(scan, count))
     else:
         from .data.suites import load_suite
-        spec = load_suite(TrainConfig.load(Path(run) / "config.json").train_suite
-                          if (Path(run) / "config.json").is_file() else "stickman")
+        from .train import load_run_suite
+        spec = (load_run_suite(TrainConfig.load(Path(run) / "config.json"))
+                if (Path(run) / "config.json").is_file() else load_suite("stickman"))
         images, truth, _ = render_set(spec.sets[_set_names(spec, set_name)[0]],
                                       max(scan, count))
     try:

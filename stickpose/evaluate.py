@@ -10,13 +10,13 @@ import json
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 
 from . import metrics
 from .codecs.coordinates import denormalise
 from .codecs.decoders import DECODERS, decode
+from .data.render import resize_set  # noqa: F401  (re-exported: used by callers of evaluate)
 from .data.stickman import CHUNK_SIZE, StickmanGenerator
 from .errors import StickposeError
 from .skeleton import NUM_JOINTS
@@ -26,7 +26,7 @@ REFERENCE_ONLY = ("gmm-sklearn",)      # left out of "all": the slow reference p
 HEAD_OUTPUT = "coordinates"            # the "decoder" of scalar and integral heads
 CURVE = np.round(np.arange(1, 13) * 0.025, 3)    # PCK thresholds 0.025-0.3 of the diagonal
 COLUMNS = {"decoder": "decoder", "pck": "PCK@0.15", "mse": "MSE px²", "mpjpe": "MPJPE px",
-           "score": "class score", "swap": "L/R swaps", "auc": "AUC@0.2",
+           "score": "class score", "flip_score": "flip-tolerant score", "swap": "L/R swaps", "auc": "AUC@0.2",
            "decode_ms": "decode ms/img", "pipeline_ms": "pipeline ms/img",
            "pck_visible": "PCK visible", "pck_occluded": "PCK occluded",
            "lsp_pck": "LSP PCK@0.2", "lsp_auc": "LSP AUC", "pcp": "strict PCP"}
@@ -49,14 +49,6 @@ def load_set(path: Path, count: int | None = None):
     count = len(dataset) if count is None else min(count, len(dataset))
     images = np.stack([dataset.image(i) for i in range(count)])
     return images, dataset.keypoints[:count], dataset.visible[:count]
-
-
-def resize_set(images: np.ndarray, keypoints: np.ndarray, size: int):
-    """Images resized to ``size`` (area interpolation) with keypoints mapped along."""
-    scale = size / images.shape[1]
-    resized = np.stack([cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
-                        for image in images])
-    return resized, (keypoints + 0.5) * scale - 0.5
 
 
 def resolve_decoders(spec: str, head_target: str, run: Path | None = None) -> list[str]:
@@ -122,6 +114,7 @@ def score(predicted: np.ndarray, truth: np.ndarray, size: int | None,
               **{f"pck@{t:g}": metrics.pck(predicted, truth, t) for t in CURVE}}
     if size is not None:
         result["score"] = metrics.class_score(predicted, truth, size, size)
+        result["flip_score"] = metrics.flip_tolerant_score(predicted, truth, size, size)
     if visible is not None and not np.all(visible):
         split = metrics.split_by_visibility(predicted, truth, visible)
         result.update(pck_visible=split["pck_visible"], pck_occluded=split["pck_occluded"])
@@ -138,9 +131,11 @@ def _decode_each(decoders: list[str], output: np.ndarray, config, fc_model=None)
 
 def decoder_table(model, config, images: np.ndarray, truth: np.ndarray, visible: np.ndarray,
                   decoders: list[str], head_target: str, fc_model=None,
-                  batch_size: int = 64) -> list[dict]:
+                  batch_size: int = 64, handedness=None) -> list[dict]:
     """One row per decoder: metrics in the images' pixels and milliseconds per image, for
-    decoding alone and for the whole pipeline (resize, forward pass, decoding)."""
+    decoding alone and for the whole pipeline (resize, forward pass, decoding). With
+    ``handedness`` (``codecs.handedness.Handedness``), the decoded observer-centric keypoints
+    are relabelled person-centric before scoring."""
     size, count = images.shape[1], len(images)
     start = time.perf_counter()
     small, _ = resize_set(images, truth, config.input_size)
@@ -149,6 +144,8 @@ def decoder_table(model, config, images: np.ndarray, truth: np.ndarray, visible:
     rows = []
     for name, predicted, decode_seconds in _decode_each(decoders, output, config, fc_model):
         predicted = (predicted + 0.5) * size / config.input_size - 0.5
+        if handedness is not None:
+            predicted = handedness.apply(predicted)
         rows.append({"decoder": name, **score(predicted, truth, size, visible),
                      "decode_ms": 1000 * decode_seconds / count,
                      "pipeline_ms": 1000 * (resize_seconds + forward_seconds
@@ -157,16 +154,19 @@ def decoder_table(model, config, images: np.ndarray, truth: np.ndarray, visible:
 
 
 def evaluate_on_sets(model, suite, names: list[str], config, head_target: str,
-                     decoder: str = "quarter", count: int | None = None) -> dict:
+                     decoder: str = "quarter", count: int | None = None,
+                     handedness=None) -> dict:
     """The class metrics per suite set with one decoder (the summary ``train`` writes), and
     the mean whole-pipeline milliseconds per image."""
     name = decoder if head_target == "heatmaps" else HEAD_OUTPUT
     results, times = {}, []
     for set_name in names:
         images, truth, visible = render_set(suite.sets[set_name], count)
-        row = decoder_table(model, config, images, truth, visible, [name], head_target)[0]
-        results[set_name] = {"score": row["score"], "pck": row["pck"], "mpjpe": row["mpjpe"],
-                             "mse": row["mse"], "images": len(images)}
+        row = decoder_table(model, config, images, truth, visible, [name], head_target,
+                            handedness=handedness)[0]
+        results[set_name] = {k: row[k] for k in ("score", "flip_score", "swap", "pck",
+                                                 "mpjpe", "mse")}
+        results[set_name]["images"] = len(images)
         times.append(row["pipeline_ms"])
     return results, float(np.mean(times))
 

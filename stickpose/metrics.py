@@ -20,11 +20,35 @@ def distances(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return np.linalg.norm(predicted - truth, axis=-1)
 
 
+def class_scores(predicted: np.ndarray, truth: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The class test score of each image ``(N,)``, as the class's evaluation code computes
+    it (``evaluation_test/test.py``): the sum of |truth - prediction| over the coordinates
+    whose true value is > 0 (a zero coordinate, the leftmost or topmost joint of a
+    stretched figure, is skipped), with x divided by the image **height** and y by its
+    **width** (the class's order; the same for its square images)."""
+    predicted, truth = np.asarray(predicted, np.float64), np.asarray(truth, np.float64)
+    if predicted.shape != truth.shape or predicted.ndim != 3 or predicted.shape[-1] != 2:
+        raise StickposeError(f"predictions {predicted.shape} and truth {truth.shape} must "
+                             "both be (N, J, 2)")
+    scale = np.array([height, width], dtype=np.float64)
+    error = np.abs(truth / scale - predicted / scale)
+    return np.where(truth / scale > 0, error, 0.0).sum(axis=(1, 2))
+
+
 def class_score(predicted: np.ndarray, truth: np.ndarray, width: int, height: int) -> float:
-    """The class test score: the sum over all 32 coordinates of |error| with x divided by
-    the image width and y by its height, averaged over images (lower is better)."""
-    error = np.abs(predicted - truth) / np.array([width, height], dtype=np.float64)
-    return float(error.sum(axis=(1, 2)).mean())
+    """The class test score: ``class_scores`` averaged over images (lower is better)."""
+    return float(class_scores(predicted, truth, width, height).mean())
+
+
+def flip_tolerant_score(predicted: np.ndarray, truth: np.ndarray, width: int,
+                        height: int) -> float:
+    """The class score with, per image, the better of the prediction and its left/right
+    mirror labelling (every left joint exchanged with its right twin): what remains once
+    the left/right convention, which a stick figure cannot show, is forgiven."""
+    predicted = np.asarray(predicted)
+    own = class_scores(predicted, truth, width, height)
+    mirror = class_scores(predicted[:, list(FLIP_INDEX)], truth, width, height)
+    return float(np.minimum(own, mirror).mean())
 
 
 def mpjpe(predicted: np.ndarray, truth: np.ndarray) -> float:

@@ -104,16 +104,15 @@ def build_report(run: Path) -> str:
 def write_report(run: Path, out: Path | None = None) -> Path:
     """Make the run's pictures if ``RUN/show/`` is missing (on 200 images of its suite's
     test1), then write the page atomically to ``out`` [``RUN/report.html``]."""
-    from .data.suites import load_suite
     from .evaluate import render_set
     from .files import write_atomic
     from .show import show_run
-    from .train import TrainConfig, load_run
+    from .train import TrainConfig, load_run, load_run_suite
 
     run = Path(run)
     load_run(run)
     if not (run / "show").is_dir():
-        spec = load_suite(TrainConfig.load(run / "config.json").train_suite)
+        spec = load_run_suite(TrainConfig.load(run / "config.json"))
         images, truth, _ = render_set(spec.sets["test1"], 200)
         show_run(run, images, truth)
     out = Path(out) if out else run / "report.html"

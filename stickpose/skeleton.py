@@ -45,6 +45,9 @@ STICKMAN_COLOURS_BGR = {
 }
 # ... and in the RGB order stickpose keeps images in memory.
 STICKMAN_COLOURS_RGB = tuple(tuple(reversed(bgr)) for bgr in STICKMAN_COLOURS_BGR.values())
+# The class baseline's own six (generator/colors.py, BGR): its pink is magenta.
+CLASS_COLOURS_BGR = {**STICKMAN_COLOURS_BGR, "pink": (255, 0, 255)}
+CLASS_COLOURS_RGB = tuple(tuple(reversed(bgr)) for bgr in CLASS_COLOURS_BGR.values())
 
 # LSP's 14 joints in LSP order, as indices into the 16-joint skeleton.
 LSP_TO_SKELETON = (0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15, 8, 9)

@@ -49,7 +49,9 @@ class TrainConfig:
     minutes: float | None = None    # stop after this much training time
     patience: int = 8               # early stopping on validation loss (epochs)
     seed: int = 0
-    train_suite: str = "stickman"
+    suite: str = "stickman"         # the suite whose stream, validation and test sets are used
+    class_dir: str | None = None    # the user's class baseline folder (suites reading it)
+    labels: str = "observer"        # left/right convention the model learns (see below)
     train_stream: str = "train"
     circles: float | None = None    # None: the stream's own setting
     squares: float | None = None
@@ -77,13 +79,18 @@ class TrainConfig:
         if self.data != "stickman" and not self.data.startswith("lsp:"):
             raise StickposeError(f"data {self.data!r} is unknown; expected stickman or "
                                  "lsp:DIR")
+        from .skeleton import LABEL_CONVENTIONS
+        if self.labels not in LABEL_CONVENTIONS:
+            raise StickposeError(f"labels {self.labels!r} is unknown; expected one of "
+                                 f"{', '.join(LABEL_CONVENTIONS)}")
         if self.precision not in PRECISIONS:
             raise StickposeError(f"precision {self.precision!r} is unknown; expected one of "
                                  f"{', '.join(PRECISIONS)}")
 
     @property
     def name(self) -> str:
-        data = "" if self.data == "stickman" else "_lsp"
+        data = "_lsp" if self.data != "stickman" else \
+            "" if self.suite == "stickman" else f"_{Path(self.suite).stem}"
         return f"{self.arch}-{self.head}_{self.input_size}_w{self.width}_s{self.seed}{data}"
 
     def arch_options(self) -> dict:
@@ -94,6 +101,8 @@ class TrainConfig:
         """Read a run's ``config.json``, naming what is wrong with it."""
         try:
             values = json.loads(Path(path).read_text())
+            if "train_suite" in values:              # the field's name before version 0.2
+                values.setdefault("suite", values.pop("train_suite"))
             known = {f.name for f in fields(cls)}
             return cls(**{k: v for k, v in values.items() if k in known})
         except (OSError, ValueError, TypeError) as error:
@@ -122,14 +131,44 @@ def load_run(path: Path):
 
 
 def stream_config(config: TrainConfig, suite):
-    """The training stream's generator config at the model's input size, with overrides."""
+    """The training stream's generator config, with the run's overrides and label
+    convention, at the size it is rendered at: the stream's ``render_size`` (then resized to
+    the model input) or else the model's input size."""
     if config.train_stream not in suite.streams:
         raise StickposeError(f"suite {suite.name} has no stream {config.train_stream!r}; "
                              f"it has {', '.join(suite.streams) or 'none'}")
     stream = suite.streams[config.train_stream]
     overrides = {k: getattr(config, k) for k in ("circles", "squares", "backgrounds")
                  if getattr(config, k) is not None}
-    return replace(stream.config, size=config.input_size, **overrides)
+    return replace(stream.config, size=stream.render_size or config.input_size,
+                   labels=config.labels, **overrides)
+
+
+def load_run_suite(config: TrainConfig):
+    """The suite a run trains and is tested on (reading the user's class folder if the
+    suite needs it)."""
+    from .data.suites import load_suite
+
+    return load_suite(config.suite, config.class_dir)
+
+
+def fit_handedness(config: TrainConfig, suite, out: Path):
+    """For a model that learns observer-centric labels on a suite whose test sets are
+    labelled person-centric: fit the handedness classifier on the training stream's
+    person-centric poses and save it in the run (``None`` when not needed)."""
+    from .codecs.handedness import FILE_NAME, Handedness
+    from .data.stickman import StickmanGenerator
+
+    tests = [spec for name, spec in suite.sets.items() if name.startswith("test")]
+    if config.labels != "observer" or not any(s.config.labels == "person" for s in tests):
+        return None
+    poses = StickmanGenerator(replace(stream_config(config, suite), labels="person"), 0).poses
+    if not hasattr(poses, "poses"):
+        raise StickposeError(f"suite {suite.name}: person-centric test sets need a pose bank "
+                             "in the training stream to learn handedness from")
+    handedness = Handedness.fit(poses.poses, config.seed)
+    handedness.save(out / FILE_NAME)
+    return handedness
 
 
 def heatmap_loss(y_true, y_pred):
@@ -183,7 +222,6 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
     from .codecs.gaussian import GaussianHeatmaps
     from .data.pipeline import stickman_stream
     from .data.stickman import TRAINING_STREAM
-    from .data.suites import load_suite
     from .evaluate import evaluate_on_sets, render_set, resize_set
     from .files import write_atomic
     from .leaderboard.store import record_or_warn
@@ -206,7 +244,7 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
                 "a run; pass --resume to continue it or --overwrite to start again" if is_run
                 else "files that are not a stickpose run; choose another --out"))
         replace_old = True
-    suite = load_suite(config.train_suite)
+    suite = load_run_suite(config)
     generator_config = stream_config(config, suite)
     keras.utils.set_random_seed(config.seed)
     keras.mixed_precision.set_global_policy(config.precision)
@@ -234,9 +272,11 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
     if config.data == "stickman":
         train_data = stickman_stream(generator_config, config.seed,
                                      batch_size=config.batch_size, stream=TRAINING_STREAM,
-                                     start=start)
-        val_images, val_keypoints, val_visible = render_set(suite.sets["validation"],
-                                                            config.validation_count)
+                                     start=start, output_size=config.input_size)
+        validation = suite.sets["validation"]
+        val_images, val_keypoints, val_visible = render_set(
+            replace(validation, config=replace(validation.config, labels=config.labels)),
+            config.validation_count)
         val_images, val_keypoints = resize_set(val_images, val_keypoints, config.input_size)
     else:
         from .data.lsp import lsp_stream, test_crops
@@ -280,9 +320,10 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
 
     best = keras.models.load_model(out / "best.keras", compile=False)
     if config.data == "stickman":
+        handedness = fit_handedness(config, suite, out)
         names = [n for n in ("test1", "test2", "test3", "test4") if n in suite.sets]
         sets, inference_ms = evaluate_on_sets(best, suite, names, config, head_target,
-                                              count=config.test_count)
+                                              count=config.test_count, handedness=handedness)
     else:
         from .evaluate import evaluate_lsp
         row = evaluate_lsp(best, config, splits["test"], ["quarter"], head_target,

@@ -60,10 +60,9 @@ def train_fc(run: Path, epochs: int = 10, steps_per_epoch: int = 100, batch_size
     save it as ``RUN/decoder-fc.keras``. Returns the final losses."""
     from ..data.pipeline import stickman_stream
     from ..data.stickman import DECODER_STREAM
-    from ..data.suites import load_suite
     from ..evaluate import render_set, resize_set
     from ..models.registry import HEADS
-    from ..train import RunError, load_run, stream_config
+    from ..train import RunError, load_run, load_run_suite, stream_config
     from .coordinates import normalise
 
     run = Path(run)
@@ -79,9 +78,9 @@ def train_fc(run: Path, epochs: int = 10, steps_per_epoch: int = 100, batch_size
 
     def pairs(batch):
         return batch["image"], normalise(batch["keypoints"], config.input_size)
-    suite = load_suite(config.train_suite)
+    suite = load_run_suite(config)
     data = stickman_stream(stream_config(config, suite), config.seed, batch_size=batch_size,
-                           stream=DECODER_STREAM).map(pairs)
+                           stream=DECODER_STREAM, output_size=config.input_size).map(pairs)
     images, keypoints, _ = render_set(suite.sets["validation"], config.validation_count)
     images, keypoints = resize_set(images, keypoints, config.input_size)
     validation = (images.astype(np.float32) / 255.0,

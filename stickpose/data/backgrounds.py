@@ -1,7 +1,10 @@
 """What lies behind the figure: noise shapes, procedural platformer scenes, user images."""
 from __future__ import annotations
 
+import zipfile
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -12,14 +15,27 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 
 def draw_shapes(image: np.ndarray, rng: np.random.Generator, circles: float, squares: float,
-                palette: list[tuple[int, int, int]]) -> None:
-    """Draw noise shapes in place, each kind added while a uniform draw is below its p.
+                palette: list[tuple[int, int, int]], style: str = "stickpose") -> None:
+    """Draw noise shapes in place, squares then circles, each kind added while a uniform draw
+    is below its p. Colours come from ``palette`` (the stickman colours without the
+    figure's own).
 
-    Circles are filled, radius 10 px at 224 px (scaled with the size); squares are filled
-    axis-aligned rectangles with sides of 5-30 % of the size. Colours come from ``palette``
-    (the stickman colours without the figure's own).
+    ``stickpose`` style: circles radius 10 px at 224 px (scaled with the size), anti-aliased;
+    squares with sides of 5-30 % of the size. ``class`` style (the class baseline): squares
+    between two sorted corners drawn from ``0..S`` per axis, anywhere in the frame; circles
+    of radius 10 px at every image size, centre in ``0..S``; 8-connected, no anti-aliasing.
     """
     size = image.shape[0]
+    if style == "class":
+        while rng.random() < squares:
+            x1, x2 = np.sort(rng.integers(0, size + 1, 2))
+            y1, y2 = np.sort(rng.integers(0, size + 1, 2))
+            cv2.rectangle(image, (int(x1), int(y1)), (int(x2), int(y2)),
+                          palette[rng.integers(len(palette))], -1)
+        while rng.random() < circles:
+            x, y = rng.integers(0, size + 1, 2)
+            cv2.circle(image, (int(x), int(y)), 10, palette[rng.integers(len(palette))], -1)
+        return
     radius = max(round(10 * size / 224), 1)
     while rng.random() < squares:      # centre uniform in the frame: no corner is favoured
         x, y = rng.integers(0, size, 2)
@@ -126,24 +142,70 @@ class BackgroundFolderError(StickposeError):
     """A background folder with no readable images."""
 
 
-class ImageFolderBackgrounds:
-    """Backgrounds cropped from a folder of the user's images (read once, RGB)."""
+def decode_background(data: bytes) -> np.ndarray | None:
+    """An encoded image file as ``(H, W, 3) uint8`` RGB, or None if it cannot be decoded.
+    Pixels with alpha < 2 are black (the class baseline's reading of its RGBA game
+    screenshots); grey images are spread to three channels, 16-bit ones scaled to 8 bits."""
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None or image.size == 0:
+        return None
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        return None
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.shape[2] in (2, 4):                                 # an alpha channel last
+        colour = image[..., :-1].copy()
+        colour[image[..., -1] < 2] = 0
+        image = colour
+    if image.shape[2] == 1:
+        image = np.repeat(image, 3, axis=2)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
-    def __init__(self, folder: str | Path, size: int):
+
+def _image_files(source: Path) -> list[tuple[str, Callable[[], bytes]]]:
+    """``(name, read)`` of every file with an image suffix in a folder or a ``.zip``."""
+    if source.is_file() and source.suffix.lower() == ".zip":
+        try:
+            archive = zipfile.ZipFile(source)
+        except (OSError, zipfile.BadZipFile) as error:
+            raise BackgroundFolderError(f"cannot read background archive {source}: "
+                                        f"{error}") from None
+        names = sorted(n for n in archive.namelist() if Path(n).suffix.lower() in IMAGE_SUFFIXES)
+        return [(n, partial(archive.read, n)) for n in names]
+    if not source.is_dir():
+        raise BackgroundFolderError(f"background folder {source} does not exist")
+    paths = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    return [(p.name, p.read_bytes) for p in paths]
+
+
+class ImageFolderBackgrounds:
+    """Backgrounds cropped from a folder (or ``.zip``) of the user's images (read once, RGB).
+
+    ``stickpose`` style: images smaller than the frame are scaled up, any crop position.
+    ``class`` style (the class baseline): a crop at row ``randint(0, H - S)``, column
+    ``randint(0, W - S)`` (upper bounds excluded) of an image larger than the frame on both
+    sides; an image that is not larger leaves the background black.
+    """
+
+    def __init__(self, folder: str | Path, size: int, style: str = "stickpose"):
         folder = Path(folder)
-        if not folder.is_dir():
-            raise BackgroundFolderError(f"background folder {folder} does not exist")
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        files = _image_files(folder)
         self.size = size
+        self.style = style
         self.images = []
-        for path in files:
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        for _, read in files:
+            try:
+                image = decode_background(read())
+            except OSError:
+                image = None
             if image is None:
                 continue
             scale = size / min(image.shape[:2])
-            if scale > 1:
+            if scale > 1 and style != "class":
                 image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
-            self.images.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+            self.images.append(image)
         if not self.images:
             raise BackgroundFolderError(
                 f"background folder {folder} holds no readable image "
@@ -152,6 +214,13 @@ class ImageFolderBackgrounds:
     def draw(self, image: np.ndarray, rng: np.random.Generator) -> None:
         """Fill ``image`` ``(S, S, 3)`` with a random crop of a random folder image."""
         source = self.images[rng.integers(len(self.images))]
+        if self.style == "class":
+            height, width = source.shape[:2]
+            if height > self.size and width > self.size:
+                y = int(rng.integers(0, height - self.size))
+                x = int(rng.integers(0, width - self.size))
+                image[:] = source[y:y + self.size, x:x + self.size]
+            return
         y = int(rng.integers(0, max(source.shape[0] - self.size, 0) + 1))
         x = int(rng.integers(0, max(source.shape[1] - self.size, 0) + 1))
         crop = source[y:y + self.size, x:x + self.size]

@@ -7,7 +7,10 @@ import time
 
 from ..quiet_tf import tf
 
+import numpy as np
+
 from ..skeleton import NUM_JOINTS
+from .render import resize_set
 from .stickman import CHUNK_SIZE, TRAINING_STREAM, StickmanConfig, StickmanGenerator
 
 
@@ -49,18 +52,21 @@ atexit.register(_RENDERS.settle)
 
 def stickman_stream(config: StickmanConfig, seed: int, batch_size: int | None = None,
                     count: int | None = None, stream: int = TRAINING_STREAM,
-                    parallel_calls: int = tf.data.AUTOTUNE, start: int = 0) -> tf.data.Dataset:
+                    parallel_calls: int = tf.data.AUTOTUNE, start: int = 0,
+                    output_size: int | None = None) -> tf.data.Dataset:
     """Images rendered on the fly from image ``start`` on: infinite unless ``count`` is given.
 
     Chunks render in parallel threads, in order, so the stream is the same for the same seed
     and config whatever the parallelism; memory stays constant (tf.data keeps only a bounded
     number of chunks in flight). Elements are dicts: ``image (S, S, 3) float32`` in [0, 1]
     RGB, ``keypoints (16, 2) float32`` xy pixels, ``visible (16,) bool`` (batched along a
-    leading axis when ``batch_size`` is given).
+    leading axis when ``batch_size`` is given). With ``output_size``, images rendered at
+    ``config.size`` are resized to it (area interpolation, keypoints mapped along), as
+    evaluation resizes test images to the model input.
     """
     generator = StickmanGenerator(config, seed, stream)
     generator.check_backgrounds()
-    size = config.size
+    size = output_size or config.size
     first_chunk, skip = divmod(start, CHUNK_SIZE)
     end = tf.int64.max if count is None else -(-(start + count) // CHUNK_SIZE)
     chunks = tf.data.Dataset.range(first_chunk, end)
@@ -68,7 +74,9 @@ def stickman_stream(config: StickmanConfig, seed: int, batch_size: int | None = 
     @tf.autograph.experimental.do_not_convert
     def chunk(index):
         with _RENDERS:
-            return generator.chunk(int(index))
+            images, keypoints, visible = generator.chunk(int(index))
+            images, keypoints = resize_set(images, keypoints, size)
+            return images, keypoints.astype(np.float32), visible
 
     def render(index):
         images, keypoints, visible = tf.numpy_function(

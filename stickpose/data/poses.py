@@ -251,6 +251,20 @@ class PoseBank:
         """Poses ``(n, 16, 2) float64`` chosen with replacement."""
         return self.poses[rng.integers(0, len(self.poses), n)]
 
+    def in_order(self, first: int, n: int) -> np.ndarray:
+        """Poses ``first .. first + n - 1`` ``(n, 16, 2) float64``, wrapping around."""
+        return self.poses[np.arange(first, first + n) % len(self.poses)]
+
+    def rows(self, start: int, stop: int | None) -> "PoseBank":
+        """The bank's complete poses ``start:stop`` (as Python slices count them), named in
+        an error when the range holds none."""
+        poses = self.poses[start:stop]
+        if len(poses) == 0:
+            raise PoseFileError(f"pose file {self.source} has {len(self.poses)} complete "
+                                f"pose(s); rows {start}:{'' if stop is None else stop} "
+                                "of them are empty")
+        return PoseBank(poses, self.skipped, self.source)
+
 
 def load_pose_bank(path: str | Path) -> PoseBank:
     """Read a pose bank from ``.npy`` or ``.csv``; rows with a joint at -1 are skipped.

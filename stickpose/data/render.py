@@ -1,10 +1,18 @@
-"""Drawing a stick figure with sub-pixel precision (OpenCV fixed-point ``shift``, anti-aliased)."""
+"""Drawing a stick figure in one of two styles.
+
+``stickpose``: sub-pixel precision (OpenCV fixed-point ``shift``, anti-aliased lines).
+``class``: the class baseline's drawing to the letter (design.md section 9): endpoints rounded
+to whole pixels with ``np.round`` (halves to even), 8-connected ``cv2.line`` per limb in the
+skeleton's order, then a filled head circle whose centre and radius are truncated.
+"""
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from ..skeleton import HEAD_TOP, LIMB_CHAINS, UPPER_NECK
+from ..skeleton import HEAD_TOP, LIMB_CHAINS, LIMBS, UPPER_NECK
+
+STYLES = ("stickpose", "class")
 
 SHIFT = 4                  # OpenCV fractional bits: coordinates drawn on a 1/16 px grid
 _ONE = 1 << SHIFT
@@ -31,3 +39,38 @@ def draw_stickman(image: np.ndarray, keypoints: np.ndarray, colour: tuple[int, i
     centre = _fixed(0.5 * (neck + top))
     cv2.circle(image, (int(centre[0]), int(centre[1])), int(round(radius * _ONE)), colour,
                -1, cv2.LINE_AA, SHIFT)
+
+
+def draw_stickman_class(image: np.ndarray, keypoints: np.ndarray, colour: tuple[int, int, int],
+                        thickness: int) -> None:
+    """Draw one figure in place exactly as the class baseline's ``draw_a_stickman`` does.
+
+    image: ``(H, W, 3) uint8``; keypoints: ``(16, 2)`` float, xy, the stretched (unrounded)
+    pixel coordinates; colour in the image's channel order.
+    """
+    points = np.round(np.asarray(keypoints, np.float64)).astype(np.int64)
+    for a, b in LIMBS:
+        cv2.line(image, (int(points[a, 0]), int(points[a, 1])),
+                 (int(points[b, 0]), int(points[b, 1])), colour, thickness)
+    (x8, y8), (x9, y9) = (float(v) for v in keypoints[UPPER_NECK]), \
+        (float(v) for v in keypoints[HEAD_TOP])
+    radius = int(np.sqrt((x8 - x9) ** 2 + (y8 - y9) ** 2) / 2)
+    cv2.circle(image, (int((x8 + x9) / 2), int((y8 + y9) / 2)), radius, colour, -1)
+
+
+def class_labels(keypoints: np.ndarray) -> np.ndarray:
+    """The class's labels of stretched coordinates ``(..., 16, 2)``: truncated to whole
+    pixels (the class wrote them back into the pose's int64 array), while its drawing rounds
+    them. Same shape, float32."""
+    return np.trunc(keypoints).astype(np.float32)
+
+
+def resize_set(images: np.ndarray, keypoints: np.ndarray, size: int):
+    """Images ``(n, S, S, 3)`` resized to ``size`` (area interpolation) with keypoints
+    ``(n, 16, 2)`` mapped along (pixel centres kept, see ``stickpose.skeleton``)."""
+    if images.shape[1] == size:
+        return images, keypoints
+    scale = size / images.shape[1]
+    resized = np.stack([cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+                        for image in images])
+    return resized, (keypoints + 0.5) * scale - 0.5

@@ -14,15 +14,16 @@ from functools import cached_property
 import numpy as np
 
 from ..errors import StickposeError
-from ..skeleton import (LABEL_CONVENTIONS, NUM_JOINTS, STICKMAN_COLOURS_RGB, line_thickness,
-                        observer_centric)
+from ..skeleton import (CLASS_COLOURS_RGB, LABEL_CONVENTIONS, NUM_JOINTS, STICKMAN_COLOURS_RGB,
+                        line_thickness, observer_centric)
 from .backgrounds import ImageFolderBackgrounds, PlatformerScenes, draw_shapes
 from .occlusion import draw_occluders
 from .placement import PLACEMENTS, place
 from .poses import PoseBank, ProceduralPoses, load_pose_bank
-from .render import draw_stickman
+from .render import STYLES, class_labels, draw_stickman, draw_stickman_class
 
 CHUNK_SIZE = 64
+POSE_ORDERS = ("random", "in_order")
 MIN_SIZE, MAX_SIZE = 32, 4096
 DATASET_STREAM, TRAINING_STREAM, DECODER_STREAM = 0, 1, 2
 
@@ -49,8 +50,11 @@ class StickmanConfig:
     margin: float = 0.0          # fraction of the size left empty on each side
     min_scale: float = 0.5       # fit placement: smallest figure, as a share of the frame
     poses: str = "procedural"    # or the path of a pose bank (.npy / .csv)
+    pose_rows: tuple[int, int | None] = (0, None)   # a bank's complete poses start:stop
+    pose_order: str = "random"   # a bank: random (with replacement) or in_order (image i = pose i)
     background_dir: str | None = None
     labels: str = "observer"     # left/right convention: observer- or person-centric
+    style: str = "stickpose"     # drawing rules: stickpose (sub-pixel) or class (section 9)
 
     def __post_init__(self):
         if not isinstance(self.size, int) or self.size < MIN_SIZE:
@@ -78,6 +82,29 @@ class StickmanConfig:
         if self.labels not in LABEL_CONVENTIONS:
             raise ConfigError(f"labels {self.labels!r} is unknown; expected one of "
                               f"{', '.join(LABEL_CONVENTIONS)}")
+        rows = self.pose_rows
+        if isinstance(rows, (tuple, list)) and len(rows) == 1:
+            rows = (rows[0], None)
+        if (not isinstance(rows, (tuple, list)) or len(rows) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                           for v in (rows[0], 0 if rows[1] is None else rows[1]))):
+            raise ConfigError(f"pose_rows {self.pose_rows!r} is not [start, stop] of "
+                              "non-negative integers (stop may be left out)")
+        rows = (rows[0], rows[1])
+        object.__setattr__(self, "pose_rows", rows)
+        if self.pose_order not in POSE_ORDERS:
+            raise ConfigError(f"pose_order {self.pose_order!r} is unknown; expected one of "
+                              f"{', '.join(POSE_ORDERS)}")
+        if self.poses == "procedural" and (self.pose_order != "random" or rows != (0, None)):
+            raise ConfigError("pose_rows and pose_order apply to a pose bank, not to "
+                              "procedural poses")
+        if self.style not in STYLES:
+            raise ConfigError(f"style {self.style!r} is unknown; expected one of "
+                              f"{', '.join(STYLES)}")
+        if self.style == "class" and (self.placement != "stretch" or self.margin != 0):
+            raise ConfigError(f"the class style stretches every pose to the whole frame "
+                              f"(placement stretch, margin 0); got placement "
+                              f"{self.placement!r}, margin {self.margin}")
         if self.background_dir and self.backgrounds == 0:
             raise ConfigError(f"background folder {self.background_dir} is given but the "
                               "backgrounds probability is 0; set backgrounds > 0 to use it")
@@ -101,12 +128,13 @@ class StickmanGenerator:
         self.seed = int(seed)
         self.stream = stream
         self.poses = (ProceduralPoses() if config.poses == "procedural"
-                      else load_pose_bank(config.poses))
+                      else load_pose_bank(config.poses).rows(*config.pose_rows))
 
     @cached_property
     def _backgrounds(self) -> PlatformerScenes | ImageFolderBackgrounds:
         if self.config.background_dir:
-            return ImageFolderBackgrounds(self.config.background_dir, self.config.size)
+            return ImageFolderBackgrounds(self.config.background_dir, self.config.size,
+                                          self.config.style)
         return PlatformerScenes(self.config.size, self.seed)
 
     def check_backgrounds(self) -> None:
@@ -120,12 +148,18 @@ class StickmanGenerator:
         config = self.config
         size = config.size
         rng = np.random.default_rng((self.seed, int(index), self.stream))
-        poses = self.poses.sample(rng, CHUNK_SIZE)
+        poses = (self.poses.in_order(int(index) * CHUNK_SIZE, CHUNK_SIZE)
+                 if config.pose_order == "in_order" else self.poses.sample(rng, CHUNK_SIZE))
         if config.labels == "observer":
             poses = observer_centric(poses)
-        keypoints = place(poses, size, config.placement, rng, config.margin,
-                          config.min_scale).astype(np.float32)
-        colours = rng.integers(len(STICKMAN_COLOURS_RGB), size=CHUNK_SIZE)
+        placed = place(poses, size, config.placement, rng, config.margin, config.min_scale)
+        if config.style == "class":     # drawn from the exact values, labelled truncated
+            keypoints, draw, palette = class_labels(placed), draw_stickman_class, CLASS_COLOURS_RGB
+        else:
+            keypoints, draw, palette = placed.astype(np.float32), draw_stickman, \
+                STICKMAN_COLOURS_RGB
+            placed = keypoints
+        colours = rng.integers(len(palette), size=CHUNK_SIZE)
         images = np.zeros((CHUNK_SIZE, size, size, 3), np.uint8)
         visible = np.ones((CHUNK_SIZE, NUM_JOINTS), bool)
         thickness = line_thickness(size)
@@ -134,9 +168,9 @@ class StickmanGenerator:
             if config.backgrounds > 0 and rng.random() < config.backgrounds:
                 self._backgrounds.draw(image, rng)
             if config.circles > 0 or config.squares > 0:
-                palette = [c for k, c in enumerate(STICKMAN_COLOURS_RGB) if k != colours[i]]
-                draw_shapes(image, rng, config.circles, config.squares, palette)
-            draw_stickman(image, keypoints[i], STICKMAN_COLOURS_RGB[colours[i]], thickness)
+                others = [c for k, c in enumerate(palette) if k != colours[i]]
+                draw_shapes(image, rng, config.circles, config.squares, others, config.style)
+            draw(image, placed[i], palette[colours[i]], thickness)
             if config.occluders > 0:
                 visible[i] = draw_occluders(image, keypoints[i], rng, config.occluders)
         return images, keypoints, visible

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import StickposeError
+from .class_baseline import class_files, resolve
 from .stickman import StickmanConfig
 
 
@@ -24,6 +25,8 @@ class SetSpec:
     seed: int
     config: StickmanConfig
     count: int | None = None   # None for an infinite training stream
+    render_size: int | None = None   # a stream: render at this size, then resize to the
+                                     # model input (None: render at the input size)
 
 
 @dataclass(frozen=True)
@@ -51,23 +54,32 @@ def known_suites() -> list[str]:
     return sorted({p.stem for d in suite_dirs() for p in d.glob("*.toml")})
 
 
-def _spec(name: str, values: dict, defaults: dict, where: str, stream: bool) -> SetSpec:
+def _spec(name: str, values: dict, defaults: dict, where: str, stream: bool,
+          class_files: dict | None) -> SetSpec:
     merged = {**defaults, **values}
     for key in ("poses", "background_dir"):   # paths in a suite are relative to its file
+        if key in merged:
+            merged[key] = resolve(merged[key], class_files, f"{where} [{name}] {key}")
         value = merged.get(key)
         if isinstance(value, str) and value != "procedural" and not Path(value).is_absolute():
             merged[key] = str(Path(where).parent / value)
     seed, count = merged.pop("seed", None), merged.pop("count", None)
+    render_size = merged.pop("render_size", None) if stream else None
+    if render_size is not None and (not isinstance(render_size, int) or render_size < 32):
+        raise SuiteError(f"{where}: stream {name!r} render_size {render_size!r} is not an "
+                         "integer >= 32")
     if not isinstance(seed, int):
         raise SuiteError(f"{where}: set {name!r} needs an integer seed, got {seed!r}")
     if not stream and (not isinstance(count, int) or count < 1):
         raise SuiteError(f"{where}: set {name!r} needs a positive integer count, got {count!r}")
     config = StickmanConfig.from_dict(merged, where=f"{where} [{name}]")
-    return SetSpec(name, seed, config, None if stream else count)
+    return SetSpec(name, seed, config, None if stream else count, render_size)
 
 
-def load_suite(name_or_path: str) -> Suite:
-    """A suite by built-in name (``stickman``) or by the path of a TOML file."""
+def load_suite(name_or_path: str, class_dir: str | Path | None = None) -> Suite:
+    """A suite by built-in name (``stickman``) or by the path of a TOML file. ``class_dir``:
+    the user's copy of the class baseline, for suites that read its files
+    (``class:test_split`` etc., see ``class_baseline``)."""
     path = Path(name_or_path)
     if path.suffix != ".toml":
         found = [d / f"{name_or_path}.toml" for d in suite_dirs() if (d / f"{name_or_path}.toml").is_file()]
@@ -96,9 +108,11 @@ def load_suite(name_or_path: str) -> Suite:
     defaults = document.get("defaults", {})
     if not isinstance(head.get("version", 1), int):
         raise SuiteError(f"{path}: suite version {head['version']!r} is not an integer")
-    sets = {n: _spec(n, v, defaults, str(path), False) for n, v in document.get("sets", {}).items()}
+    files = None if class_dir is None else class_files(class_dir)
+    sets = {n: _spec(n, v, defaults, str(path), False, files)
+            for n, v in document.get("sets", {}).items()}
     stream_defaults = {k: v for k, v in defaults.items() if k != "count"}
-    streams = {n: _spec(n, v, stream_defaults, str(path), True)
+    streams = {n: _spec(n, v, stream_defaults, str(path), True, files)
                for n, v in document.get("streams", {}).items()}
     if not sets:
         raise SuiteError(f"{path}: no [sets.NAME] table; a suite needs at least one set")
