@@ -114,17 +114,35 @@ def main():
                    "covered joints are marked not visible.")
 @click.option("--workers", type=click.IntRange(min=1), default=_cores(),
               show_default=True, help="Rendering processes (the output does not depend on it).")
+@click.option("--style", type=click.Choice(["stickpose", "class"]), default="stickpose",
+              show_default=True, help="Drawing rules. stickpose: anti-aliased sub-pixel "
+              "figure, exact float labels. class: the class baseline's drawing to the letter "
+              "(whole-pixel 8-connected lines, truncated head, its squares and 10 px circles, "
+              "labels truncated to whole pixels); needs --margin 0.")
+@click.option("--class-dir", type=click.Path(path_type=Path),
+              help="Your copy of the class baseline repository (or a folder with "
+                   "train_split.npy, test_split.npy, backgrounds/ or backgrounds.zip), for "
+                   "--suite class.")
+@click.option("--format", "fmt", type=click.Choice(["stickpose", "class"]), default="stickpose",
+              show_default=True, help="stickpose: OUT/SET/images + keypoints.npy + COCO JSON. "
+              "class: the class's layout, OUT/Test1/0.png ... + OUT/test1_labels.npy (a "
+              "single dataset is written as Test1).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing dataset in --out.")
 @click.option("--preview", type=click.Path(path_type=Path),
               help="Also write a contact sheet PNG of the first images with keypoints.")
 @click.pass_context
 @user_errors
 def generate(ctx, suite, out, noise, count, size, seed, circles, squares, backgrounds,
-             background_dir, poses, placement, margin, labels, occluders, workers, overwrite,
-             preview):
+             background_dir, poses, placement, margin, labels, occluders, workers, style,
+             class_dir, fmt, overwrite, preview):
     """Render stick-figure datasets: images, keypoints.npy, visible.npy, COCO JSON, meta.json.
 
     The same seed and settings give byte-identical files. Output appears only when complete.
+
+    \b
+    stickpose generate --suite stickman                      stickpose's benchmark
+    stickpose generate --suite class --class-dir DIR         the class's own test sets
+    stickpose generate --suite class --class-dir DIR --format class --out Dataset
     """
     from .data.storage import load_dataset, write_dataset, write_suite
     from .data.stickman import StickmanConfig
@@ -141,39 +159,65 @@ def generate(ctx, suite, out, noise, count, size, seed, circles, squares, backgr
     if suite:
         fixed = [name for name in ("noise", "seed", "circles", "squares", "backgrounds",
                                    "background_dir", "poses", "placement", "margin",
-                                   "labels", "occluders") if from_command_line(name)]
+                                   "labels", "occluders", "style") if from_command_line(name)]
         if fixed:
             raise click.UsageError(f"--{fixed[0].replace('_', '-')} cannot be combined with "
                                    "--suite (a suite fixes its settings; write your own "
                                    "suite TOML to change them)")
-        spec = load_suite(suite)
-        with progress_bars() as bar:
-            paths = write_suite(spec, out or Path("data") / spec.name,
-                                size=size if from_command_line("size") else None,
-                                count=count if from_command_line("count") else None,
-                                workers=workers, overwrite=overwrite,
-                                progress=lambda name, total: bar(f"{name:>10}", total))
+        spec = load_suite(suite, class_dir)
+        names = list(spec.sets)
+
+        def render(folder):
+            with progress_bars() as bar:
+                return write_suite(spec, folder, size=size if from_command_line("size") else None,
+                                   count=count if from_command_line("count") else None,
+                                   workers=workers, overwrite=overwrite,
+                                   progress=lambda name, total: bar(f"{name:>10}", total))
+        out = out or Path("data") / spec.name
     else:
+        if class_dir:
+            raise click.UsageError("--class-dir goes with --suite class (or a suite that "
+                                   "reads the class's files)")
         base = load_suite("stickman").streams["train"].config if noise else StickmanConfig()
         config = StickmanConfig(
             size=size, margin=margin, placement=placement, poses=poses, occluders=occluders,
-            labels=labels,
+            labels=labels, style=style,
             circles=base.circles if circles is None else circles,
             squares=base.squares if squares is None else squares,
             backgrounds=base.backgrounds if backgrounds is None else backgrounds,
             background_dir=str(background_dir) if background_dir else None)
-        with progress_bars() as bar:
-            path = write_dataset(out or Path("data") / "generated", config, seed, count,
-                                 workers=workers, overwrite=overwrite,
-                                 progress=bar("generating", count))
-        paths = {path.name: path}
+        names = ["test1"]
+
+        def render(folder):
+            with progress_bars() as bar:
+                path = write_dataset(folder, config, seed, count, workers=workers,
+                                     overwrite=overwrite, progress=bar("generating", count))
+            return {path.name: path}
+        out = out or Path("data") / "generated"
+    if fmt == "class":
+        from .data.class_format import load_class_set, write_class_sets
+        folders = write_class_sets(
+            render if suite else (lambda folder: {"test1": render(folder / "test1")["test1"]}),
+            names, out, overwrite)
+        for name, folder in folders.items():
+            click.echo(f"{name}: {len(list(folder.glob('*.png')))} images -> {folder} "
+                       f"(labels {folder.parent / (folder.name.lower() + '_labels.npy')})")
+        if preview:
+            from .viz import contact_sheet
+            images, keypoints, _ = load_class_set(next(iter(folders.values())), 32)
+            write_atomic(preview, encode_png(contact_sheet(images, keypoints, columns=8)))
+            click.echo(f"preview -> {preview}")
+        return
+    paths = render(out)
     for name, path in paths.items():
         meta = load_dataset(path).meta
         click.echo(f"{name}: {meta['count']} images ({meta['config']['size']} px) -> {path}")
         if meta["poses"].get("skipped_incomplete"):
+            rows = meta["poses"].get("rows", "0:")
             click.echo(f"{name}: pose bank {meta['poses']['path']}: "
-                       f"{meta['poses']['skipped_incomplete']} incomplete row(s) skipped, "
-                       f"{meta['poses']['poses']} used")
+                       f"{meta['poses']['skipped_incomplete']} incomplete row(s) skipped; "
+                       + ("" if rows == "0:" else f"complete poses {rows}, ")
+                       + f"{meta['poses']['poses']} used")
     if preview:
         sheet = preview_sheet({name: load_dataset(path) for name, path in paths.items()})
         write_atomic(preview, encode_png(sheet))

@@ -42,9 +42,13 @@ def render_set(spec, count: int | None = None):
 
 
 def load_set(path: Path, count: int | None = None):
-    """The same triple from a dataset folder written by ``stickpose generate``."""
+    """The same triple from a dataset folder written by ``stickpose generate``, or from a
+    set in the class's layout (``Test1/`` beside ``test1_labels.npy``; ``class:DIR``)."""
+    from .data.class_format import is_class_set, load_class_set
     from .data.storage import load_dataset
 
+    if is_class_set(path):
+        return load_class_set(path, count)
     dataset = load_dataset(path)
     count = len(dataset) if count is None else min(count, len(dataset))
     images = np.stack([dataset.image(i) for i in range(count)])

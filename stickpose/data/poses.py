@@ -306,7 +306,8 @@ def load_pose_bank(path: str | Path) -> PoseBank:
         raise PoseFileError(f"pose file {path} has shape {array.shape}; "
                             f"expected {ACCEPTED_POSE_SHAPES}")
     array = array.astype(np.float64)
-    missing = (array == -1).all(axis=2) | ~np.isfinite(array).all(axis=2)   # (N, 16)
+    # a -1 anywhere marks a missing joint (the class skipped every row holding one)
+    missing = (array == -1).any(axis=2) | ~np.isfinite(array).all(axis=2)   # (N, 16)
     complete = ~missing.any(axis=1)
     if not complete.any():
         raise PoseFileError(f"pose file {path} has no complete pose among {len(array)} rows")

@@ -178,6 +178,9 @@ class StickmanGenerator:
     def pose_source(self) -> dict:
         """What the poses came from, for a dataset's meta.json."""
         if isinstance(self.poses, PoseBank):
+            start, stop = self.config.pose_rows
             return {"kind": "bank", "path": self.poses.source, "poses": len(self.poses.poses),
-                    "skipped_incomplete": self.poses.skipped}
+                    "skipped_incomplete": self.poses.skipped,
+                    "rows": f"{start}:{'' if stop is None else stop}",
+                    "order": self.config.pose_order}
         return {"kind": "procedural"}

@@ -1,0 +1,152 @@
+"""The class baseline's on-disk test sets: ``ROOT/Test{k}/{i}.png`` (i = 0, 1, ...) and
+``ROOT/test{k}_labels.npy`` (N x 32 floats: x0, y0, ... x15, y15 in the image's pixels).
+
+``stickpose generate --format class`` writes this layout so that a set can be handed to
+users of the class's own code; ``stickpose evaluate --dataset`` reads it back.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import StickposeError
+from ..skeleton import NUM_JOINTS
+
+PREFIX = "class:"
+
+
+class ClassSetError(StickposeError):
+    """A class-layout folder with missing or inconsistent files."""
+
+
+def labels_path(folder: Path) -> Path:
+    """Where the class keeps the labels of set folder ``ROOT/Test1``: ``ROOT/test1_labels.npy``."""
+    return folder.parent / f"{folder.name.lower()}_labels.npy"
+
+
+def _numbered_pngs(folder: Path) -> list[Path]:
+    return sorted((p for p in folder.iterdir() if re.fullmatch(r"\d+\.png", p.name)),
+                  key=lambda p: int(p.stem))
+
+
+def is_class_set(path: str | Path) -> bool:
+    """``class:DIR``, or a folder of numbered PNGs beside its ``*_labels.npy`` file."""
+    if str(path).startswith(PREFIX):
+        return True
+    path = Path(path)
+    return (path.is_dir() and not (path / "meta.json").exists()
+            and labels_path(path).is_file() and bool(_numbered_pngs(path)))
+
+
+def load_class_set(path: str | Path, count: int | None = None):
+    """Images ``(n, S, S, 3) uint8`` RGB, keypoints ``(n, 16, 2)`` float32 and visible
+    ``(n, 16)`` (all True) of a class-layout set folder (``class:`` prefix optional)."""
+    folder = Path(str(path)[len(PREFIX):] if str(path).startswith(PREFIX) else path)
+    if not folder.is_dir():
+        raise ClassSetError(f"class set folder {folder} does not exist; expected ROOT/Test1 "
+                            "holding 0.png, 1.png, ... beside ROOT/test1_labels.npy")
+    labels_file = labels_path(folder)
+    if not labels_file.is_file():
+        raise ClassSetError(f"class set {folder} has no labels: expected {labels_file} "
+                            "(N x 32 numbers, as the class's generator/test.py writes them)")
+    try:
+        labels = np.load(labels_file, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise ClassSetError(f"cannot read {labels_file}: {error}") from None
+    if labels.ndim != 2 or labels.shape[1] != 2 * NUM_JOINTS:
+        raise ClassSetError(f"{labels_file} has shape {labels.shape}; expected (N, 32)")
+    files = _numbered_pngs(folder)
+    expected = [f"{i}.png" for i in range(len(files))]
+    if [p.name for p in files] != expected or len(files) != len(labels):
+        raise ClassSetError(f"class set {folder} holds {len(files)} numbered PNG(s) for "
+                            f"{len(labels)} label rows; expected 0.png ... "
+                            f"{len(labels) - 1}.png")
+    count = len(files) if count is None else min(count, len(files))
+    images = []
+    for path in files[:count]:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ClassSetError(f"cannot read image {path}")
+        images.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+    if len({image.shape for image in images}) > 1:
+        raise ClassSetError(f"class set {folder}: images differ in size")
+    keypoints = labels[:count].reshape(-1, NUM_JOINTS, 2).astype(np.float32)
+    return np.stack(images), keypoints, np.ones(keypoints.shape[:2], bool)
+
+
+def check_class_targets(names, root: str | Path, overwrite: bool = False) -> dict:
+    """``{name: (set folder, labels file)}`` under ``root``, each checked to be free (or,
+    with ``overwrite``, to hold nothing but the class files it would replace)."""
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise ClassSetError(f"{root} exists and is not a folder")
+    targets = {}
+    for name in names:
+        folder = root / name.capitalize()
+        labels = labels_path(folder)
+        if folder.exists() or labels.exists():
+            foreign = [p.name for p in folder.iterdir()
+                       if not re.fullmatch(r"\d+\.png", p.name)] if folder.is_dir() else []
+            if not overwrite or foreign or (folder.exists() and not folder.is_dir()):
+                raise ClassSetError(
+                    f"{folder} already exists" + (f" and holds other files ({foreign[0]})"
+                                                  if foreign else "")
+                    + ("; choose another --out" if foreign or overwrite else
+                       "; pass --overwrite to replace it"))
+        targets[name] = (folder, labels)
+    return targets
+
+
+def write_class_layout(datasets: dict, root: str | Path, overwrite: bool = False) -> list[Path]:
+    """Copy stickpose datasets ``{set name: storage.Dataset}`` into the class layout under
+    ``root``: ``Test{k}``-style folders (the name capitalised) and ``NAME_labels.npy``
+    (float64). Each folder appears complete or not at all; an existing one is replaced only
+    with ``overwrite`` and only if it holds nothing but the class files. Returns the set
+    folders."""
+    root = Path(root)
+    targets = check_class_targets(datasets, root, overwrite)
+    root.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, dataset in datasets.items():
+        folder, labels = targets[name]
+        staging = root / f".{folder.name}.partial-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        try:
+            for index in range(len(dataset)):
+                shutil.copyfile(dataset.image_path(index), staging / f"{index}.png")
+            rows = dataset.keypoints.reshape(len(dataset), -1).astype(np.float64)
+            temporary = root / f".{labels.name}.partial-{os.getpid()}.npy"
+            np.save(temporary, rows)
+            if folder.exists():
+                shutil.rmtree(folder)
+            os.rename(staging, folder)
+            os.replace(temporary, labels)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        written.append(folder)
+    return written
+
+
+def write_class_sets(render, names, root: str | Path, overwrite: bool = False) -> dict:
+    """Render sets ``names`` with ``render(folder) -> {name: dataset path}`` into a hidden
+    staging folder beside ``root``, then write them in the class layout under ``root``
+    (targets checked first). Returns ``{name: set folder}``."""
+    from .storage import load_dataset
+
+    root = Path(root)
+    check_class_targets(names, root, overwrite)
+    staging = root.parent / f".{root.name}.stickpose-{os.getpid()}"
+    try:
+        paths = render(staging)
+        folders = write_class_layout({n: load_dataset(p) for n, p in paths.items()}, root,
+                                     overwrite)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return dict(zip(paths, folders))
