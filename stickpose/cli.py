@@ -396,8 +396,10 @@ def _names(value: str, known: tuple, option: str) -> list[str]:
 
 @main.command()
 @click.argument("run", required=False, type=click.Path(path_type=Path))
-@click.option("--suite", default="stickman", show_default=True,
-              help="Suite (name or .toml) whose sets are evaluated.")
+@click.option("--suite", help="Suite (name or .toml) whose sets are evaluated [the run's own: "
+              "stickman, or class for a run trained with --suite class].")
+@click.option("--class-dir", type=click.Path(path_type=Path),
+              help="Your copy of the class baseline, for --suite class [the run's own].")
 @click.option("--sets", default="test1,test2,test3,test4", show_default=True,
               help="Comma-separated set names of the suite.")
 @click.option("--dataset", "datasets", multiple=True, type=click.Path(path_type=Path),
@@ -424,8 +426,8 @@ def _names(value: str, known: tuple, option: str) -> list[str]:
 @click.option("--out", type=click.Path(path_type=Path),
               help="Folder for evaluation.csv and evaluation.md [RUN/evaluation].")
 @user_errors
-def evaluate(run, suite, sets, datasets, data, decoders, occlusion, count, sigma, batch_size,
-             seed, predictions, out):
+def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, count, sigma,
+             batch_size, seed, predictions, out):
     """Score a trained run with every decoder on the same heatmaps (seed 000's table per
     set: PCK, MSE, MPJPE, class score, swaps, timings), optionally under occlusion.
 
@@ -433,6 +435,8 @@ def evaluate(run, suite, sets, datasets, data, decoders, occlusion, count, sigma
     stickpose evaluate runs/RUN                          test1-test4, every decoder
     stickpose evaluate runs/RUN --occlusion all          plus the occlusion experiments
     stickpose evaluate --predictions P.npy --dataset D   keypoints from another tool
+    stickpose evaluate runs/RUN --suite class --class-dir DIR   the class's test1-test4
+    stickpose evaluate runs/RUN --dataset Dataset/Test1  a set in the class's layout
     """
     from .data.occlusion import OCCLUSIONS
     from .evaluate import (evaluate_lsp_run, evaluate_run, load_set, record_results,
@@ -457,16 +461,25 @@ def evaluate(run, suite, sets, datasets, data, decoders, occlusion, count, sigma
             results = evaluate_lsp_run(run, data[4:], decoders, count, batch_size, sigma)
         else:
             if datasets:
+                from .evaluate import person_centric
                 loaders = {p.name: functools.partial(load_set, p, count) for p in datasets}
+                relabel = {p.name for p in datasets if person_centric(p)}
             else:
                 from .data.suites import load_suite
-                spec = load_suite(suite)
-                loaders = {n: functools.partial(render_set, spec.sets[n], count)
+                from .train import TrainConfig, set_key
+                own = (TrainConfig.load(Path(run) / "config.json")
+                       if (Path(run) / "config.json").is_file() else TrainConfig())
+                spec = load_suite(suite or own.suite,
+                                  class_dir or (own.class_dir if (suite or own.suite) == own.suite
+                                                else None))
+                loaders = {set_key(spec.name, n): functools.partial(render_set, spec.sets[n], count)
                            for n in _set_names(spec, sets)}
+                relabel = {set_key(spec.name, n) for n in _set_names(spec, sets)
+                           if spec.sets[n].config.labels == "person"}
             with progress_bars() as bar:
                 step = bar("evaluating", len(loaders) * len(kinds))
                 results = evaluate_run(run, loaders, decoders, kinds, batch_size, seed, sigma,
-                                       progress=lambda label: step(1))
+                                       progress=lambda label: step(1), relabel=relabel)
         title = f"stickpose evaluate {run}"
         out = out or Path(run) / "evaluation"
         record_results(run, results)
@@ -577,7 +590,10 @@ def _board_options(command):
                          help="score (class test score), pck (PCK@0.15), mse or mpjpe."),
             click.option("--arch", help="Only this architecture."),
             click.option("--head", help="Only this head."),
-            click.option("--data", help="Only runs trained on stickman or lsp."),
+            click.option("--data", help="Only runs trained on stickman, class or lsp."),
+            click.option("--suite", type=click.Choice(["stickman", "class"]),
+                         help="Whose test1-test4: stickpose's stickman suite or the class's "
+                              "own benchmark [stickman; the bare command prints both]."),
             click.option("--decoders", "by_decoder", is_flag=True,
                          help="A row per decoder recorded by `stickpose evaluate`."),
             DB_OPTION]):
@@ -591,11 +607,12 @@ def _db(db):
     return db or (parent.params.get("db") if parent else None)
 
 
-def _comparison(db, metric, arch, head, data, by_decoder):
-    from .leaderboard.board import comparison, load
+def _comparison(db, metric, arch, head, data, by_decoder, suite="stickman"):
+    from .leaderboard.board import comparison, for_suite, load
     from .leaderboard.store import open_store
 
-    return comparison(load(open_store(db)), metric, arch, head, data, by_decoder)
+    return comparison(for_suite(load(open_store(db)), suite), metric, arch, head, data,
+                      by_decoder, by_data=suite != "stickman")
 
 
 @main.group(invoke_without_command=True)
@@ -605,7 +622,7 @@ def _comparison(db, metric, arch, head, data, by_decoder):
 @click.option("--where", is_flag=True, help="Print where the results store is, and stop.")
 @click.pass_context
 @user_errors
-def leaderboard(ctx, db, metric, arch, head, data, by_decoder, fmt, where):
+def leaderboard(ctx, db, metric, arch, head, data, by_decoder, suite, fmt, where):
     """The comparison table of every recorded run: architecture x head rows, test sets as
     columns (mean over the recorded runs), the best of each column marked. Every
     `stickpose train` and `stickpose evaluate` records into the store.
@@ -625,13 +642,26 @@ def leaderboard(ctx, db, metric, arch, head, data, by_decoder, fmt, where):
         return
     if ctx.invoked_subcommand is not None:
         return
-    table = _comparison(db, metric, arch, head, data, by_decoder)
-    if table.empty:
+    tables = {name: _comparison(db, metric, arch, head, data, by_decoder, name)
+              for name in ([suite] if suite else ["stickman", "class"])}
+    if suite is None and tables["class"].empty:
+        del tables["class"]
+    if all(table.empty for table in tables.values()):
         click.echo("no recorded results match these filters" if arch or head or data else
                    "no results recorded yet: `stickpose train` or `stickpose leaderboard run` "
                    "adds some")
         return
-    click.echo(render(table, metric, fmt))
+    better = "lower" if metric not in ("pck",) else "higher"
+    for name, table in tables.items():
+        if len(tables) > 1 and fmt in ("table", "md"):
+            title = {"stickman": "stickpose's stickman suite",
+                     "class": "the class's own benchmark (its MPII test poses, drawing and "
+                              "person-centric labels; data = what the model trained on)"}[name]
+            click.echo(f"{'## ' if fmt == 'md' else ''}{metric} on {title}, {better} is better"
+                       + ("\n" if fmt == "md" else ""))
+        click.echo(render(table, metric, fmt))
+        if len(tables) > 1:
+            click.echo()
 
 
 @leaderboard.command("run")
@@ -667,7 +697,7 @@ def leaderboard_run(archs, heads, seeds, budget, out, db):
 @_board_options
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="PNG file.")
 @user_errors
-def leaderboard_plot(db, metric, arch, head, data, by_decoder, out):
+def leaderboard_plot(db, metric, arch, head, data, by_decoder, suite, out):
     """Grouped bar charts of the comparison table, one panel per test set; with --decoders,
     PCK-vs-threshold curves, a line per decoder."""
     from .leaderboard.board import load, plot, plot_curves
@@ -676,9 +706,11 @@ def leaderboard_plot(db, metric, arch, head, data, by_decoder, out):
     if out.suffix.lower() != ".png":
         raise click.BadParameter(f"{out} is not a .png file path", param_hint="--out")
     if by_decoder:
-        plot_curves(load(open_store(_db(db))), out, arch, head)
+        from .leaderboard.board import for_suite
+        plot_curves(for_suite(load(open_store(_db(db))), suite or "stickman"), out, arch, head)
     else:
-        plot(_comparison(_db(db), metric, arch, head, data, by_decoder), metric, out)
+        plot(_comparison(_db(db), metric, arch, head, data, by_decoder, suite or "stickman"),
+             metric, out)
     click.echo(f"plot -> {out}")
 
 

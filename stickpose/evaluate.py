@@ -347,20 +347,35 @@ def _prepare(run: Path, decoders: str, sigma: float | None):
     return config, model, head_target, names, fc_model
 
 
+def person_centric(path: Path) -> bool:
+    """Whether a dataset folder is labelled person-centric: a set in the class's layout
+    always is; a stickpose dataset says so in its meta.json."""
+    from .data.class_format import is_class_set
+    from .data.storage import is_dataset, load_dataset
+
+    if is_class_set(path):
+        return True
+    return is_dataset(Path(path)) and load_dataset(path).meta["config"].get("labels") == "person"
+
+
 def evaluate_run(run: Path, sets: dict, decoders: str = ALL, occlusions=("none",),
                  batch_size: int = 64, seed: int = 0, sigma: float | None = None,
-                 progress=None) -> pd.DataFrame:
+                 progress=None, relabel=()) -> pd.DataFrame:
     """Every requested decoder on every set and occlusion: one row each, with the columns
     ``set, occlusion, images, decoder`` and the metrics of ``score`` plus timings.
 
     ``sets``: name -> function returning ``(images, keypoints, visible)`` in set pixels.
     ``sigma``: the spread DARK blurs with and soft-argmax's window follows, in heatmap
     pixels (default: the run's training sigma). ``progress(label)`` is called as each
-    (set, occlusion) is done.
+    (set, occlusion) is done. ``relabel``: names of sets labelled person-centric, whose
+    predictions the run's handedness classifier (if it has one) relabels.
     """
+    from .codecs.handedness import FILE_NAME, Handedness
     from .data.occlusion import occlude
 
     config, model, head_target, names, fc_model = _prepare(run, decoders, sigma)
+    handedness = (Handedness.load(Path(run) / FILE_NAME)
+                  if (Path(run) / FILE_NAME).is_file() and relabel else None)
     rows = []
     for set_name, load in sets.items():
         images, truth, visible = load()
@@ -368,7 +383,8 @@ def evaluate_run(run: Path, sets: dict, decoders: str = ALL, occlusions=("none",
             shown, seen = ((images, visible) if kind == "none"
                            else occlude(kind, images, truth, visible, seed))
             for row in decoder_table(model, config, shown, truth, seen, names, head_target,
-                                     fc_model, batch_size):
+                                     fc_model, batch_size,
+                                     handedness if set_name in relabel else None):
                 rows.append({"set": set_name, "occlusion": kind, "images": len(images), **row})
             if progress:
                 progress(f"{set_name}, occlusion {kind}")

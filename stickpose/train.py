@@ -144,6 +144,12 @@ def stream_config(config: TrainConfig, suite):
                    labels=config.labels, **overrides)
 
 
+def set_key(suite: str, name: str) -> str:
+    """How a suite's set is named in results: ``test1`` for stickpose's own suite,
+    ``SUITE/test1`` for any other (the class's test1 is not stickpose's test1)."""
+    return name if suite == "stickman" else f"{suite}/{name}"
+
+
 def load_run_suite(config: TrainConfig):
     """The suite a run trains and is tested on (reading the user's class folder if the
     suite needs it)."""
@@ -324,6 +330,7 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
         names = [n for n in ("test1", "test2", "test3", "test4") if n in suite.sets]
         sets, inference_ms = evaluate_on_sets(best, suite, names, config, head_target,
                                               count=config.test_count, handedness=handedness)
+        sets = {set_key(suite.name, name): values for name, values in sets.items()}
     else:
         from .evaluate import evaluate_lsp
         row = evaluate_lsp(best, config, splits["test"], ["quarter"], head_target,

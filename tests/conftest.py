@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from stickpose.data.stickman import StickmanConfig
+from tests.class_fixture import make_class_dir
 
 
 @pytest.fixture
@@ -23,3 +24,9 @@ def pytest_configure(config):
     store: one throw-away SQLite file for the session, inherited by subprocesses."""
     folder = tempfile.mkdtemp(prefix="stickpose-store-")
     os.environ["STICKPOSE_DB"] = f"sqlite:///{folder}/leaderboard.sqlite"
+
+
+@pytest.fixture(scope="session")
+def class_dir(tmp_path_factory):
+    """A small copy of the class baseline's files (see ``make_class_dir``)."""
+    return make_class_dir(tmp_path_factory.mktemp("class") / "IamStickman")

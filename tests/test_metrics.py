@@ -3,6 +3,7 @@ import pytest
 
 from stickpose import metrics
 from stickpose.errors import StickposeError
+from stickpose.skeleton import FLIP_INDEX
 
 
 def _truth():
@@ -13,11 +14,35 @@ def _truth():
 
 
 def test_class_score_by_hand():
-    truth = _truth()
+    truth = _truth() + 1                            # no zero coordinate
     predicted = truth.copy()
-    predicted[0, 0, 0] += 10                        # 10 / 100 in x
-    predicted[1, 5, 1] += 20                        # 20 / 200 in y
-    assert metrics.class_score(predicted, truth, 100, 200) == pytest.approx((0.1 + 0.1) / 2)
+    predicted[0, 0, 0] += 10                        # x divided by the height: 10 / 200
+    predicted[1, 5, 1] += 20                        # y divided by the width: 20 / 100
+    assert metrics.class_score(predicted, truth, 100, 200) == pytest.approx((0.05 + 0.2) / 2)
+    np.testing.assert_allclose(metrics.class_scores(predicted, truth, 100, 200), [0.05, 0.2])
+
+
+def test_class_score_skips_zero_coordinates_as_the_class_did():
+    truth = np.full((1, 16, 2), 10.0)
+    truth[0, 0] = (0.0, 5.0)                        # the leftmost joint: x = 0
+    truth[0, 1] = (7.0, 0.0)                        # the topmost joint: y = 0
+    predicted = truth + 2.0                         # every coordinate 2 px off
+    # 30 coordinates counted (the two zeros skipped), each 2 / 224
+    assert metrics.class_score(predicted, truth, 224, 224) == pytest.approx(30 * 2 / 224)
+    truth[0, 2] = (-3.0, 10.0)                      # a negative label counts for nothing too
+    assert metrics.class_score(predicted, truth, 224, 224) == pytest.approx(29 * 2 / 224)
+
+
+def test_flip_tolerant_score_forgives_a_left_right_swap_per_image():
+    truth = _truth() + 1
+    predicted = truth.copy()
+    predicted[0] = truth[0][list(FLIP_INDEX)]       # image 0: left and right exchanged
+    predicted[1, 7, 0] += 5                         # image 1: thorax 5 px off in x
+    swapped = metrics.class_scores(predicted, truth, 50, 50)[0]
+    assert swapped > 0
+    assert metrics.class_score(predicted, truth, 50, 50) == pytest.approx((swapped + 0.1) / 2)
+    assert metrics.flip_tolerant_score(predicted, truth, 50, 50) == pytest.approx(0.1 / 2)
+    assert metrics.swap_rate(predicted, truth) == pytest.approx(0.5)
 
 
 def test_pck_and_mpjpe_by_hand():

@@ -64,9 +64,9 @@ class Handedness:
         self.models = models
 
     @classmethod
-    def fit(cls, person: np.ndarray, seed: int = 0) -> "Handedness":
+    def fit(cls, person: np.ndarray, seed: int = 0, iterations: int = 400) -> "Handedness":
         """Fit on person-centric poses ``(n, 16, 2)`` (any units, y down), with their mirror
-        images (a mirrored person keeps the side it faces)."""
+        images (a mirrored person keeps the side it faces); ``iterations`` boosting rounds."""
         from sklearn.ensemble import HistGradientBoostingClassifier
 
         person = np.concatenate([person, _mirror(person)])
@@ -76,7 +76,7 @@ class Handedness:
         for chain, root in ROOTS.items():
             swapped = (observer[:, root] != person[:, root]).any(axis=-1)
             models[chain] = HistGradientBoostingClassifier(
-                max_iter=400, learning_rate=0.05, random_state=seed).fit(X, swapped)
+                max_iter=iterations, learning_rate=0.05, random_state=seed).fit(X, swapped)
         return cls(models)
 
     def swap_probability(self, keypoints: np.ndarray) -> dict[str, np.ndarray]:

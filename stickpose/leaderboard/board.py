@@ -14,7 +14,9 @@ from .. import __version__
 from ..errors import StickposeError
 from .store import METRICS, StoreError, _upsert, results, runs
 
-LOWER_IS_BETTER = {"score": True, "pck": False, "mse": True, "mpjpe": True}
+LOWER_IS_BETTER = {"score": True, "flip_score": True, "swap": True, "pck": False, "mse": True,
+                   "mpjpe": True}
+SUITES = ("stickman", "class")     # benchmarks whose test1-test4 each get a table
 SETS = ("test1", "test2", "test3", "test4", "lsp-test")
 FORMATS = ("table", "md", "csv", "html", "json")
 HEAD_OUTPUTS = ("quarter", "coordinates")     # what train records for each kind of head
@@ -31,6 +33,17 @@ def load(engine) -> pd.DataFrame:
         return pd.read_sql(query, connection)
 
 
+def for_suite(frame: pd.DataFrame, suite: str = "stickman") -> pd.DataFrame:
+    """The rows measured on ``suite``'s sets, named as in the suite (``class/test1`` ->
+    ``test1``): results on a suite other than stickman are recorded as ``SUITE/SET``."""
+    _check(suite, SUITES, "suite")
+    if suite == "stickman":
+        return frame[~frame["set"].str.contains("/")]
+    prefix = f"{suite}/"
+    rows = frame[frame["set"].str.startswith(prefix)]
+    return rows.assign(set=rows["set"].str[len(prefix):])
+
+
 def _check(value, known, what: str) -> None:
     if value is not None and value not in known:
         raise StickposeError(f"unknown {what} {value!r}; known: {', '.join(known) or 'none'}")
@@ -38,27 +51,28 @@ def _check(value, known, what: str) -> None:
 
 def comparison(frame: pd.DataFrame, metric: str = "score", arch: str | None = None,
                head: str | None = None, data: str | None = None,
-               decoders: bool = False) -> pd.DataFrame:
-    """Rows ``arch, head`` (and ``decoder`` when ``decoders``), one column per test set: the
-    metric's mean over the matching runs (seeds), and ``runs``, how many there were. Without
-    ``decoders`` each run counts with its own head's output (quarter-pixel argmax for heatmap
-    heads, the coordinates of scalar and integral heads)."""
+               decoders: bool = False, by_data: bool = False) -> pd.DataFrame:
+    """Rows ``arch, head`` (and ``data``, what the runs trained on, when ``by_data``; and
+    ``decoder`` when ``decoders``), one column per test set: the metric's mean over the
+    matching runs (seeds), and ``runs``, how many there were. Without ``decoders`` each run
+    counts with its own head's output (quarter-pixel argmax for heatmap heads, the
+    coordinates of scalar and integral heads)."""
     from ..models.registry import ARCH_MODULES, HEAD_NAMES
 
     _check(metric, METRICS, "metric")
     _check(arch, ARCH_MODULES, "architecture")
     _check(head, HEAD_NAMES, "head")
-    _check(data, ("stickman", "lsp"), "data")
+    _check(data, ("stickman", "class", "lsp"), "data")
     rows = frame[(frame["metric"] == metric) & frame["set"].isin(SETS)]
     if arch:
         rows = rows[rows["arch"] == arch]
     if head:
         rows = rows[rows["head"] == head]
     if data:
-        rows = rows[rows["data"].map(lambda d: "stickman" if d == "stickman" else "lsp") == data]
+        rows = rows[rows["data"].map(lambda d: "lsp" if d.startswith("lsp:") else d) == data]
     if not decoders:
         rows = rows[rows["decoder"].isin(HEAD_OUTPUTS)]
-    keys = ["arch", "head"] + (["decoder"] if decoders else [])
+    keys = ["arch", "head"] + (["data"] if by_data else []) + (["decoder"] if decoders else [])
     if rows.empty:
         return pd.DataFrame(columns=[*keys, "runs"])
     table = rows.pivot_table(index=keys, columns="set", values="value", aggfunc="mean")
@@ -140,7 +154,7 @@ def plot(table: pd.DataFrame, metric: str, path: Path) -> None:
     sets = [c for c in SETS if c in table.columns]
     if table.empty or not sets:
         raise StickposeError("nothing to plot: the store holds no matching results")
-    series = [c for c in ("head", "decoder") if c in table.columns]
+    series = [c for c in ("head", "data", "decoder") if c in table.columns]
     groups = table.groupby(series, sort=True)
     archs = sorted(table["arch"].unique())
     figure, axes = plt.subplots(1, len(sets), figsize=(4.2 * len(sets), 3.8), squeeze=False)

@@ -26,7 +26,7 @@ from ..errors import StickposeError
 
 SCHEMA_VERSION = 1
 ENVIRONMENT = "STICKPOSE_DB"
-METRICS = ("score", "pck", "mse", "mpjpe")
+METRICS = ("score", "flip_score", "swap", "pck", "mse", "mpjpe")
 
 metadata = MetaData()
 meta = Table("meta", metadata, Column("key", String(64), primary_key=True),
@@ -156,9 +156,19 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
 
 
+def training_data(config: dict) -> str:
+    """What a run trained on: ``lsp:DIR``, or the name of its suite (``stickman``,
+    ``class``, a user's suite file's stem)."""
+    data = config.get("data", "stickman")
+    suite = config.get("suite", config.get("train_suite", "stickman"))
+    return data if data != "stickman" else Path(suite).stem
+
+
 def run_id(config: dict) -> str:
-    """A readable id: ``arch-head_size_wWIDTH_sSEED`` (``_lsp`` for LSP) and a config hash."""
-    data = "" if config.get("data", "stickman") == "stickman" else "_lsp"
+    """A readable id: ``arch-head_size_wWIDTH_sSEED`` (``_lsp`` for LSP, ``_SUITE`` for a
+    suite other than stickman) and a config hash."""
+    data = training_data(config)
+    data = "" if data == "stickman" else "_lsp" if data.startswith("lsp:") else f"_{data}"
     return (f"{config['arch']}-{config['head']}_{config['input_size']}_w{config['width']}"
             f"_s{config['seed']}{data}_{config_hash(config)[:8]}")
 
@@ -176,7 +186,7 @@ def record(engine, config: dict, run: dict | None = None, sets: dict | None = No
     run = run or {}
     now = _now()
     row = {"run_id": identity, "arch": config["arch"], "head": config["head"],
-           "data": config.get("data", "stickman"), "input_size": config.get("input_size"),
+           "data": training_data(config), "input_size": config.get("input_size"),
            "width": config.get("width"), "seed": config.get("seed"),
            "epochs": run.get("epochs"), "steps_per_epoch": config.get("steps_per_epoch"),
            "config_hash": config_hash(config), "config": json.dumps(config, sort_keys=True),

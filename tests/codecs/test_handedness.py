@@ -1,0 +1,40 @@
+import numpy as np
+
+from stickpose.codecs.handedness import CHAINS, Handedness, swap_chains
+from stickpose.data.poses import ProceduralPoses
+from stickpose.skeleton import observer_centric
+
+
+def _labelled(seed, count):
+    """Poses whose person-centric labels follow a cue the pose shows (and its mirror image
+    keeps, and so does stretching to the frame): the arms and legs swap sides when the
+    wrists are, on average, above the thorax."""
+    observer = observer_centric(ProceduralPoses().sample(np.random.default_rng(seed), count))
+    away = observer[:, [10, 15], 1].mean(axis=1) < observer[:, 7, 1]
+    return swap_chains(observer, {"arms": away, "legs": away}), away
+
+
+def test_swap_chains_exchanges_each_side_of_a_chain():
+    keypoints = np.arange(2 * 16 * 2, dtype=float).reshape(2, 16, 2)
+    swapped = swap_chains(keypoints, {"arms": np.array([True, False])})
+    for right, left in CHAINS["arms"]:
+        np.testing.assert_array_equal(swapped[0, right], keypoints[0, left])
+        np.testing.assert_array_equal(swapped[0, left], keypoints[0, right])
+    np.testing.assert_array_equal(swapped[1], keypoints[1])
+    np.testing.assert_array_equal(swapped[0, list(range(10))], keypoints[0, list(range(10))])
+
+
+def test_learns_person_centric_labels_from_a_cue_in_the_pose(tmp_path):
+    person, _ = _labelled(0, 1500)
+    handedness = Handedness.fit(person, iterations=100)
+    handedness.save(tmp_path / "handedness.joblib")
+    loaded = Handedness.load(tmp_path / "handedness.joblib")
+    test, away = _labelled(1, 400)
+    predicted = loaded.apply(observer_centric(test))
+    correct = (predicted == test).all(axis=(1, 2))
+    # without the classifier, only the figures facing the camera are right
+    baseline = (observer_centric(test) == test).all(axis=(1, 2)).mean()
+    assert baseline == 1 - away.mean() and away.mean() > 0.1
+    assert correct.mean() > 0.93 and correct.mean() > baseline + 0.1
+    probability = loaded.swap_probability(test)
+    assert ((probability["arms"] > 0.5) == away).mean() > 0.9
