@@ -74,7 +74,8 @@ def test_a_tiny_run_writes_every_artefact(tmp_path):
     saved = json.loads((run / "evaluation.json").read_text())
     assert saved == evaluation and list(saved["sets"]) == ["test1", "test2", "test3", "test4"]
     for values in saved["sets"].values():
-        assert set(values) == {"score", "pck", "mpjpe", "mse", "images"} and values["images"] == 16
+        assert set(values) == {"score", "flip_score", "swap", "pck", "mpjpe", "mse",
+                               "images"} and values["images"] == 16
     assert not (run / "backup").exists()                      # removed once finished
     assert saved["epochs"] == 2 and saved["train_images_per_second"] > 0
 

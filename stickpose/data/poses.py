@@ -300,14 +300,17 @@ def load_pose_bank(path: str | Path) -> PoseBank:
         raise PoseFileError(f"pose file {path} holds {array.dtype} values; expected numbers")
     if array.size == 0:
         raise PoseFileError(f"pose file {path} holds no poses")
-    if array.ndim == 2 and array.shape[1] == 2 * NUM_JOINTS:
+    class_layout = array.ndim == 2 and array.shape[1] == 2 * NUM_JOINTS
+    if class_layout:
         array = array.reshape(-1, NUM_JOINTS, 2)
     if array.ndim != 3 or array.shape[1:] != (NUM_JOINTS, 2):
         raise PoseFileError(f"pose file {path} has shape {array.shape}; "
                             f"expected {ACCEPTED_POSE_SHAPES}")
     array = array.astype(np.float64)
-    # a -1 anywhere marks a missing joint (the class skipped every row holding one)
-    missing = (array == -1).any(axis=2) | ~np.isfinite(array).all(axis=2)   # (N, 16)
+    # a joint at (-1, -1) is missing; in the class layout any -1 is (the class skipped every
+    # row holding one, so its test sets are the rows left in order)
+    flagged = (array == -1).any(axis=2) if class_layout else (array == -1).all(axis=2)
+    missing = flagged | ~np.isfinite(array).all(axis=2)   # (N, 16)
     complete = ~missing.any(axis=1)
     if not complete.any():
         raise PoseFileError(f"pose file {path} has no complete pose among {len(array)} rows")

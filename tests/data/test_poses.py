@@ -117,12 +117,15 @@ def test_pose_bank_csv_class_layout_skips_missing_rows(tmp_path, rng):
     rows = rng.uniform(0, 100, (6, 32))
     rows[1, 4:6] = -1                  # joint 2 missing
     rows[4, 30:32] = -1                # joint 15 missing
-    rows[5, 7] = -1                    # a real coordinate that happens to be -1: kept
+    rows[5, 7] = -1                    # one coordinate at -1: the class skipped the row too
     header = ",".join(f"{a}{k}" for k in range(16) for a in "xy")
     np.savetxt(tmp_path / "bank.csv", rows, delimiter=",", header=header, comments="")
     bank = load_pose_bank(tmp_path / "bank.csv")
-    assert bank.skipped == 2 and len(bank.poses) == 4
-    np.testing.assert_allclose(bank.poses[-1], rows[5].reshape(16, 2))
+    assert bank.skipped == 3 and len(bank.poses) == 3
+    np.testing.assert_allclose(bank.poses[-1], rows[3].reshape(16, 2))
+    # in (N, 16, 2) arrays a joint is missing only at (-1, -1)
+    np.save(tmp_path / "bank.npy", rows.reshape(6, 16, 2))
+    assert load_pose_bank(tmp_path / "bank.npy").skipped == 2
     np.testing.assert_allclose(bank.poses[0], rows[0].reshape(16, 2))
     np.testing.assert_allclose(bank.poses[0, 3], rows[0, 6:8])   # x3, y3
 
