@@ -98,3 +98,33 @@ def bench_gmm(run, set_name: str = "test1", images: int = 50) -> pd.DataFrame:
         "speed-up": seconds["gmm-sklearn"] / seconds[name],
         "joints within 0.5 px of sklearn": float((gap <= 0.5).mean()),
         "largest gap px": float(gap.max())} for name in ("gmm-sklearn", "gmm")])
+
+
+def bench_handedness(suite, seed: int = 0) -> pd.DataFrame:
+    """How much the left/right convention costs on a person-centric suite, measured on the
+    exact labels (no keypoint model): the class score of each set's true poses relabelled
+    observer-centric, relabelled by the handedness classifier fitted on the training
+    stream's poses, and with only the labels' truncation (the floor of a perfect model).
+    One row per set (the held-out validation set first: the figure to tune on)."""
+    from .codecs.handedness import Handedness
+    from .data.placement import place
+    from .data.render import class_labels
+    from .metrics import class_score
+    from .skeleton import observer_centric
+
+    stream = StickmanGenerator(suite.streams["train"].config, seed).poses
+    handedness = Handedness.fit(stream.poses, seed)
+    rows = []
+    names = ["validation"] + [n for n in suite.sets if n.startswith("test")]
+    for name in names:
+        spec = suite.sets[name]
+        size = spec.config.size
+        poses = StickmanGenerator(spec.config, spec.seed).poses.in_order(0, spec.count)
+        exact = place(poses, size, "stretch", None)
+        truth = class_labels(exact)
+        rows.append({"set": name, "poses": len(truth),
+                     "observer-centric": class_score(observer_centric(exact), truth, size, size),
+                     "handedness classifier": class_score(handedness.apply(exact), truth,
+                                                          size, size),
+                     "exact (truncation only)": class_score(exact, truth, size, size)})
+    return pd.DataFrame(rows)

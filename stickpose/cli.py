@@ -518,6 +518,22 @@ def train_decoder(run, epochs, steps_per_epoch, batch_size, learning_rate):
                f"coordinates {losses['val_loss']:.4f})")
 
 
+@bench.command("handedness")
+@click.option("--class-dir", type=click.Path(path_type=Path), required=True,
+              help="Your copy of the class baseline (see `stickpose generate --help`).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Classifier seed.")
+@user_errors
+def bench_handedness_command(class_dir, seed):
+    """What the left/right convention costs on the class's sets, from the exact labels: the
+    class score of perfect keypoints labelled observer-centric, relabelled by the handedness
+    classifier, and exact (lower is better)."""
+    from .bench import bench_handedness
+    from .data.suites import load_suite
+
+    click.echo(bench_handedness(load_suite("class", class_dir), seed)
+               .to_string(index=False, float_format="%.3f"))
+
+
 @bench.command("gmm")
 @click.argument("run", type=click.Path(path_type=Path))
 @click.option("--set", "set_name", default="test1", show_default=True,

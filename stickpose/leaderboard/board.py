@@ -215,14 +215,15 @@ def stamp(command: str, fmt: str = "md") -> str:
 
 
 def export(engine, folder: Path, command: str) -> list[Path]:
-    """``stickman.md`` / ``.csv`` / ``.png`` (the class score per arch x head),
+    """``stickman.md`` / ``.csv`` / ``.png`` (the class score per arch x head), ``class.md``
+    (the class's own benchmark, when recorded),
     ``decoders.md`` (every decoder recorded) and ``results.csv`` (everything, importable)."""
     from ..files import write_atomic
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     frame = load(engine)
-    stickman = frame[frame["data"] == "stickman"]
+    stickman = for_suite(frame[frame["data"] == "stickman"], "stickman")
     written = []
     sections = []
     for metric in ("score", "pck"):
@@ -246,6 +247,18 @@ def export(engine, folder: Path, command: str) -> list[Path]:
                                           + frame.to_csv(index=False)).encode())
     written += [folder / n for n in ("stickman.md", "stickman.csv", "stickman.png",
                                      "decoders.md", "results.csv")]
+    on_class = for_suite(frame, "class")
+    if not on_class.empty:
+        sections = [f"## {title}\n\n"
+                    f"{render(comparison(on_class, metric, by_data=True), metric, 'md')}\n"
+                    for metric, title in (
+                        ("score", "Class test score (lower is better)"),
+                        ("flip_score", "Flip-tolerant class score (lower is better)"),
+                        ("swap", "Left/right swap rate"), ("pck", "PCK@0.15"))]
+        write_atomic(folder / "class.md", (stamp(command) + "The class's own benchmark "
+                                           "(`--suite class`); data: what each model trained "
+                                           "on.\n\n" + "\n".join(sections)).encode())
+        written.append(folder / "class.md")
     return written
 
 
