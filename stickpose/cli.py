@@ -17,6 +17,11 @@ from . import __version__
 from .models.registry import ARCH_MODULES as ARCH_NAMES, HEAD_NAMES
 
 PROBABILITY = click.FloatRange(0.0, 1.0)
+CLASS_DIR_OPTION = click.option(
+    "--class-dir", type=click.Path(path_type=Path),
+    help="Your copy of the class baseline repository (EdouardYvinec/IamStickman), or a folder "
+         "with train_split.npy, test_split.npy and backgrounds/ or backgrounds.zip: the files "
+         "--suite class reads (never shipped with stickpose).")
 
 
 def user_errors(command):
@@ -119,10 +124,7 @@ def main():
               "figure, exact float labels. class: the class baseline's drawing to the letter "
               "(whole-pixel 8-connected lines, truncated head, its squares and 10 px circles, "
               "labels truncated to whole pixels); needs --margin 0.")
-@click.option("--class-dir", type=click.Path(path_type=Path),
-              help="Your copy of the class baseline repository (or a folder with "
-                   "train_split.npy, test_split.npy, backgrounds/ or backgrounds.zip), for "
-                   "--suite class.")
+@CLASS_DIR_OPTION
 @click.option("--format", "fmt", type=click.Choice(["stickpose", "class"]), default="stickpose",
               show_default=True, help="stickpose: OUT/SET/images + keypoints.npy + COCO JSON. "
               "class: the class's layout, OUT/Test1/0.png ... + OUT/test1_labels.npy (a "
@@ -271,10 +273,7 @@ def _set_names(spec, sets: str) -> list[str]:
               help="Suite (name or .toml) whose training stream, validation and test sets "
                    "are used: stickman, or class (the class's own benchmark; needs "
                    "--class-dir).")
-@click.option("--class-dir", type=click.Path(path_type=Path),
-              help="Your copy of the class baseline repository (or a folder with "
-                   "train_split.npy, test_split.npy, backgrounds/ or backgrounds.zip), for "
-                   "--suite class.")
+@CLASS_DIR_OPTION
 @click.option("--labels", type=click.Choice(["observer", "person"]), default="observer",
               show_default=True, help="Left/right convention the model learns. observer: "
               "what a stick figure shows; on a suite labelled person-centric (class) a "
@@ -398,8 +397,7 @@ def _names(value: str, known: tuple, option: str) -> list[str]:
 @click.argument("run", required=False, type=click.Path(path_type=Path))
 @click.option("--suite", help="Suite (name or .toml) whose sets are evaluated [the run's own: "
               "stickman, or class for a run trained with --suite class].")
-@click.option("--class-dir", type=click.Path(path_type=Path),
-              help="Your copy of the class baseline, for --suite class [the run's own].")
+@CLASS_DIR_OPTION
 @click.option("--sets", default="test1,test2,test3,test4", show_default=True,
               help="Comma-separated set names of the suite.")
 @click.option("--dataset", "datasets", multiple=True, type=click.Path(path_type=Path),
@@ -439,8 +437,8 @@ def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, c
     stickpose evaluate runs/RUN --dataset Dataset/Test1  a set in the class's layout
     """
     from .data.occlusion import OCCLUSIONS
-    from .evaluate import (evaluate_lsp_run, evaluate_run, load_set, record_results,
-                           render_set, report, score_predictions)
+    from .evaluate import (dataset_loaders, evaluate_lsp_run, evaluate_run, evaluated_suite,
+                           record_results, report, score_predictions, suite_loaders)
     from .files import write_atomic
 
     kinds = _names(occlusion, ("none",) + OCCLUSIONS, "--occlusion")
@@ -461,21 +459,10 @@ def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, c
             results = evaluate_lsp_run(run, data[4:], decoders, count, batch_size, sigma)
         else:
             if datasets:
-                from .evaluate import person_centric
-                loaders = {p.name: functools.partial(load_set, p, count) for p in datasets}
-                relabel = {p.name for p in datasets if person_centric(p)}
+                loaders, relabel = dataset_loaders(datasets, count)
             else:
-                from .data.suites import load_suite
-                from .train import TrainConfig, set_key
-                own = (TrainConfig.load(Path(run) / "config.json")
-                       if (Path(run) / "config.json").is_file() else TrainConfig())
-                spec = load_suite(suite or own.suite,
-                                  class_dir or (own.class_dir if (suite or own.suite) == own.suite
-                                                else None))
-                loaders = {set_key(spec.name, n): functools.partial(render_set, spec.sets[n], count)
-                           for n in _set_names(spec, sets)}
-                relabel = {set_key(spec.name, n) for n in _set_names(spec, sets)
-                           if spec.sets[n].config.labels == "person"}
+                spec = evaluated_suite(run, suite, class_dir)
+                loaders, relabel = suite_loaders(spec, _set_names(spec, sets), count)
             with progress_bars() as bar:
                 step = bar("evaluating", len(loaders) * len(kinds))
                 results = evaluate_run(run, loaders, decoders, kinds, batch_size, seed, sigma,
@@ -519,8 +506,7 @@ def train_decoder(run, epochs, steps_per_epoch, batch_size, learning_rate):
 
 
 @bench.command("handedness")
-@click.option("--class-dir", type=click.Path(path_type=Path), required=True,
-              help="Your copy of the class baseline (see `stickpose generate --help`).")
+@CLASS_DIR_OPTION
 @click.option("--seed", type=int, default=0, show_default=True, help="Classifier seed.")
 @user_errors
 def bench_handedness_command(class_dir, seed):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -345,6 +346,34 @@ def _prepare(run: Path, decoders: str, sigma: float | None):
         from .codecs.fc import load_fc
         fc_model = load_fc(run)
     return config, model, head_target, names, fc_model
+
+
+def evaluated_suite(run: Path, suite: str | None = None, class_dir=None):
+    """The suite to evaluate ``run`` on: ``suite`` or else the run's own, with ``class_dir``
+    or else the class folder the run trained with (for its own suite)."""
+    from .data.suites import load_suite
+    from .train import TrainConfig
+
+    config = Path(run) / "config.json"
+    own = TrainConfig.load(config) if config.is_file() else TrainConfig()
+    name = suite or own.suite
+    return load_suite(name, class_dir or (own.class_dir if name == own.suite else None))
+
+
+def suite_loaders(spec, names: list[str], count: int | None = None):
+    """``({result name: loader}, {names labelled person-centric})`` for sets ``names`` of
+    suite ``spec``: each loader renders its set (see ``evaluate_run``)."""
+    from .train import set_key
+
+    loaders = {set_key(spec.name, n): partial(render_set, spec.sets[n], count) for n in names}
+    relabel = {set_key(spec.name, n) for n in names if spec.sets[n].config.labels == "person"}
+    return loaders, relabel
+
+
+def dataset_loaders(paths, count: int | None = None):
+    """The same for dataset folders (stickpose's or the class's layout), named by folder."""
+    loaders = {Path(p).name: partial(load_set, Path(p), count) for p in paths}
+    return loaders, {Path(p).name for p in paths if person_centric(Path(p))}
 
 
 def person_centric(path: Path) -> bool:

@@ -144,6 +144,12 @@ def stream_config(config: TrainConfig, suite):
                    labels=config.labels, **overrides)
 
 
+def validation_spec(config: TrainConfig, suite):
+    """The suite's validation set, labelled in the convention the model learns."""
+    validation = suite.sets["validation"]
+    return replace(validation, config=replace(validation.config, labels=config.labels))
+
+
 def set_key(suite: str, name: str) -> str:
     """How a suite's set is named in results: ``test1`` for stickpose's own suite,
     ``SUITE/test1`` for any other (the class's test1 is not stickpose's test1)."""
@@ -279,10 +285,8 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
         train_data = stickman_stream(generator_config, config.seed,
                                      batch_size=config.batch_size, stream=TRAINING_STREAM,
                                      start=start, output_size=config.input_size)
-        validation = suite.sets["validation"]
-        val_images, val_keypoints, val_visible = render_set(
-            replace(validation, config=replace(validation.config, labels=config.labels)),
-            config.validation_count)
+        val_images, val_keypoints, val_visible = render_set(validation_spec(config, suite),
+                                                            config.validation_count)
         val_images, val_keypoints = resize_set(val_images, val_keypoints, config.input_size)
     else:
         from .data.lsp import lsp_stream, test_crops

@@ -62,7 +62,7 @@ def train_fc(run: Path, epochs: int = 10, steps_per_epoch: int = 100, batch_size
     from ..data.stickman import DECODER_STREAM
     from ..evaluate import render_set, resize_set
     from ..models.registry import HEADS
-    from ..train import RunError, load_run, load_run_suite, stream_config
+    from ..train import RunError, load_run, load_run_suite, stream_config, validation_spec
     from .coordinates import normalise
 
     run = Path(run)
@@ -81,7 +81,7 @@ def train_fc(run: Path, epochs: int = 10, steps_per_epoch: int = 100, batch_size
     suite = load_run_suite(config)
     data = stickman_stream(stream_config(config, suite), config.seed, batch_size=batch_size,
                            stream=DECODER_STREAM, output_size=config.input_size).map(pairs)
-    images, keypoints, _ = render_set(suite.sets["validation"], config.validation_count)
+    images, keypoints, _ = render_set(validation_spec(config, suite), config.validation_count)
     images, keypoints = resize_set(images, keypoints, config.input_size)
     validation = (images.astype(np.float32) / 255.0,
                   normalise(keypoints, config.input_size).astype(np.float32))
