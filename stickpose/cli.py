@@ -25,7 +25,9 @@ CLASS_DIR_OPTION = click.option(
 
 
 def user_errors(command):
-    """Turn stickpose's user-input errors into a one-line message and exit status 1."""
+    """Turn stickpose's user-input errors, and files or folders that cannot be read or
+    written (a path under /proc, a full disk, no permission), into a one-line message and
+    exit status 1."""
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         from .errors import StickposeError
@@ -33,6 +35,9 @@ def user_errors(command):
             return command(*args, **kwargs)
         except StickposeError as error:
             raise click.ClickException(str(error)) from None
+        except OSError as error:
+            where = f": {error.filename}" if error.filename else ""
+            raise click.ClickException(f"{error.strerror or error}{where}") from None
     return wrapper
 
 

@@ -38,6 +38,7 @@ def render_set(spec, count: int | None = None):
     suite set (``suites.SetSpec``), rendered in memory exactly as ``generate`` writes them."""
     count = spec.count if count is None else count
     generator = StickmanGenerator(spec.config, spec.seed)
+    generator.check_count(count)
     parts = [generator.chunk(k) for k in range(-(-count // CHUNK_SIZE))]
     return tuple(np.concatenate(p)[:count] for p in zip(*parts))
 

@@ -98,3 +98,14 @@ def test_class_layout_refuses_a_folder_with_the_users_files(class_dir, tmp_path)
     assert (tmp_path / "E" / "test1_labels.npy").is_file()
     fails_with(invoke("generate", "--style", "class", "--margin", 0, "--size", 32, "--count", 2,
                       "--format", "class", "--out", tmp_path / "E"), "pass --overwrite")
+
+
+def test_unwritable_output_is_one_line(class_dir, tmp_path):
+    fails_with(invoke("generate", "--suite", "class", "--class-dir", class_dir, "--count", 2,
+                      "--format", "class", "--out", "/proc/stickpose-test"),
+               "No such file or directory")
+    fails_with(invoke("generate", "--suite", "class", "--class-dir", tmp_path / "a-file.txt",
+                      "--out", tmp_path / "x"), "does not exist")
+    (tmp_path / "a-file.txt").write_text("x")
+    fails_with(invoke("generate", "--suite", "class", "--class-dir", tmp_path / "a-file.txt",
+                      "--out", tmp_path / "x"), "is a file, not a folder")

@@ -42,7 +42,10 @@ def class_files(folder: str | Path) -> dict[str, str]:
     missing and where it comes from."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise ClassFilesError(f"class folder {folder} does not exist; expected {WHERE}")
+        raise ClassFilesError(f"class folder {folder} " + ("is a file, not a folder"
+                                                          if folder.exists() else
+                                                          "does not exist")
+                              + f"; expected {WHERE}")
     places = (folder, folder / "generator")
     found = {}
     for name in SPLITS:

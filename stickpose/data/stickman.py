@@ -142,6 +142,15 @@ class StickmanGenerator:
         if self.config.backgrounds > 0:
             self._backgrounds
 
+    def check_count(self, count: int) -> None:
+        """A set of ``count`` images that takes a bank's poses in order must not run out of
+        them (it would repeat poses); raise naming the rows."""
+        if self.config.pose_order == "in_order" and count > len(self.poses.poses):
+            start, stop = self.config.pose_rows
+            raise ConfigError(f"pose bank {self.poses.source} has {len(self.poses.poses)} "
+                              f"complete pose(s) in rows {start}:{'' if stop is None else stop}"
+                              f", fewer than the {count} images asked for in order")
+
     def chunk(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Chunk ``index``: images ``(C, S, S, 3) uint8`` RGB, keypoints ``(C, 16, 2)
         float32`` xy pixels, visible ``(C, 16) bool``, with C = ``CHUNK_SIZE``."""

@@ -164,6 +164,7 @@ def write_dataset(out: str | Path, config: StickmanConfig, seed: int, count: int
     check_target(out, overwrite)
     generator = StickmanGenerator(config, seed)      # fails early on a bad pose bank
     generator.check_backgrounds()                    # ... or background folder
+    generator.check_count(count)                     # ... or too few poses in order
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
@@ -283,7 +284,9 @@ def write_suite(suite, out: str | Path, *, size: int | None = None, count: int |
         config = spec.config if size is None else replace(spec.config, size=size)
         specs[name] = (config, spec.seed, spec.count if count is None else count)
         check_target(out / name, overwrite)
-        StickmanGenerator(config, spec.seed).check_backgrounds()   # pose banks, folders
+        generator = StickmanGenerator(config, spec.seed)         # pose banks, folders
+        generator.check_backgrounds()
+        generator.check_count(specs[name][2])
     return {name: write_dataset(out / name, config, seed, n, workers=workers,
                                 overwrite=overwrite, name=f"{suite.name}/{name}",
                                 progress=progress(name, n) if progress else None)

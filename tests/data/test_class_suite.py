@@ -9,6 +9,7 @@ from stickpose.data.suites import load_suite
 from stickpose.evaluate import render_set
 from stickpose.data.backgrounds import BackgroundFolderError
 from stickpose.data.stickman import StickmanGenerator
+from stickpose.errors import StickposeError
 from tests.class_fixture import make_class_dir
 
 SETTINGS = {"test1": (0.0, 0.0, 0.0), "test2": (0.5, 0.0, 0.0), "test3": (0.75, 0.5, 0.0),
@@ -96,8 +97,10 @@ def test_split_of_the_wrong_shape(tmp_path, class_dir):
 def test_too_few_test_poses_is_named(tmp_path):
     small = make_class_dir(tmp_path / "small", test_rows=100)
     suite = load_suite("class", small)
-    with pytest.raises(Exception, match="rows 879:1758 of them are empty"):
+    with pytest.raises(StickposeError, match="rows 879:1758 of them are empty"):
         render_set(suite.sets["test2"], 3)
+    with pytest.raises(StickposeError, match="90 complete pose.* fewer than the 879 images"):
+        render_set(suite.sets["test1"])                   # 90 complete rows: would repeat
 
 
 @pytest.mark.parametrize("content", ["empty", "text"])
