@@ -79,15 +79,17 @@ def main():
     """stickpose: 2D keypoint estimation on procedural stick figures and LSP.
 
     \b
-    stickpose generate --suite stickman     the four class test sets + validation
+    stickpose generate --suite stickman     stickpose's four test sets + validation
     stickpose generate --noise --out DIR    a dataset with the class training noise
+    stickpose generate --suite class --class-dir DIR   the class's own test sets
+    stickpose train --suite class --class-dir DIR      train and test on them
     stickpose models                        the model zoo: parameters, FLOPs, latency
     stickpose train --arch ARCH --head HEAD train a model into runs/
     stickpose evaluate RUN                  every decoder and metric on test1-test4
     stickpose train-decoder RUN             fit the fc decoder on a run's heatmaps
     stickpose lsp score PRED GT             the LSP benchmark for any method's output
     stickpose leaderboard                   the comparison table of every recorded run
-    stickpose bench generate | gmm          measured throughput
+    stickpose bench generate | gmm | handedness   measured numbers
     """
 
 
