@@ -232,6 +232,33 @@ class ProceduralPoses:
         return np.stack([seen[..., 0], -seen[..., 1]], axis=-1)
 
 
+def augment_poses(poses: np.ndarray, rng: np.random.Generator, mirror: float = 0.0,
+                  rotate: float = 0.0, jitter: float = 0.0) -> np.ndarray:
+    """New poses from ``(n, 16, 2)`` ones (any units, y down), for training on a small bank:
+    each mirrored with probability ``mirror`` (x negated and left/right labels exchanged, so
+    a person-centric label stays person-centric), rotated about its centre by a uniform
+    angle in ``[-rotate, rotate]`` degrees, and every joint moved by a normal offset of
+    ``jitter`` x the pose's larger extent. Nothing is drawn for a setting left at 0."""
+    from ..skeleton import FLIP_INDEX
+
+    poses = np.array(poses, np.float64, copy=True)
+    n = len(poses)
+    if mirror > 0:
+        flip = rng.random(n) < mirror
+        poses[flip, :, 0] = -poses[flip, :, 0]
+        poses[flip] = poses[flip][:, list(FLIP_INDEX)]
+    if rotate > 0:
+        angle = np.radians(rng.uniform(-rotate, rotate, n))
+        cos, sin = np.cos(angle)[:, None], np.sin(angle)[:, None]
+        centre = poses.mean(axis=1, keepdims=True)
+        x, y = (poses - centre)[..., 0], (poses - centre)[..., 1]
+        poses = centre + np.stack([cos * x - sin * y, sin * x + cos * y], axis=-1)
+    if jitter > 0:
+        extent = (poses.max(axis=1) - poses.min(axis=1)).max(axis=1)
+        poses = poses + rng.normal(0.0, 1.0, poses.shape) * (jitter * extent)[:, None, None]
+    return poses
+
+
 class PoseFileError(StickposeError):
     """A pose bank file that cannot be used, with a message naming what was wrong."""
 

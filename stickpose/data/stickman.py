@@ -19,7 +19,7 @@ from ..skeleton import (CLASS_COLOURS_RGB, LABEL_CONVENTIONS, NUM_JOINTS, STICKM
 from .backgrounds import ImageFolderBackgrounds, PlatformerScenes, draw_shapes
 from .occlusion import draw_occluders
 from .placement import PLACEMENTS, place
-from .poses import PoseBank, ProceduralPoses, load_pose_bank
+from .poses import PoseBank, ProceduralPoses, augment_poses, load_pose_bank
 from .render import STYLES, class_labels, draw_stickman, draw_stickman_class
 
 CHUNK_SIZE = 64
@@ -52,6 +52,9 @@ class StickmanConfig:
     poses: str = "procedural"    # or the path of a pose bank (.npy / .csv)
     pose_rows: tuple[int, int | None] = (0, None)   # a bank's complete poses start:stop
     pose_order: str = "random"   # a bank: random (with replacement) or in_order (image i = pose i)
+    pose_mirror: float = 0.0     # augmentation: chance of mirroring a pose (labels follow)
+    pose_rotate: float = 0.0     # augmentation: largest rotation about the centre, degrees
+    pose_jitter: float = 0.0     # augmentation: joint noise, fraction of the pose's extent
     background_dir: str | None = None
     labels: str = "observer"     # left/right convention: observer- or person-centric
     style: str = "stickpose"     # drawing rules: stickpose (sub-pixel) or class (section 9)
@@ -61,7 +64,8 @@ class StickmanConfig:
             raise ConfigError(f"size {self.size!r} is too small; expected an integer >= {MIN_SIZE}")
         if self.size > MAX_SIZE:
             raise ConfigError(f"size {self.size} is too large; expected at most {MAX_SIZE}")
-        for name in ("circles", "squares", "backgrounds", "occluders", "margin", "min_scale"):
+        for name in ("circles", "squares", "backgrounds", "occluders", "margin", "min_scale",
+                     "pose_mirror", "pose_rotate", "pose_jitter"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConfigError(f"{name} {value!r} is not a number")
@@ -98,6 +102,13 @@ class StickmanConfig:
         if self.poses == "procedural" and (self.pose_order != "random" or rows != (0, None)):
             raise ConfigError("pose_rows and pose_order apply to a pose bank, not to "
                               "procedural poses")
+        if not 0.0 <= self.pose_mirror <= 1.0:
+            raise ConfigError(f"pose_mirror probability {self.pose_mirror} is outside [0, 1]")
+        if not 0.0 <= self.pose_rotate <= 180.0:
+            raise ConfigError(f"pose_rotate {self.pose_rotate} is outside [0, 180] degrees")
+        if not 0.0 <= self.pose_jitter <= 0.2:
+            raise ConfigError(f"pose_jitter {self.pose_jitter} is outside [0, 0.2] (a "
+                              "fraction of the pose's extent)")
         if self.style not in STYLES:
             raise ConfigError(f"style {self.style!r} is unknown; expected one of "
                               f"{', '.join(STYLES)}")
@@ -159,6 +170,8 @@ class StickmanGenerator:
         rng = np.random.default_rng((self.seed, int(index), self.stream))
         poses = (self.poses.in_order(int(index) * CHUNK_SIZE, CHUNK_SIZE)
                  if config.pose_order == "in_order" else self.poses.sample(rng, CHUNK_SIZE))
+        poses = augment_poses(poses, rng, config.pose_mirror, config.pose_rotate,
+                              config.pose_jitter)
         if config.labels == "observer":
             poses = observer_centric(poses)
         placed = place(poses, size, config.placement, rng, config.margin, config.min_scale)

@@ -153,3 +153,24 @@ def test_pose_bank_missing_or_unknown_files(tmp_path):
     np.save(tmp_path / "empty.npy", all_missing)
     with pytest.raises(PoseFileError, match="no complete pose"):
         load_pose_bank(tmp_path / "empty.npy")
+
+
+def test_pose_augmentation_mirrors_rotates_and_jitters(rng):
+    from stickpose.data.poses import augment_poses
+    from stickpose.skeleton import FLIP_INDEX
+
+    poses = ProceduralPoses().sample(rng, 50)
+    state = np.random.default_rng(5)
+    assert np.array_equal(augment_poses(poses, state), poses)       # all 0: nothing drawn
+    assert state.random() == np.random.default_rng(5).random()
+    mirrored = augment_poses(poses, np.random.default_rng(0), mirror=1.0)
+    np.testing.assert_allclose(mirrored[:, :, 0], -poses[:, list(FLIP_INDEX), 0])
+    np.testing.assert_allclose(mirrored[:, :, 1], poses[:, list(FLIP_INDEX), 1])
+    rotated = augment_poses(poses, np.random.default_rng(0), rotate=30.0)
+    bones = lambda p: np.linalg.norm(p[:, :, None] - p[:, None, :], axis=-1)   # noqa: E731
+    np.testing.assert_allclose(bones(rotated), bones(poses), atol=1e-9)      # rigid
+    assert not np.allclose(rotated, poses)
+    jittered = augment_poses(poses, np.random.default_rng(0), jitter=0.02)
+    extent = (poses.max(axis=1) - poses.min(axis=1)).max(axis=1)
+    moved = np.linalg.norm(jittered - poses, axis=-1) / extent[:, None]
+    assert 0.01 < moved.mean() < 0.04                       # about 0.02 * sqrt(pi / 2)
