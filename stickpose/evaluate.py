@@ -35,8 +35,9 @@ COLUMNS = {"decoder": "decoder", "pck": "PCK@0.15", "mse": "MSE px²", "mpjpe": 
 
 def render_set(spec, count: int | None = None):
     """Images ``(n, S, S, 3) uint8``, keypoints ``(n, 16, 2)`` and visible ``(n, 16)`` of a
-    suite set (``suites.SetSpec``), rendered in memory exactly as ``generate`` writes them."""
-    count = spec.count if count is None else count
+    suite set (``suites.SetSpec``), rendered in memory exactly as ``generate`` writes them:
+    its first ``count`` images (at most the set's own count; all of them by default)."""
+    count = spec.count if count is None else min(count, spec.count)
     generator = StickmanGenerator(spec.config, spec.seed)
     generator.check_count(count)
     parts = [generator.chunk(k) for k in range(-(-count // CHUNK_SIZE))]
