@@ -50,6 +50,9 @@ def predict_images(run: Path, paths: list[Path], decoder: str = "quarter",
     if name == "fc":
         from .codecs.fc import load_fc
         fc_model = load_fc(run)
+    from .codecs.handedness import FILE_NAME, Handedness
+    handedness = (Handedness.load(Path(run) / FILE_NAME) if (Path(run) / FILE_NAME).is_file()
+                  else None)
     out = Path(out) if out else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
@@ -69,12 +72,18 @@ def predict_images(run: Path, paths: list[Path], decoder: str = "quarter",
     points = to_keypoints(name, output, config.input_size, config.sigma, fc_model)
     scores = (output.max(axis=(1, 2)) if head_target == "heatmaps"
               else np.full(points.shape[:2], np.nan))
+    if handedness is not None:           # a run trained for person-centric test sets
+        order = handedness.order(points)
+        points = np.take_along_axis(points, order[..., None], axis=1)
+        scores = np.take_along_axis(scores, order, axis=1)
+    labels = ("person-centric (the run's handedness classifier)" if handedness is not None
+              else "observer-centric")
     results = []
     for path, image, (_, scale, offset), keypoints, score in zip(names, images, boxes, points,
                                                                   scores):
         keypoints = to_image(keypoints, scale, offset)
         result = {"image": str(path), "width": image.shape[1], "height": image.shape[0],
-                  "run": str(run), "decoder": name,
+                  "run": str(run), "decoder": name, "labels": labels,
                   "keypoints": [{"name": joint, "x": float(x), "y": float(y),
                                  "score": None if np.isnan(s) else float(s)}
                                 for joint, (x, y), s in zip(JOINT_NAMES, keypoints, score)]}

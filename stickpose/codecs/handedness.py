@@ -84,12 +84,27 @@ class Handedness:
         X = features(observer_centric(keypoints))
         return {chain: model.predict_proba(X)[:, 1] for chain, model in self.models.items()}
 
+    def order(self, keypoints: np.ndarray) -> np.ndarray:
+        """``(n, 16)`` joint indices that put keypoints ``(n, 16, 2)`` (any convention) in
+        their likelier person-centric labelling: observer-centric first, then each chain
+        swapped where its swap probability is > 0.5. Index per-joint scores with it too."""
+        keypoints = np.asarray(keypoints)
+        order = np.tile(np.arange(len(FLIP_INDEX)), (len(keypoints), 1))
+        observer = observer_centric(keypoints)
+        probability = self.swap_probability(observer)
+        for chain, root in ROOTS.items():
+            # observer_centric swapped the chain where its right root lies right of its left
+            seen = keypoints[:, root, 0] > keypoints[:, FLIP_INDEX[root], 0]
+            swap = seen ^ (probability[chain] > 0.5)
+            for right, left in CHAINS[chain]:
+                order[swap, right], order[swap, left] = left, right
+        return order
+
     def apply(self, keypoints: np.ndarray) -> np.ndarray:
         """Keypoints ``(n, 16, 2)`` in any convention -> the likelier person-centric
-        labelling (observer-centric first, then each chain swapped where p > 0.5)."""
-        observer = observer_centric(keypoints)
-        swap = {c: p > 0.5 for c, p in self.swap_probability(observer).items()}
-        return swap_chains(observer, swap)
+        labelling (see ``order``)."""
+        keypoints = np.asarray(keypoints)
+        return np.take_along_axis(keypoints, self.order(keypoints)[..., None], axis=1)
 
     def save(self, path: Path) -> None:
         """Write the classifiers to ``path`` (joblib, atomically)."""

@@ -38,3 +38,16 @@ def test_learns_person_centric_labels_from_a_cue_in_the_pose(tmp_path):
     assert correct.mean() > 0.93 and correct.mean() > baseline + 0.1
     probability = loaded.swap_probability(test)
     assert ((probability["arms"] > 0.5) == away).mean() > 0.9
+
+
+def test_order_permutes_scores_with_keypoints():
+    person, _ = _labelled(2, 600)
+    handedness = Handedness.fit(person, iterations=30)
+    test, _ = _labelled(3, 50)
+    shuffled = observer_centric(test)[:, :, ::-1].copy()        # any convention as input
+    order = handedness.order(shuffled)
+    assert sorted(order[0].tolist()) == list(range(16))
+    np.testing.assert_array_equal(handedness.apply(shuffled),
+                                  np.take_along_axis(shuffled, order[..., None], axis=1))
+    # the result does not depend on the convention the keypoints came in
+    np.testing.assert_array_equal(handedness.apply(test), handedness.apply(observer_centric(test)))
