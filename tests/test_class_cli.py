@@ -109,3 +109,13 @@ def test_unwritable_output_is_one_line(class_dir, tmp_path):
     (tmp_path / "a-file.txt").write_text("x")
     fails_with(invoke("generate", "--suite", "class", "--class-dir", tmp_path / "a-file.txt",
                       "--out", tmp_path / "x"), "is a file, not a folder")
+
+
+def test_predict_with_a_class_run_writes_person_centric_labels(class_dir, class_run, tmp_path):
+    ok(invoke("generate", "--suite", "class", "--class-dir", class_dir, "--count", 2,
+              "--workers", 1, "--format", "class", "--out", tmp_path / "D"))
+    ok(invoke("predict", tmp_path / "D" / "Test1" / "0.png", "--run", class_run,
+              "--out", tmp_path / "out"))
+    saved = json.loads((tmp_path / "out" / "0.json").read_text())
+    assert saved["labels"].startswith("person-centric")
+    assert len(saved["keypoints"]) == 16

@@ -56,6 +56,7 @@ def test_predict_writes_json_and_overlays_and_skips_unreadable(tiny_run, tmp_pat
     assert "1 of 2 images" in result.output
     saved = json.loads((tmp_path / "out" / "wide.json").read_text())
     assert saved["width"] == 120 and saved["height"] == 80 and saved["decoder"] == "dark"
+    assert saved["labels"] == "observer-centric"
     assert [k["name"] for k in saved["keypoints"]][:2] == ["r_ankle", "r_knee"]
     points = np.array([[k["x"], k["y"]] for k in saved["keypoints"]])
     # the model sees a 120 x 120 square (20 px of padding above and below): its keypoints
