@@ -86,7 +86,7 @@ def test_background_dir_and_pose_bank(run, tmp_path):
     assert result.exit_code == 0, result.output
     dataset = load_dataset(tmp_path / "b")
     assert dataset.meta["poses"]["skipped_incomplete"] == 1
-    assert "1 incomplete row(s) skipped, 2 used" in result.output
+    assert "1 incomplete row(s) skipped; 2 used" in result.output
     assert np.median(dataset.image(0)) == 77
 
 
@@ -98,7 +98,7 @@ def test_background_dir_and_pose_bank(run, tmp_path):
     (["--backgrounds", "1", "--background-dir", "broken"], "holds no readable image"),
     (["--backgrounds", "1", "--background-dir", "missing"], "does not exist"),
     (["--poses", "bad.npy"], "has shape (4, 14, 2); expected (N, 16, 2) or (N, 32)"),
-    (["--suite", "nope"], "unknown suite 'nope'; known suites: stickman"),
+    (["--suite", "nope"], "unknown suite 'nope'; known suites: class, stickman"),
     (["--suite", "stickman", "--circles", "0.2"], "cannot be combined with --suite"),
     (["--placement", "tile"], "'tile' is not one of 'stretch', 'fit'"),
     (["--preview", "empty"], "empty is not a .png file path"),
