@@ -76,7 +76,8 @@ def bench_gmm(run, set_name: str = "test1", images: int = 50) -> pd.DataFrame:
     image each (decoding only), the speed-up, and the share of joints on which their
     keypoints agree within 0.5 input pixels."""
     from .codecs.decoders import decode
-    from .evaluate import forward, render_set, resize_set
+    from .data.render import resize_set
+    from .evaluate import forward, render_set
     from .models.registry import HEADS
     from .train import RunError, load_run, load_run_suite
 

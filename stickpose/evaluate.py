@@ -17,7 +17,7 @@ import pandas as pd
 from . import metrics
 from .codecs.coordinates import denormalise
 from .codecs.decoders import DECODERS, decode
-from .data.render import resize_set  # noqa: F401  (re-exported: used by callers of evaluate)
+from .data.render import resize_set
 from .data.stickman import CHUNK_SIZE, StickmanGenerator
 from .errors import StickposeError
 from .skeleton import NUM_JOINTS

@@ -105,7 +105,8 @@ def show_run(run: Path, images: np.ndarray, truth: np.ndarray, count: int = 16,
     sheets, the 8 worst of all by mean joint error, per-joint errors of every decoder, heatmap
     grids and GMM clusters of the images ``picks`` (indices), the training curves. Returns
     the files written."""
-    from .evaluate import HEAD_OUTPUT, forward, resize_set, to_keypoints
+    from .data.render import resize_set
+    from .evaluate import HEAD_OUTPUT, forward, to_keypoints
     from .files import write_atomic
     from .models.registry import HEADS
     from .train import load_run

@@ -234,7 +234,8 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
     from .codecs.gaussian import GaussianHeatmaps
     from .data.pipeline import stickman_stream
     from .data.stickman import TRAINING_STREAM
-    from .evaluate import evaluate_on_sets, render_set, resize_set
+    from .data.render import resize_set
+    from .evaluate import evaluate_on_sets, render_set
     from .files import write_atomic
     from .leaderboard.store import record_or_warn
     from .models.profile import count_flops

@@ -60,7 +60,8 @@ def train_fc(run: Path, epochs: int = 10, steps_per_epoch: int = 100, batch_size
     save it as ``RUN/decoder-fc.keras``. Returns the final losses."""
     from ..data.pipeline import stickman_stream
     from ..data.stickman import DECODER_STREAM
-    from ..evaluate import render_set, resize_set
+    from ..data.render import resize_set
+    from ..evaluate import render_set
     from ..models.registry import HEADS
     from ..train import RunError, load_run, load_run_suite, stream_config, validation_spec
     from .coordinates import normalise
