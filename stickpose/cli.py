@@ -159,8 +159,12 @@ def generate(ctx, suite, out, noise, count, size, seed, circles, squares, backgr
     from .files import write_atomic
     from .viz import encode_png, preview_sheet
 
+    from .files import check_writable
+
     if preview and (preview.suffix.lower() != ".png" or preview.is_dir()):
         raise click.BadParameter(f"{preview} is not a .png file path", param_hint="--preview")
+    if preview:
+        check_writable(preview, "--preview")
 
     def from_command_line(name):
         return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
@@ -203,6 +207,7 @@ def generate(ctx, suite, out, noise, count, size, seed, circles, squares, backgr
                                      overwrite=overwrite, progress=bar("generating", count))
             return {path.name: path}
         out = out or Path("data") / "generated"
+    check_writable(out)
     if fmt == "class":
         from .data.class_format import load_class_set, write_class_sets
         folders = write_class_sets(
@@ -466,6 +471,9 @@ def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, c
             results = evaluate_lsp_run(run, data[4:], decoders, count, batch_size, sigma)
         else:
             if datasets:
+                if suite or class_dir:
+                    raise click.UsageError("--dataset replaces the suite's sets; give "
+                                           "either --dataset or --suite/--class-dir")
                 loaders, relabel = dataset_loaders(datasets, count)
             else:
                 spec = evaluated_suite(run, suite, class_dir)
@@ -653,8 +661,8 @@ def leaderboard(ctx, db, metric, arch, head, data, by_decoder, suite, fmt, where
         return
     tables = {name: _comparison(db, metric, arch, head, data, by_decoder, name)
               for name in ([suite] if suite else ["stickman", "class"])}
-    if suite is None and tables["class"].empty:
-        del tables["class"]
+    if suite is None:
+        tables = {name: table for name, table in tables.items() if not table.empty} or tables
     if all(table.empty for table in tables.values()):
         click.echo("no recorded results match these filters" if arch or head or data else
                    "no results recorded yet: `stickpose train` or `stickpose leaderboard run` "

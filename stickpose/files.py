@@ -2,8 +2,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
+import threading
+from contextlib import contextmanager
 from pathlib import Path
+
+from .errors import StickposeError
 
 
 def write_atomic(path: str | Path, data: bytes) -> Path:
@@ -19,3 +24,39 @@ def write_atomic(path: str | Path, data: bytes) -> Path:
         Path(temp).unlink(missing_ok=True)
         raise
     return path
+
+
+def check_writable(path: str | Path, what: str = "--out") -> None:
+    """Raise ``StickposeError`` naming ``path`` unless something can be written there: its
+    nearest existing ancestor must be a folder in which a folder can be made (probed for
+    real: permission bits do not tell about /proc, a read-only mount or a full disk)."""
+    path = Path(path)
+    ancestor = path.parent if path.name else path
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise StickposeError(f"cannot write {what} {path}: {ancestor} is a file, not a folder")
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=ancestor, prefix=".stickpose-probe-"))
+    except OSError as error:
+        raise StickposeError(f"cannot write {what} {path}: {error.strerror or error} "
+                             f"({ancestor})") from None
+
+
+@contextmanager
+def interrupts_deferred():
+    """Hold SIGINT and SIGTERM back while a few renames run, so that they all happen or
+    none does; a signal that arrives meanwhile is raised as ``KeyboardInterrupt`` after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    handlers = {s: signal.signal(s, lambda number, frame: received.append(number))
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+        if received:
+            raise KeyboardInterrupt

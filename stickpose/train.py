@@ -250,7 +250,9 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
         if not (out / "backup").is_dir() and (out / "evaluation.json").is_file():
             raise RunError(f"cannot resume {out}: the run has finished; use --overwrite "
                            "to train it again")
+        given = config.class_dir     # the class files may have moved since
         config = TrainConfig.load(out / "config.json")
+        config = replace(config, class_dir=given or config.class_dir)
     elif out.exists() and any(out.iterdir()):
         if not overwrite or not is_run:
             raise RunError(f"{out} already holds " + (
@@ -259,6 +261,9 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
         replace_old = True
     suite = load_run_suite(config)
     generator_config = stream_config(config, suite)
+    if config.data == "stickman":                    # pose banks and backgrounds, before
+        from .data.stickman import StickmanGenerator  # anything is written
+        StickmanGenerator(generator_config, config.seed).check_backgrounds()
     keras.utils.set_random_seed(config.seed)
     keras.mixed_precision.set_global_policy(config.precision)
     model = build_model(config.arch, config.head, config.input_size, width=config.width,

@@ -91,13 +91,14 @@ def test_class_layout_refuses_a_folder_with_the_users_files(class_dir, tmp_path)
     (tmp_path / "D" / "Test1" / "notes.txt").write_text("mine")
     fails_with(invoke("generate", "--style", "class", "--margin", 0, "--size", 32, "--count", 2,
                       "--format", "class", "--overwrite", "--out", tmp_path / "D"),
-               "holds other files (notes.txt)")
+               "holds Test1/notes.txt, which is not a class set stickpose wrote")
     assert (tmp_path / "D" / "Test1" / "notes.txt").read_text() == "mine"
     ok(invoke("generate", "--style", "class", "--margin", 0, "--size", 32, "--count", 2,
               "--format", "class", "--out", tmp_path / "E"))
     assert (tmp_path / "E" / "test1_labels.npy").is_file()
     fails_with(invoke("generate", "--style", "class", "--margin", 0, "--size", 32, "--count", 2,
-                      "--format", "class", "--out", tmp_path / "E"), "pass --overwrite")
+                      "--format", "class", "--out", tmp_path / "E"),
+               "already holds a class set; pass --overwrite")
 
 
 def test_unwritable_output_is_one_line(class_dir, tmp_path):
@@ -119,3 +120,110 @@ def test_predict_with_a_class_run_writes_person_centric_labels(class_dir, class_
     saved = json.loads((tmp_path / "out" / "0.json").read_text())
     assert saved["labels"].startswith("person-centric")
     assert len(saved["keypoints"]) == 16
+
+
+def test_interrupted_overwrite_keeps_the_old_sets_whole(class_dir, tmp_path):
+    from stickpose.data.class_format import write_class_layout
+
+    ok(invoke("generate", "--suite", "class", "--class-dir", class_dir, "--size", 32,
+              "--count", 4, "--workers", 1, "--out", tmp_path / "ours"))
+    datasets = {n: load_dataset(tmp_path / "ours" / n) for n in ("test1", "test2")}
+    write_class_layout(datasets, tmp_path / "D")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "D").rglob("*") if p.is_file()}
+
+    class Interrupted:                      # the second set is interrupted while copied
+        def __init__(self, dataset):
+            self.dataset, self.keypoints = dataset, dataset.keypoints
+
+        def __len__(self):
+            return len(self.dataset)
+
+        def image_path(self, index):
+            if index == 2:
+                raise KeyboardInterrupt
+            return self.dataset.image_path(index)
+
+    with pytest.raises(KeyboardInterrupt):
+        write_class_layout({"test1": datasets["test2"], "test2": Interrupted(datasets["test1"])},
+                           tmp_path / "D", overwrite=True)
+    after = {p.name: p.read_bytes() for p in (tmp_path / "D").rglob("*") if p.is_file()}
+    assert after == before
+    assert not [p for p in (tmp_path / "D").iterdir() if p.name.startswith(".")]
+
+
+def test_relative_class_dir_and_unusual_files(class_dir, tmp_path, monkeypatch):
+    import shutil
+    monkeypatch.chdir(class_dir.parent)
+    ok(invoke("generate", "--suite", "class", "--class-dir", class_dir.name, "--size", 32,
+              "--count", 2, "--workers", 1, "--out", tmp_path / "rel"))
+    broken = tmp_path / "broken"
+    shutil.copytree(class_dir, broken)
+    (broken / "generator" / "test_split.npy").write_bytes(b"")
+    fails_with(invoke("generate", "--suite", "class", "--class-dir", broken, "--out",
+                      tmp_path / "x"), "the file is empty")
+    (broken / "generator" / "test_split.npy").write_text("x0,y0\n1,2\n")
+    fails_with(invoke("generate", "--suite", "class", "--class-dir", broken, "--out",
+                      tmp_path / "x"), "it is not a NumPy .npy array of numbers")
+    (tmp_path / "D" / "Test1").mkdir(parents=True)
+    cv2_png = (tmp_path / "rel" / "test1" / "images" / "000000.png").read_bytes()
+    (tmp_path / "D" / "Test1" / "0.png").write_bytes(cv2_png)
+    run_dir = tmp_path / "no-run"
+    fails_with(invoke("evaluate", run_dir, "--dataset", tmp_path / "D" / "Test1"),
+               "is not a stickpose run")
+    from stickpose.data.class_format import ClassSetError, load_class_set
+    with pytest.raises(ClassSetError, match="has no labels: expected"):
+        load_class_set(tmp_path / "D" / "Test1")
+    np.save(tmp_path / "D" / "test1_labels.npy", np.array([["a"] * 32]))
+    with pytest.raises(ClassSetError, match="holds <U1 values; expected numbers"):
+        load_class_set(tmp_path / "D" / "Test1")
+    np.save(tmp_path / "D" / "test1_labels.npy", np.full((1, 32), np.nan))
+    with pytest.raises(ClassSetError, match="NaN or infinite"):
+        load_class_set(tmp_path / "D" / "Test1")
+
+
+def test_users_own_files_are_never_replaced(tmp_path):
+    (tmp_path / "U").mkdir()
+    (tmp_path / "U" / "test1_labels.npy").write_text("my notes")
+    fails_with(invoke("generate", "--style", "class", "--margin", 0, "--size", 32, "--count", 2,
+                      "--format", "class", "--overwrite", "--out", tmp_path / "U"),
+               "not a class set stickpose wrote")
+    assert (tmp_path / "U" / "test1_labels.npy").read_text() == "my notes"
+    (tmp_path / "V" / "Test1").mkdir(parents=True)
+    (tmp_path / "V" / "Test1" / "17.png").write_bytes(b"mine")
+    fails_with(invoke("generate", "--style", "class", "--margin", 0, "--size", 32, "--count", 2,
+                      "--format", "class", "--overwrite", "--out", tmp_path / "V"),
+               "Test1 without test1_labels.npy")
+    assert (tmp_path / "V" / "Test1" / "17.png").read_bytes() == b"mine"
+    fails_with(invoke("generate", "--count", 2, "--out", tmp_path / "W",
+                      "--preview", "/proc/sheet.png"), "cannot write --preview /proc/sheet.png")
+    assert not (tmp_path / "W").exists()
+
+
+def test_a_bad_background_archive_writes_no_run(class_dir, tmp_path):
+    import shutil
+    broken = tmp_path / "cls"
+    shutil.copytree(class_dir, broken)
+    (broken / "backgrounds.zip").write_text("not a zip")
+    fails_with(invoke("train", "--suite", "class", "--class-dir", broken, "--input-size", 32,
+                      "--width", 8, "--epochs", 1, "--steps", 1, "--out", tmp_path / "run"),
+               "cannot read background archive")
+    assert not (tmp_path / "run").exists()
+
+
+def test_export_with_only_class_results(tmp_path):
+    from stickpose.leaderboard.board import export
+    from stickpose.leaderboard.store import open_store, record
+
+    engine = open_store(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    with pytest.raises(Exception, match="nothing to export"):
+        export(engine, tmp_path / "empty", "test")
+    assert not (tmp_path / "empty").exists()
+    config = {"arch": "hourglass", "head": "heatmap", "input_size": 64, "width": 32, "seed": 0,
+              "suite": "class"}
+    record(engine, config, None, {"class/test1": {"score": 1.5, "flip_score": 0.8,
+                                                  "swap": 0.2, "pck": 0.9, "images": 879}})
+    written = sorted(p.name for p in export(engine, tmp_path / "out", "test"))
+    assert written == ["class.md", "results.csv"]
+    assert "| hourglass | heatmap |  class | **1.500** |" in (tmp_path / "out" / "class.md").read_text()
+    board = ok(invoke("leaderboard", "--db", f"sqlite:///{tmp_path / 'store.sqlite'}"))
+    assert "Empty DataFrame" not in board and "1.500" in board

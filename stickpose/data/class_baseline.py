@@ -23,13 +23,25 @@ class ClassFilesError(StickposeError):
     """A class folder that lacks a file, or holds one in the wrong shape."""
 
 
+def read_npy(path: Path, error_class=ClassFilesError) -> np.ndarray:
+    """A ``.npy`` array of numbers, or ``error_class`` naming the file and what is wrong."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except EOFError:
+        raise error_class(f"cannot read {path}: the file is empty") from None
+    except (OSError, ValueError) as error:
+        reason = ("it is not a NumPy .npy array of numbers" if "pickle" in str(error)
+                  else error)
+        raise error_class(f"cannot read {path}: {reason}") from None
+    if not np.issubdtype(array.dtype, np.number):
+        raise error_class(f"{path} holds {array.dtype} values; expected numbers")
+    return array
+
+
 def check_split(path: Path) -> None:
     """Raise ``ClassFilesError`` unless ``path`` holds an ``(N, 32)`` numeric array."""
-    try:
-        array = np.load(path, allow_pickle=False, mmap_mode="r")
-    except (OSError, ValueError) as error:
-        raise ClassFilesError(f"cannot read {path}: {error}") from None
-    if array.ndim != 2 or array.shape[1] != 32 or not np.issubdtype(array.dtype, np.number):
+    array = read_npy(path, ClassFilesError)
+    if array.ndim != 2 or array.shape[1] != 32:
         raise ClassFilesError(f"{path} holds a {array.dtype} array of shape {array.shape}; "
                               "expected (N, 32) numbers: x0, y0, ... x15, y15 per pose, -1 "
                               "for a missing joint (the class baseline's generator/"
@@ -40,7 +52,9 @@ def class_files(folder: str | Path) -> dict[str, str]:
     """Paths of ``train_split``, ``test_split`` and ``backgrounds`` (a folder or a zip) in
     ``folder`` or its ``generator/`` sub-folder, each checked; the error names what is
     missing and where it comes from."""
-    folder = Path(folder)
+    if not str(folder).strip():
+        raise ClassFilesError(f"--class-dir is empty; expected {WHERE}")
+    folder = Path(folder).expanduser().resolve()
     if not folder.is_dir():
         raise ClassFilesError(f"class folder {folder} " + ("is a file, not a folder"
                                                           if folder.exists() else
@@ -56,7 +70,9 @@ def class_files(folder: str | Path) -> dict[str, str]:
         check_split(path)
         found[name] = str(path)
     candidates = [p / "backgrounds" for p in places] + [p / "backgrounds.zip" for p in places]
-    backgrounds = next((p for p in candidates if p.exists()), None)
+    usable = [p for p in candidates if (p.is_dir() and any(p.iterdir()))
+              or (p.is_file() and p.suffix == ".zip")]
+    backgrounds = next(iter(usable or [p for p in candidates if p.exists()]), None)
     if backgrounds is None:
         raise ClassFilesError(f"class folder {folder} has no backgrounds/ or backgrounds.zip "
                               f"(looked in {folder} and {folder / 'generator'}); expected "

@@ -35,12 +35,13 @@ def _numbered_pngs(folder: Path) -> list[Path]:
 
 
 def is_class_set(path: str | Path) -> bool:
-    """``class:DIR``, or a folder of numbered PNGs beside its ``*_labels.npy`` file."""
+    """``class:DIR``, or a folder of numbered PNGs that is not a stickpose dataset (its
+    labels, ``*_labels.npy`` beside it, are checked when it is read)."""
     if str(path).startswith(PREFIX):
         return True
     path = Path(path)
     return (path.is_dir() and not (path / "meta.json").exists()
-            and labels_path(path).is_file() and bool(_numbered_pngs(path)))
+            and bool(_numbered_pngs(path)))
 
 
 def load_class_set(path: str | Path, count: int | None = None):
@@ -54,12 +55,14 @@ def load_class_set(path: str | Path, count: int | None = None):
     if not labels_file.is_file():
         raise ClassSetError(f"class set {folder} has no labels: expected {labels_file} "
                             "(N x 32 numbers, as the class's generator/test.py writes them)")
-    try:
-        labels = np.load(labels_file, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise ClassSetError(f"cannot read {labels_file}: {error}") from None
+    from .class_baseline import read_npy
+
+    labels = read_npy(labels_file, ClassSetError)
     if labels.ndim != 2 or labels.shape[1] != 2 * NUM_JOINTS:
         raise ClassSetError(f"{labels_file} has shape {labels.shape}; expected (N, 32)")
+    if not np.isfinite(labels).all():
+        raise ClassSetError(f"{labels_file} holds NaN or infinite values; expected pixel "
+                            "coordinates")
     files = _numbered_pngs(folder)
     expected = [f"{i}.png" for i in range(len(files))]
     if [p.name for p in files] != expected or len(files) != len(labels):
@@ -80,24 +83,35 @@ def load_class_set(path: str | Path, count: int | None = None):
 
 
 def check_class_targets(names, root: str | Path, overwrite: bool = False) -> dict:
-    """``{name: (set folder, labels file)}`` under ``root``, each checked to be free (or,
-    with ``overwrite``, to hold nothing but the class files it would replace)."""
+    """``{name: (set folder, labels file)}`` under ``root``, each checked to be free or,
+    with ``overwrite``, to be a class set stickpose can replace: a folder of numbered PNGs
+    with its labels file beside it, and nothing else in the folder."""
+    from ..files import check_writable
+
     root = Path(root)
+    check_writable(root)
     if root.exists() and not root.is_dir():
-        raise ClassSetError(f"{root} exists and is not a folder")
+        raise ClassSetError(f"cannot write --out {root}: it is a file, not a folder")
     targets = {}
     for name in names:
         folder = root / name.capitalize()
         labels = labels_path(folder)
         if folder.exists() or labels.exists():
-            foreign = [p.name for p in folder.iterdir()
-                       if not re.fullmatch(r"\d+\.png", p.name)] if folder.is_dir() else []
-            if not overwrite or foreign or (folder.exists() and not folder.is_dir()):
-                raise ClassSetError(
-                    f"{folder} already exists" + (f" and holds other files ({foreign[0]})"
-                                                  if foreign else "")
-                    + ("; choose another --out" if foreign or overwrite else
-                       "; pass --overwrite to replace it"))
+            foreign = ([f"{folder.name}/{p.name}" for p in folder.iterdir()
+                        if not re.fullmatch(r"\d+\.png", p.name)]
+                       if folder.is_dir() else [folder.name] if folder.exists() else [])
+            if not labels.is_file():
+                foreign.append(labels.name if labels.exists() else
+                               f"{folder.name} without {labels.name}")
+            elif not folder.is_dir():
+                foreign.append(labels.name + f" without {folder.name}/")
+            if foreign:
+                raise ClassSetError(f"{root} holds {foreign[0]}, which is not a class set "
+                                    "stickpose wrote; choose another --out (nothing of "
+                                    "yours is replaced)")
+            if not overwrite:
+                raise ClassSetError(f"{folder} already holds a class set; pass --overwrite "
+                                    "to replace it")
         targets[name] = (folder, labels)
     return targets
 
@@ -105,44 +119,59 @@ def check_class_targets(names, root: str | Path, overwrite: bool = False) -> dic
 def write_class_layout(datasets: dict, root: str | Path, overwrite: bool = False) -> list[Path]:
     """Copy stickpose datasets ``{set name: storage.Dataset}`` into the class layout under
     ``root``: ``Test{k}``-style folders (the name capitalised) and ``NAME_labels.npy``
-    (float64). Each folder appears complete or not at all; an existing one is replaced only
-    with ``overwrite`` and only if it holds nothing but the class files. Returns the set
-    folders."""
+    (float64). Every set is prepared in hidden folders first; the old sets are then
+    swapped for the new ones with interrupts held back, so an interrupted run leaves the
+    old sets whole. An existing set is replaced only with ``overwrite``, and only if it is
+    one (see ``check_class_targets``). Returns the set folders."""
+    from ..files import interrupts_deferred
+    from .storage import clean_up_after_killed_runs
+
     root = Path(root)
     targets = check_class_targets(datasets, root, overwrite)
     root.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, dataset in datasets.items():
-        folder, labels = targets[name]
-        staging = root / f".{folder.name}.partial-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir()
-        try:
+    pid = os.getpid()
+    staged = []
+    try:
+        for name, dataset in datasets.items():
+            folder, labels = targets[name]
+            clean_up_after_killed_runs(folder)
+            clean_up_after_killed_runs(labels)
+            staging = root / f".{folder.name}.partial-{pid}"
+            new_labels = root / f".{labels.name}.partial-{pid}"
+            staged.append((staging, new_labels, folder, labels))
+            staging.mkdir()
             for index in range(len(dataset)):
                 shutil.copyfile(dataset.image_path(index), staging / f"{index}.png")
-            rows = dataset.keypoints.reshape(len(dataset), -1).astype(np.float64)
-            temporary = root / f".{labels.name}.partial-{os.getpid()}.npy"
-            np.save(temporary, rows)
-            if folder.exists():
-                shutil.rmtree(folder)
-            os.rename(staging, folder)
-            os.replace(temporary, labels)
-        except BaseException:
+            with open(new_labels, "wb") as stream:
+                np.save(stream, dataset.keypoints.reshape(len(dataset), -1).astype(np.float64))
+        with interrupts_deferred():
+            old = []
+            for staging, new_labels, folder, labels in staged:
+                if folder.exists():
+                    old.append(root / f".{folder.name}.old-{pid}")
+                    os.rename(folder, old[-1])
+                os.rename(staging, folder)
+                os.replace(new_labels, labels)
+    except BaseException:
+        for staging, new_labels, _, _ in staged:
             shutil.rmtree(staging, ignore_errors=True)
-            raise
-        written.append(folder)
-    return written
+            new_labels.unlink(missing_ok=True)
+        raise
+    for folder in old:
+        shutil.rmtree(folder, ignore_errors=True)
+    return [folder for _, _, folder, _ in staged]
 
 
 def write_class_sets(render, names, root: str | Path, overwrite: bool = False) -> dict:
     """Render sets ``names`` with ``render(folder) -> {name: dataset path}`` into a hidden
     staging folder beside ``root``, then write them in the class layout under ``root``
     (targets checked first). Returns ``{name: set folder}``."""
-    from .storage import load_dataset
+    from .storage import clean_up_after_killed_runs, load_dataset
 
     root = Path(root)
     check_class_targets(names, root, overwrite)
-    staging = root.parent / f".{root.name}.stickpose-{os.getpid()}"
+    clean_up_after_killed_runs(root)
+    staging = root.parent / f".{root.name}.partial-{os.getpid()}"
     try:
         paths = render(staging)
         folders = write_class_layout({n: load_dataset(p) for n, p in paths.items()}, root,

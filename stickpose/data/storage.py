@@ -120,7 +120,7 @@ def coco_keypoints(keypoints: np.ndarray, visible: np.ndarray, size: int,
     }
 
 
-def _clean_up_after_killed_runs(out: Path) -> None:
+def clean_up_after_killed_runs(out: Path) -> None:
     """Remove hidden folders left by killed runs for the same target.
 
     A ``partial`` folder is an unfinished render and is deleted. An ``old`` folder is the
@@ -133,8 +133,10 @@ def _clean_up_after_killed_runs(out: Path) -> None:
             continue
         if kind == "old" and not out.exists():
             os.rename(stale, out)
-        else:
+        elif stale.is_dir():
             shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
 
 
 def _alive(pid: str) -> bool:
@@ -160,7 +162,7 @@ def write_dataset(out: str | Path, config: StickmanConfig, seed: int, count: int
         raise DatasetError(f"count {count} must be a positive number of images")
     if workers < 1:
         raise DatasetError(f"workers {workers} must be at least 1")
-    _clean_up_after_killed_runs(out)
+    clean_up_after_killed_runs(out)
     check_target(out, overwrite)
     generator = StickmanGenerator(config, seed)      # fails early on a bad pose bank
     generator.check_backgrounds()                    # ... or background folder

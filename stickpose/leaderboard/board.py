@@ -215,39 +215,42 @@ def stamp(command: str, fmt: str = "md") -> str:
 
 
 def export(engine, folder: Path, command: str) -> list[Path]:
-    """``stickman.md`` / ``.csv`` / ``.png`` (the class score per arch x head), ``class.md``
-    (the class's own benchmark, when recorded),
-    ``decoders.md`` (every decoder recorded) and ``results.csv`` (everything, importable)."""
+    """``stickman.md`` / ``.csv`` / ``.png`` (the class score per arch x head) and
+    ``decoders.md`` (every decoder recorded) when stickman results are recorded, ``class.md``
+    (the class's own benchmark) when those are, and ``results.csv`` (everything,
+    importable). Nothing is written from an empty store."""
     from ..files import write_atomic
 
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     frame = load(engine)
     stickman = for_suite(frame[frame["data"] == "stickman"], "stickman")
-    written = []
-    sections = []
-    for metric in ("score", "pck"):
-        table = comparison(stickman, metric)
-        title = {"score": "Class test score (lower is better)",
-                 "pck": "PCK@0.15 of the bounding-box diagonal"}[metric]
-        sections.append(f"## {title}\n\n{render(table, metric, 'md')}\n")
-    spread = seed_spread(stickman, "score")
-    if not spread.empty:
-        sections.append("## Spread over seeds (class test score)\n\n"
-                        + spread.to_markdown(index=False, floatfmt=".3f") + "\n")
-    write_atomic(folder / "stickman.md", (stamp(command) + "\n".join(sections)).encode())
-    write_atomic(folder / "stickman.csv", (stamp(command, "csv")
-                                          + render(comparison(stickman, "score"), "score",
-                                                   "csv")).encode())
-    plot(comparison(stickman, "score"), "score", folder / "stickman.png")
-    decoders = [f"## {m}\n\n{render(comparison(stickman, m, decoders=True), m, 'md')}\n"
-                for m in ("score", "pck", "mse")]
-    write_atomic(folder / "decoders.md", (stamp(command) + "\n".join(decoders)).encode())
-    write_atomic(folder / "results.csv", (stamp(command, "csv")
-                                          + frame.to_csv(index=False)).encode())
-    written += [folder / n for n in ("stickman.md", "stickman.csv", "stickman.png",
-                                     "decoders.md", "results.csv")]
     on_class = for_suite(frame, "class")
+    has_stickman = not comparison(stickman, "score").empty
+    if not has_stickman and on_class.empty:
+        raise StickposeError("nothing to export: the store holds no stickman or class results")
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    if has_stickman:
+        sections = []
+        for metric in ("score", "pck"):
+            table = comparison(stickman, metric)
+            title = {"score": "Class test score (lower is better)",
+                     "pck": "PCK@0.15 of the bounding-box diagonal"}[metric]
+            sections.append(f"## {title}\n\n{render(table, metric, 'md')}\n")
+        spread = seed_spread(stickman, "score")
+        if not spread.empty:
+            sections.append("## Spread over seeds (class test score)\n\n"
+                            + spread.to_markdown(index=False, floatfmt=".3f") + "\n")
+        write_atomic(folder / "stickman.md", (stamp(command) + "\n".join(sections)).encode())
+        write_atomic(folder / "stickman.csv", (stamp(command, "csv")
+                                              + render(comparison(stickman, "score"), "score",
+                                                       "csv")).encode())
+        plot(comparison(stickman, "score"), "score", folder / "stickman.png")
+        decoders = [f"## {m}\n\n{render(comparison(stickman, m, decoders=True), m, 'md')}\n"
+                    for m in ("score", "pck", "mse")]
+        write_atomic(folder / "decoders.md", (stamp(command) + "\n".join(decoders)).encode())
+        written += [folder / n for n in ("stickman.md", "stickman.csv", "stickman.png",
+                                         "decoders.md")]
     if not on_class.empty:
         sections = [f"## {title}\n\n"
                     f"{render(comparison(on_class, metric, by_data=True), metric, 'md')}\n"
@@ -259,7 +262,9 @@ def export(engine, folder: Path, command: str) -> list[Path]:
                                            "(`--suite class`); data: what each model trained "
                                            "on.\n\n" + "\n".join(sections)).encode())
         written.append(folder / "class.md")
-    return written
+    write_atomic(folder / "results.csv", (stamp(command, "csv")
+                                          + frame.to_csv(index=False)).encode())
+    return written + [folder / "results.csv"]
 
 
 def import_results(engine, path: Path) -> tuple[int, int]:
