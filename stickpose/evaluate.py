@@ -27,7 +27,8 @@ REFERENCE_ONLY = ("gmm-sklearn",)      # left out of "all": the slow reference p
 HEAD_OUTPUT = "coordinates"            # the "decoder" of scalar and integral heads
 CURVE = np.round(np.arange(1, 13) * 0.025, 3)    # PCK thresholds 0.025-0.3 of the diagonal
 COLUMNS = {"decoder": "decoder", "pck": "PCK@0.15", "mse": "MSE px²", "mpjpe": "MPJPE px",
-           "score": "class score", "flip_score": "flip-tolerant score", "swap": "L/R swaps", "auc": "AUC@0.2",
+           "score": "class score", "flip_score": "flip-tolerant score", "swap": "L/R swaps",
+           "auc": "AUC@0.2",
            "decode_ms": "decode ms/img", "pipeline_ms": "pipeline ms/img",
            "pck_visible": "PCK visible", "pck_occluded": "PCK occluded",
            "lsp_pck": "LSP PCK@0.2", "lsp_auc": "LSP AUC", "pcp": "strict PCP"}

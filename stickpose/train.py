@@ -169,13 +169,14 @@ def fit_handedness(config: TrainConfig, suite, out: Path):
     labelled person-centric: fit the handedness classifier on the training stream's
     person-centric poses and save it in the run (``None`` when not needed)."""
     from .codecs.handedness import FILE_NAME, Handedness
+    from .data.poses import PoseBank
     from .data.stickman import StickmanGenerator
 
     tests = [spec for name, spec in suite.sets.items() if name.startswith("test")]
     if config.labels != "observer" or not any(s.config.labels == "person" for s in tests):
         return None
     poses = StickmanGenerator(replace(stream_config(config, suite), labels="person"), 0).poses
-    if not hasattr(poses, "poses"):
+    if not isinstance(poses, PoseBank):
         raise StickposeError(f"suite {suite.name}: person-centric test sets need a pose bank "
                              "in the training stream to learn handedness from")
     handedness = Handedness.fit(poses.poses, config.seed)

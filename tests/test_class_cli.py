@@ -79,8 +79,8 @@ def test_class_bad_inputs(class_dir, class_run, tmp_path):
                "--class-dir goes with --suite class")
     (tmp_path / "Dataset" / "Test1").mkdir(parents=True)
     (tmp_path / "Dataset" / "Test1" / "0.png").write_bytes(b"")
-    fails_with(invoke("evaluate", class_run, "--dataset", f"class:{tmp_path / 'Dataset' / 'Test1'}"),
-               "has no labels: expected")
+    fails_with(invoke("evaluate", class_run, "--dataset",
+                      f"class:{tmp_path / 'Dataset' / 'Test1'}"), "has no labels: expected")
     np.save(tmp_path / "Dataset" / "test1_labels.npy", np.zeros((3, 32)))
     fails_with(invoke("evaluate", class_run, "--dataset", tmp_path / "Dataset" / "Test1"),
                "holds 1 numbered PNG(s) for 3 label rows")
@@ -224,6 +224,7 @@ def test_export_with_only_class_results(tmp_path):
                                                   "swap": 0.2, "pck": 0.9, "images": 879}})
     written = sorted(p.name for p in export(engine, tmp_path / "out", "test"))
     assert written == ["class.md", "results.csv"]
-    assert "| hourglass | heatmap |  class | **1.500** |" in (tmp_path / "out" / "class.md").read_text()
+    table = (tmp_path / "out" / "class.md").read_text()
+    assert "| hourglass | heatmap |  class | **1.500** |" in table
     board = ok(invoke("leaderboard", "--db", f"sqlite:///{tmp_path / 'store.sqlite'}"))
     assert "Empty DataFrame" not in board and "1.500" in board

@@ -39,17 +39,6 @@ def features(keypoints: np.ndarray) -> np.ndarray:
     return np.concatenate([unit.reshape(n, -1), offsets, np.sin(angles), np.cos(angles)], 1)
 
 
-def swap_chains(keypoints: np.ndarray, swap: dict[str, np.ndarray]) -> np.ndarray:
-    """Keypoints ``(n, 16, 2)`` with the left and right joints of each chain exchanged
-    where ``swap[chain]`` ``(n,) bool`` is set."""
-    keypoints = np.array(keypoints, copy=True)
-    for chain, mask in swap.items():
-        for right, left in CHAINS[chain]:
-            keypoints[mask, right], keypoints[mask, left] = \
-                keypoints[mask, left].copy(), keypoints[mask, right].copy()
-    return keypoints
-
-
 def _mirror(keypoints: np.ndarray) -> np.ndarray:
     """The poses seen in a mirror (x negated), labels swapped so the convention holds."""
     mirrored = np.array(keypoints, np.float64, copy=True)

@@ -32,7 +32,7 @@ def test_one_pixel_lines_between_rounded_endpoints():
     draw_stickman_class(image, keypoints, WHITE, 1)
     expected = np.zeros((48, 48), bool)
     for a, b in LIMBS:                                     # 8-connected horizontal segments
-        (xa, ya), (xb, yb) = keypoints[a].astype(int), keypoints[b].astype(int)
+        (xa, ya), (xb, _) = keypoints[a].astype(int), keypoints[b].astype(int)
         expected[ya, min(xa, xb):max(xa, xb) + 1] = True
     expected[4, 20] = True                                 # the head: one pixel at the neck
     assert np.array_equal(_lit(image), expected)

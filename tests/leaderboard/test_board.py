@@ -72,7 +72,8 @@ def test_cli_table_filters_and_bad_input(filled):
     assert invoke("leaderboard", "--db", url, "--where").output.strip().endswith(
         "board.sqlite")
     for args, message in [
-            (["--metric", "f1"], "unknown metric 'f1'; known: score, flip_score, swap, pck, mse, mpjpe"),
+            (["--metric", "f1"],
+             "unknown metric 'f1'; known: score, flip_score, swap, pck, mse, mpjpe"),
             (["--arch", "vgg"], "unknown architecture 'vgg'; known: resnet, unet"),
             (["--head", "dense"], "unknown head 'dense'; known: heatmap, scalar, integral"),
             (["--data", "coco"], "unknown data 'coco'; known: stickman, class, lsp"),
