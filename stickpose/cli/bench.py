@@ -1,0 +1,68 @@
+"""``stickpose bench``: benchmarks that print measured numbers."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import CLASS_DIR_OPTION, POSITIVE, cores, set_names, user_errors
+
+
+@click.group()
+def bench():
+    """Benchmarks that print measured numbers."""
+
+
+@bench.command("generate")
+@click.option("--suite", default="stickman", show_default=True, help="Suite to measure.")
+@click.option("--sets", default="test1,test2,test3,test4", show_default=True,
+              help="Comma-separated set names of the suite.")
+@click.option("--sizes", default="224,128", show_default=True, help="Comma-separated sizes.")
+@click.option("--images", type=click.IntRange(min=64), default=8192, show_default=True,
+              help="Images rendered per measurement.")
+@click.option("--workers", type=click.IntRange(min=1), default=cores(),
+              show_default=True, help="Processes for the all-core figure.")
+@user_errors
+def bench_generate_command(suite, sets, sizes, images, workers):
+    """Images per second for each test set's settings, in one process and on all cores."""
+    from ..bench import bench_generate
+    from ..data.suites import load_suite
+
+    spec = load_suite(suite)
+    names = set_names(spec, sets)
+    try:
+        size_list = [int(s) for s in sizes.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"{sizes!r} is not a list of integers", param_hint="--sizes")
+    table = bench_generate(spec, names, size_list, images, workers)
+    click.echo(table.to_string(index=False))
+
+
+@bench.command("handedness")
+@CLASS_DIR_OPTION
+@click.option("--seed", type=int, default=0, show_default=True, help="Classifier seed.")
+@user_errors
+def bench_handedness_command(class_dir, seed):
+    """What the left/right convention costs on the class's sets, from the exact labels: the
+    class score of perfect keypoints labelled observer-centric, relabelled by the handedness
+    classifier, and exact (lower is better)."""
+    from ..bench import bench_handedness
+    from ..data.suites import load_suite
+
+    click.echo(bench_handedness(load_suite("class", class_dir), seed)
+               .to_string(index=False, float_format="%.3f"))
+
+
+@bench.command("gmm")
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--set", "set_name", default="test1", show_default=True,
+              help="Suite set whose images give the heatmaps.")
+@click.option("--images", type=POSITIVE, default=50, show_default=True,
+              help="Images decoded by both paths (scikit-learn takes ~0.3 s per image).")
+@user_errors
+def bench_gmm_command(run, set_name, images):
+    """The batched GMM decoder against the scikit-learn reference on the same heatmaps:
+    ms per image each, the speed-up, and how far apart their keypoints are."""
+    from ..bench import bench_gmm
+
+    click.echo(bench_gmm(run, set_name, images).to_string(index=False))

@@ -1,0 +1,96 @@
+"""What the command modules share: option types and decorators, error handling, progress
+bars and the parsing of comma-separated option values.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from pathlib import Path
+
+import click
+
+POSITIVE = click.IntRange(min=1)
+PROBABILITY = click.FloatRange(0.0, 1.0)
+CLASS_DIR_OPTION = click.option(
+    "--class-dir", type=click.Path(path_type=Path),
+    help="Your copy of the class baseline repository (EdouardYvinec/IamStickman), or a folder "
+         "with train_split.npy, test_split.npy and backgrounds/ or backgrounds.zip: the files "
+         "--suite class reads (never shipped with stickpose).")
+
+
+def user_errors(command):
+    """Turn stickpose's user-input errors, and files or folders that cannot be read or
+    written (a path under /proc, a full disk, no permission), into a one-line message and
+    exit status 1."""
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from ..errors import StickposeError
+        try:
+            return command(*args, **kwargs)
+        except StickposeError as error:
+            raise click.ClickException(str(error)) from None
+        except OSError as error:
+            where = f": {error.filename}" if error.filename else ""
+            raise click.ClickException(f"{error.strerror or error}{where}") from None
+    return wrapper
+
+
+@contextlib.contextmanager
+def progress_bars():
+    """Yields ``make(label, total)`` -> per-chunk callback, one click progress bar each.
+
+    A bar finishes when its total is reached; any bar left open (an error, Ctrl-C) is
+    finished on exit so the terminal gets its cursor back.
+    """
+    open_bars = []
+
+    def make(label: str, total: int):
+        bar = click.progressbar(length=total, label=label, show_pos=True, width=30)
+        open_bars.append(bar)
+
+        def update(done: int) -> None:
+            bar.update(done)
+            if bar.pos >= total and bar in open_bars:
+                open_bars.remove(bar)
+                bar.render_finish()
+        return update
+
+    try:
+        yield make
+    finally:
+        for bar in open_bars:
+            bar.render_finish()
+
+
+def cores() -> int:
+    """CPU cores this process may use (respects affinity and container CPU sets)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def set_names(spec, sets: str) -> list[str]:
+    """The comma-separated ``--sets`` of suite ``spec``, each checked to exist."""
+    names = [n.strip() for n in sets.split(",") if n.strip()]
+    unknown = [n for n in names if n not in spec.sets]
+    if unknown or not names:
+        raise click.BadParameter(f"unknown set {(unknown or [sets])[0]!r}; {spec.name} has "
+                                 f"{', '.join(spec.sets)}", param_hint="--sets")
+    return names
+
+
+def parse_names(value: str, known: tuple, option: str) -> list[str]:
+    """A comma-separated ``value`` checked against ``known`` (``all`` means every one)."""
+    names = list(known) if value == "all" else [n.strip() for n in value.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise click.BadParameter(f"unknown value {(unknown or [value])[0]!r}; known: "
+                                 f"{', '.join(known)} or all", param_hint=option)
+    return names
+
+
+def say_lsp(data: str) -> None:
+    """Tell which LSP folders ``lsp:DIR`` holds and what their annotations look like."""
+    from ..data.lsp import find_lsp
+
+    for part in find_lsp(data[4:]).values():
+        click.echo(f"{part.folder}: {part.joints.describe()}")

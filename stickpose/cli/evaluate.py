@@ -1,0 +1,107 @@
+"""``stickpose evaluate`` and ``stickpose decoders``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import (CLASS_DIR_OPTION, POSITIVE, parse_names, progress_bars, say_lsp,
+                     set_names, user_errors)
+
+
+@click.command()
+@click.argument("run", required=False, type=click.Path(path_type=Path))
+@click.option("--suite", help="Suite (name or .toml) whose sets are evaluated [the run's own: "
+              "stickman, or class for a run trained with --suite class].")
+@CLASS_DIR_OPTION
+@click.option("--sets", default="test1,test2,test3,test4", show_default=True,
+              help="Comma-separated set names of the suite.")
+@click.option("--dataset", "datasets", multiple=True, type=click.Path(path_type=Path),
+              help="Evaluate on a dataset folder (from `stickpose generate`) instead of the "
+                   "suite's sets; repeatable.")
+@click.option("--data", help="lsp:DIR: evaluate on LSP's test images (1001-2000) with the LSP "
+              "benchmark (PCK@0.2 per part, AUC, strict PCP) as well.")
+@click.option("--decoders", default="all", show_default=True,
+              help="'all' or a comma-separated list (see `stickpose decoders`); 'all' skips "
+                   "the slow gmm-sklearn reference and an untrained fc.")
+@click.option("--occlusion", default="none", show_default=True,
+              help="Comma-separated: none, random (random erasing), upper, lower (body half "
+                   "blacked out), or all.")
+@click.option("--count", type=POSITIVE, help="Images per set [all of them].")
+@click.option("--sigma", type=click.FloatRange(min=0.1),
+              help="Spread (heatmap px) of DARK's blur and soft-argmax's window [the run's "
+                   "training sigma].")
+@click.option("--batch-size", type=POSITIVE, default=64, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the random erasing.")
+@click.option("--predictions", type=click.Path(path_type=Path),
+              help="Score keypoints made by another tool instead of a run: .npy (N,16,2) "
+                   "or COCO results .json, against one --dataset.")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Folder for evaluation.csv and evaluation.md [RUN/evaluation].")
+@user_errors
+def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, count, sigma,
+             batch_size, seed, predictions, out):
+    """Score a trained run with every decoder on the same heatmaps (seed 000's table per
+    set: PCK, MSE, MPJPE, class score, swaps, timings), optionally under occlusion.
+
+    \b
+    stickpose evaluate runs/RUN                          test1-test4, every decoder
+    stickpose evaluate runs/RUN --occlusion all          plus the occlusion experiments
+    stickpose evaluate --predictions P.npy --dataset D   keypoints from another tool
+    stickpose evaluate runs/RUN --suite class --class-dir DIR   the class's test1-test4
+    stickpose evaluate runs/RUN --dataset Dataset/Test1  a set in the class's layout
+    """
+    from ..data.occlusion import OCCLUSIONS
+    from ..evaluate import (dataset_loaders, evaluate_lsp_run, evaluate_run, evaluated_suite,
+                            record_results, report, score_predictions, suite_loaders)
+    from ..files import write_atomic
+
+    kinds = parse_names(occlusion, ("none",) + OCCLUSIONS, "--occlusion")
+    if predictions:
+        if run or len(datasets) != 1:
+            raise click.UsageError("--predictions takes exactly one --dataset and no RUN")
+        results = score_predictions(predictions, datasets[0])
+        title = f"{predictions} on {datasets[0]}"
+    else:
+        if run is None:
+            raise click.UsageError("give a RUN directory, or --predictions FILE --dataset DIR")
+        if data:
+            if not data.startswith("lsp:"):
+                raise click.BadParameter(f"{data!r}: expected lsp:DIR", param_hint="--data")
+            if kinds != ["none"]:
+                raise click.UsageError("--occlusion applies to stickman sets, not --data lsp")
+            say_lsp(data)
+            results = evaluate_lsp_run(run, data[4:], decoders, count, batch_size, sigma)
+        else:
+            if datasets:
+                if suite or class_dir:
+                    raise click.UsageError("--dataset replaces the suite's sets; give "
+                                           "either --dataset or --suite/--class-dir")
+                loaders, relabel = dataset_loaders(datasets, count)
+            else:
+                spec = evaluated_suite(run, suite, class_dir)
+                loaders, relabel = suite_loaders(spec, set_names(spec, sets), count)
+            with progress_bars() as bar:
+                step = bar("evaluating", len(loaders) * len(kinds))
+                results = evaluate_run(run, loaders, decoders, kinds, batch_size, seed, sigma,
+                                       progress=lambda label: step(1), relabel=relabel)
+        title = f"stickpose evaluate {run}"
+        out = out or Path(run) / "evaluation"
+        record_results(run, results)
+    text = report(results, title)
+    click.echo(text)
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        write_atomic(out / "evaluation.csv", results.to_csv(index=False).encode())
+        write_atomic(out / "evaluation.md", text.encode())
+        click.echo(f"tables -> {out / 'evaluation.csv'}, {out / 'evaluation.md'}")
+
+
+@click.command("decoders")
+def decoders_command():
+    """List the heatmap decoders."""
+    from ..codecs.decoders import DECODERS
+
+    for name in DECODERS.names():
+        click.echo(f"{name:12} {DECODERS.get(name).summary}")

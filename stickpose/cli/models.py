@@ -1,0 +1,30 @@
+"""``stickpose models``: the model zoo table."""
+from __future__ import annotations
+
+import click
+
+from ..models.registry import ARCH_MODULES as ARCH_NAMES, HEAD_NAMES
+from .common import POSITIVE, progress_bars, user_errors
+
+
+@click.command()
+@click.option("--input-size", type=POSITIVE, default=64, show_default=True)
+@click.option("--width", type=POSITIVE, default=32, show_default=True)
+@click.option("--arch", "archs", type=click.Choice(ARCH_NAMES), multiple=True,
+              help="Only these architectures (repeatable) [all].")
+@click.option("--head", "heads", type=click.Choice(HEAD_NAMES), multiple=True,
+              help="Only these heads (repeatable) [all].")
+@click.option("--repeats", type=POSITIVE, default=10, show_default=True,
+              help="Timed forward passes per latency figure.")
+@user_errors
+def models(input_size, width, archs, heads, repeats):
+    """Every architecture x head: parameters, FLOPs, measured CPU latency and throughput."""
+    from ..models.registry import load_all
+    from ..models.profile import model_table
+
+    load_all()
+    total = len(archs or ARCH_NAMES) * len(heads or HEAD_NAMES)
+    with progress_bars() as bar:
+        table = model_table(input_size, width, list(archs), list(heads), repeats,
+                            progress=bar("measuring", total))
+    click.echo(table.to_string(index=False))

@@ -1,0 +1,82 @@
+"""``stickpose predict``, ``show`` and ``report``: using a trained run."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import POSITIVE, set_names, user_errors
+
+
+@click.command()
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--run", required=True, type=click.Path(path_type=Path), help="A trained run.")
+@click.option("--decoder", default="quarter", show_default=True,
+              help="Heatmap decoder (see `stickpose decoders`); scalar and integral heads "
+                   "need none.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("predictions"),
+              show_default=True, help="Folder for NAME.json and NAME.png per image.")
+@user_errors
+def predict(images, run, decoder, out):
+    """Keypoints for any image files: each is padded to a square and resized to the model
+    input, and the keypoints are mapped back to its own pixels. Writes NAME.json (x, y and
+    score per joint) and NAME.png (the skeleton over the image) to --out."""
+    from ..predict import predict_images
+
+    results = predict_images(run, list(images), decoder, out,
+                             warn=lambda message: click.echo(f"warning: {message}", err=True))
+    click.echo(f"{len(results)} of {len(images)} images -> {out}")
+
+
+@click.command()
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--dataset", type=click.Path(path_type=Path),
+              help="A dataset folder to look at [the suite's test1].")
+@click.option("--set", "set_name", default="test1", show_default=True,
+              help="Suite set used without --dataset.")
+@click.option("--n", "count", type=POSITIVE, default=16, show_default=True,
+              help="Images on the truth-vs-prediction sheet.")
+@click.option("--scan", type=POSITIVE, default=200, show_default=True,
+              help="Images searched for the worst ones and averaged for per-joint errors.")
+@click.option("--pick", default="0,1", show_default=True,
+              help="Comma-separated image indices to draw heatmap grids and GMM clusters for.")
+@user_errors
+def show(run, dataset, set_name, count, scan, pick):
+    """Pictures of a trained run in RUN/show/: truth against prediction, the worst images,
+    per-joint errors by decoder, heatmap grids with every decoder's point, GMM clusters and
+    the training curves."""
+    from ..evaluate import load_set, render_set
+    from ..show import show_run
+    from ..train import TrainConfig
+
+    if dataset:
+        images, truth, _ = load_set(dataset, max(scan, count))
+    else:
+        from ..data.suites import load_suite
+        from ..train import load_run_suite
+        spec = (load_run_suite(TrainConfig.load(Path(run) / "config.json"))
+                if (Path(run) / "config.json").is_file() else load_suite("stickman"))
+        images, truth, _ = render_set(spec.sets[set_names(spec, set_name)[0]],
+                                      max(scan, count))
+    try:
+        picks = [int(i) for i in pick.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"{pick!r} is not a list of image indices", param_hint="--pick")
+    if max(picks) >= len(images) or min(picks) < 0:
+        raise click.BadParameter(f"image {max(picks)} is outside the {len(images)} images "
+                                 "looked at (see --scan)", param_hint="--pick")
+    for path in show_run(run, images, truth, count, picks=picks):
+        click.echo(f"-> {path}")
+
+
+@click.command()
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), help="HTML file [RUN/report.html].")
+@user_errors
+def report(run, out):
+    """One self-contained HTML page for a run: config, curves, evaluation tables, pictures
+    (made with `stickpose show` first when missing) and its leaderboard position."""
+    from ..report import write_report
+
+    out = write_report(run, out)
+    click.echo(f"report -> {out}")

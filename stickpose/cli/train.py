@@ -1,0 +1,109 @@
+"""``stickpose train`` and ``stickpose train-decoder``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..models.registry import ARCH_MODULES as ARCH_NAMES, HEAD_NAMES
+from .common import CLASS_DIR_OPTION, POSITIVE, PROBABILITY, say_lsp, user_errors
+
+
+@click.command()
+@click.option("--arch", type=click.Choice(ARCH_NAMES), default="hourglass", show_default=True)
+@click.option("--head", type=click.Choice(HEAD_NAMES), default="heatmap", show_default=True)
+@click.option("--input-size", type=POSITIVE, default=64, show_default=True,
+              help="Model input side in pixels (a multiple of the architecture's stride).")
+@click.option("--width", type=POSITIVE, default=32, show_default=True, help="Base channels.")
+@click.option("--depth", type=POSITIVE, default=1, show_default=True, help="Blocks per stage.")
+@click.option("--stacks", type=POSITIVE, default=2, show_default=True,
+              help="Hourglass stacks (intermediate supervision).")
+@click.option("--heatmap-stride", type=click.Choice(["1", "2", "4"]), default="2",
+              show_default=True, help="Heatmap resolution: input size / stride.")
+@click.option("--deconv", is_flag=True, help="Transposed-convolution upsampling head.")
+@click.option("--sigma", type=float, default=1.5, show_default=True,
+              help="Gaussian target spread, heatmap pixels.")
+@click.option("--batch-size", type=POSITIVE, default=32, show_default=True)
+@click.option("--learning-rate", type=float, default=2e-3, show_default=True)
+@click.option("--schedule", type=click.Choice(["cosine", "constant", "step"]),
+              default="cosine", show_default=True)
+@click.option("--epochs", type=POSITIVE, default=55, show_default=True)
+@click.option("--steps", "steps_per_epoch", type=POSITIVE, default=100, show_default=True,
+              help="Training steps per epoch.")
+@click.option("--minutes", type=float, help="Stop after this many minutes of training.")
+@click.option("--patience", type=POSITIVE, default=8, show_default=True,
+              help="Early stopping: epochs without a better validation loss.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--data", default="stickman", show_default=True,
+              help="stickman (the suite's rendered stream), or lsp:DIR to train on Leeds "
+                   "Sports Pose (+ LSP-extended when present) from a local folder.")
+@click.option("--init", help="Start from the weights of this run (the same model), e.g. a "
+              "stickman run for the stickman-to-real transfer.")
+@click.option("--suite", "--train-suite", "suite", default="stickman", show_default=True,
+              help="Suite (name or .toml) whose training stream, validation and test sets "
+                   "are used: stickman, or class (the class's own benchmark; needs "
+                   "--class-dir).")
+@CLASS_DIR_OPTION
+@click.option("--labels", type=click.Choice(["observer", "person"]), default="observer",
+              show_default=True, help="Left/right convention the model learns. observer: "
+              "what a stick figure shows; on a suite labelled person-centric (class) a "
+              "handedness classifier, fitted on the training poses, relabels the "
+              "predictions. person: learn the suite's person-centric labels directly.")
+@click.option("--circles", type=PROBABILITY, help="Override the stream's circles p.")
+@click.option("--squares", type=PROBABILITY, help="Override the stream's squares p.")
+@click.option("--backgrounds", type=PROBABILITY, help="Override the stream's backgrounds p.")
+@click.option("--test-count", type=POSITIVE, default=1000, show_default=True,
+              help="Images of each test set used for the final evaluation.")
+@click.option("--precision", type=click.Choice(["float32", "mixed_float16", "mixed_bfloat16"]),
+              default="float32", show_default=True)
+@click.option("--jit", is_flag=True, help="Compile with XLA.")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Run directory [runs/ARCH-HEAD_SIZE_wWIDTH_sSEED].")
+@click.option("--resume", is_flag=True, help="Continue the unfinished run in --out.")
+@click.option("--overwrite", is_flag=True, help="Start again in an existing --out.")
+@user_errors
+def train(out, resume, overwrite, heatmap_stride, **options):
+    """Train an architecture x head on the streamed stickman training noise.
+
+    Writes the run directory (config, best model, history, curves, predictions, test1-4
+    evaluation) and prints the evaluation.
+    """
+    from ..train import TrainConfig, train as run_training
+
+    if options["class_dir"] is not None:
+        options["class_dir"] = str(options["class_dir"].resolve())
+    config = TrainConfig(heatmap_stride=int(heatmap_stride), **options)
+    if config.data.startswith("lsp:"):
+        say_lsp(config.data)
+    if out is None:
+        if resume:
+            raise click.UsageError("--resume needs --out RUN")
+        out = Path("runs") / config.name
+    evaluation = run_training(config, out, resume=resume, overwrite=overwrite)
+    click.echo(f"run -> {out}")
+    for name, values in evaluation["sets"].items():
+        parts = [f"class score {values['score']:.3f}"] if "score" in values else []
+        if "flip_score" in values:
+            parts += [f"flip-tolerant {values['flip_score']:.3f}",
+                      f"L/R swaps {values['swap']:.3f}"]
+        parts += [f"PCK@0.15 {values['pck']:.3f}", f"MPJPE {values['mpjpe']:.2f} px"]
+        if "lsp_pck" in values:
+            parts += [f"LSP PCK@0.2 {values['lsp_pck']:.1f} %", f"PCP {values['pcp']:.1f} %"]
+        click.echo(f"{name}: " + "  ".join(parts))
+
+
+@click.command("train-decoder")
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--epochs", type=POSITIVE, default=10, show_default=True)
+@click.option("--steps", "steps_per_epoch", type=POSITIVE, default=100, show_default=True)
+@click.option("--batch-size", type=POSITIVE, default=32, show_default=True)
+@click.option("--learning-rate", type=float, default=1e-3, show_default=True)
+@user_errors
+def train_decoder(run, epochs, steps_per_epoch, batch_size, learning_rate):
+    """Train the fc decoder (seed 000: per joint 2 x 128 dense layers) on a heatmap run's
+    frozen heatmaps; saves RUN/decoder-fc.keras for `stickpose evaluate --decoders fc`."""
+    from ..codecs.fc import FILE_NAME, train_fc
+
+    losses = train_fc(run, epochs, steps_per_epoch, batch_size, learning_rate)
+    click.echo(f"fc decoder -> {Path(run) / FILE_NAME}  (validation L1 of normalised "
+               f"coordinates {losses['val_loss']:.4f})")
