@@ -33,6 +33,20 @@ def test_help_does_not_import_tensorflow():
     assert "generate" in out and "bench" in out
 
 
+def test_a_command_imports_only_its_own_module():
+    code = ("import sys\n"
+            "from stickpose.cli import main\n"
+            "try:\n"
+            "    main(['lsp', 'score', '--help'], prog_name='stickpose')\n"
+            "except SystemExit as exit:\n"
+            "    assert exit.code == 0, exit.code\n"
+            "print(' '.join(sorted(m for m in sys.modules if m.startswith('stickpose.cli.'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert "Score predictions of any method" in out
+    assert out.splitlines()[-1].split() == ["stickpose.cli.common", "stickpose.cli.lsp"]
+
+
 def test_generate_noise_dataset_with_preview(run, tmp_path):
     result = run("generate", "--noise", "--out", "train", "--count", 40, "--size", 48,
                  "--seed", 3, "--workers", 1, "--preview", "sheet.png")
