@@ -77,14 +77,15 @@ def bench_gmm(run, set_name: str = "test1", images: int = 50) -> pd.DataFrame:
     keypoints agree within 0.5 input pixels."""
     from .codecs.decoders import decode
     from .data.render import resize_set
-    from .evaluate import forward, render_set
+    from .data.sets import render_set, suite_set
+    from .evaluate import forward
     from .models.registry import HEADS
-    from .train import RunError, load_run, load_run_suite
+    from .runs import RunError, load_run, load_run_suite
 
     config, model = load_run(run)
     if HEADS.get(config.head).target != "heatmaps":
         raise RunError(f"run {run} has a {config.head} head; GMM decoders read heatmaps")
-    spec = load_run_suite(config).sets[set_name]
+    spec = suite_set(load_run_suite(config), set_name, "bench gmm")
     pictures, truth, _ = render_set(spec, images)
     small, _ = resize_set(pictures, truth, config.input_size)
     heatmaps, _ = forward(model, small, "heatmaps")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +16,14 @@ import pandas as pd
 from . import metrics
 from .codecs.coordinates import denormalise
 from .codecs.decoders import DECODERS, decode
+from .codecs.fc import decode_fc, load_fc
+from .codecs.handedness import Handedness
+from .data.occlusion import occlude
 from .data.render import resize_set
-from .data.stickman import CHUNK_SIZE, StickmanGenerator
+from .data.sets import EvalSet, data_id, folder_sets, load_set, suite_sets
 from .errors import StickposeError
+from .models.registry import HEADS
+from .runs import RunDir, TrainConfig, load_run
 from .skeleton import NUM_JOINTS
 
 ALL = "all"
@@ -34,44 +38,17 @@ COLUMNS = {"decoder": "decoder", "pck": "PCK@0.15", "mse": "MSE px²", "mpjpe": 
            "lsp_pck": "LSP PCK@0.2", "lsp_auc": "LSP AUC", "pcp": "strict PCP"}
 
 
-def render_set(spec, count: int | None = None):
-    """Images ``(n, S, S, 3) uint8``, keypoints ``(n, 16, 2)`` and visible ``(n, 16)`` of a
-    suite set (``suites.SetSpec``), rendered in memory exactly as ``generate`` writes them:
-    its first ``count`` images (at most the set's own count; all of them by default)."""
-    count = spec.count if count is None else min(count, spec.count)
-    generator = StickmanGenerator(spec.config, spec.seed)
-    generator.check_count(count)
-    parts = [generator.chunk(k) for k in range(-(-count // CHUNK_SIZE))]
-    return tuple(np.concatenate(p)[:count] for p in zip(*parts))
-
-
-def load_set(path: Path, count: int | None = None):
-    """The same triple from a dataset folder written by ``stickpose generate``, or from a
-    set in the class's layout (``Test1/`` beside ``test1_labels.npy``; ``class:DIR``)."""
-    from .data.class_format import is_class_set, load_class_set
-    from .data.storage import load_dataset
-
-    if is_class_set(path):
-        return load_class_set(path, count)
-    dataset = load_dataset(path)
-    count = len(dataset) if count is None else min(count, len(dataset))
-    images = np.stack([dataset.image(i) for i in range(count)])
-    return images, dataset.keypoints[:count], dataset.visible[:count]
-
-
 def resolve_decoders(spec: str, head_target: str, run: Path | None = None) -> list[str]:
     """Decoder names for ``--decoders``: ``all`` or a comma-separated list. ``all`` leaves out
     the slow reference path and, in a run without trained weights, ``fc``. Scalar and
     integral heads have their own coordinates and take no decoder."""
-    from .codecs.fc import FILE_NAME
-
     if head_target != "heatmaps":
         if spec not in (ALL, HEAD_OUTPUT):
             raise StickposeError(f"decoders apply to heatmap heads only; this run's head "
                                  f"predicts coordinates (use --decoders {ALL})")
         return [HEAD_OUTPUT]
     if spec == ALL:
-        has_fc = run is not None and (run / FILE_NAME).is_file()
+        has_fc = run is not None and (run / RunDir.FC).is_file()
         return [n for n in DECODERS.names()
                 if n not in REFERENCE_ONLY and (n != "fc" or has_fc)]
     names = [n.strip() for n in spec.split(",") if n.strip()]
@@ -80,8 +57,8 @@ def resolve_decoders(spec: str, head_target: str, run: Path | None = None) -> li
                              f"{', '.join(DECODERS.names())} or {ALL}")
     for name in names:
         DECODERS.get(name)                              # unknown: the error lists the known
-    if "fc" in names and (run is None or not (run / FILE_NAME).is_file()):
-        raise StickposeError(f"run {run} has no trained fc decoder ({FILE_NAME}); "
+    if "fc" in names and (run is None or not (run / RunDir.FC).is_file()):
+        raise StickposeError(f"run {run} has no trained fc decoder ({RunDir.FC}); "
                              "train it with `stickpose train-decoder RUN`")
     return names
 
@@ -102,7 +79,6 @@ def to_keypoints(name: str, output: np.ndarray, input_size: int, sigma: float,
     if name == HEAD_OUTPUT:
         return denormalise(output, input_size)
     if name == "fc":
-        from .codecs.fc import decode_fc
         return decode_fc(fc_model, output, input_size)[0]
     return decode(name, output, input_size, sigma)[0]
 
@@ -161,27 +137,11 @@ def decoder_table(model, config, images: np.ndarray, truth: np.ndarray, visible:
     return rows
 
 
-def evaluate_on_sets(model, suite, names: list[str], config, head_target: str,
-                     decoder: str = "quarter", count: int | None = None,
-                     handedness=None) -> dict:
-    """The class metrics per suite set with one decoder (the summary ``train`` writes), and
-    the mean whole-pipeline milliseconds per image."""
-    name = decoder if head_target == "heatmaps" else HEAD_OUTPUT
-    results, times = {}, []
-    for set_name in names:
-        images, truth, visible = render_set(suite.sets[set_name], count)
-        row = decoder_table(model, config, images, truth, visible, [name], head_target,
-                            handedness=handedness)[0]
-        results[set_name] = {k: row[k] for k in ("score", "flip_score", "swap", "pck",
-                                                 "mpjpe", "mse")}
-        results[set_name]["images"] = len(images)
-        times.append(row["pipeline_ms"])
-    return results, float(np.mean(times))
-
-
 def evaluate_lsp(model, config, split, decoders: list[str], head_target: str, fc_model=None,
-                 count: int | None = None, batch_size: int = 64) -> list[dict]:
-    """One row per decoder on LSP images (``data.lsp.LspSplit``): person-centred crops at the
+                 count: int | None = None, batch_size: int = 64,
+                 params: str = "") -> pd.DataFrame:
+    """One row per decoder (set ``lsp-test``, with the columns of ``evaluate_model``) on LSP
+    images (``data.lsp.LspSplit``): person-centred crops at the
     model's input, predictions mapped back to the original pixels; the metrics of ``score``
     (no class score: the images differ in size) and the LSP benchmark (PCK@0.2 of the torso
     per part, its AUC, strict PCP per part; percent) on the 14 LSP joints."""
@@ -192,19 +152,22 @@ def evaluate_lsp(model, config, split, decoders: list[str], head_target: str, fc
     crop_seconds = time.perf_counter() - start
     truth, visible = split.keypoints[:len(crops)], split.visible[:len(crops)]
     output, forward_seconds = forward(model, crops, head_target, batch_size)
+    identity = {"set": "lsp-test", "occlusion": "none", "images": len(crops)}
+    identity.update(params=params, data_id=data_id(crops, truth, visible),
+                    canonical=len(crops) == len(split), source="LSP test images 1001-2000")
     rows = []
     for name, predicted, decode_seconds in _decode_each(decoders, output, config, fc_model):
         predicted = np.stack([uncrop(p, m) for p, m in zip(predicted, matrices)])
         pck = metrics.lsp_pck(from_skeleton(predicted), from_skeleton(truth))
         pcp = metrics.lsp_pcp(from_skeleton(predicted), from_skeleton(truth))
-        rows.append({"decoder": name, **score(predicted, truth, None, visible),
+        rows.append({**identity, "decoder": name, **score(predicted, truth, None, visible),
                      "lsp_pck": pck["Mean"], "lsp_auc": pck["AUC"], "pcp": pcp["Mean"],
                      **{f"PCK {k}": v for k, v in pck.items() if k not in ("Mean", "AUC")},
                      **{f"PCP {k}": v for k, v in pcp.items() if k != "Mean"},
                      "decode_ms": 1000 * decode_seconds / len(crops),
                      "pipeline_ms": 1000 * (crop_seconds + forward_seconds + decode_seconds)
                      / len(crops)})
-    return rows
+    return pd.DataFrame(rows)
 
 
 def predict_keypoints(model, images: np.ndarray, config, head_target: str,
@@ -332,95 +295,96 @@ def report(results: pd.DataFrame, title: str) -> str:
 # --- a whole run ----------------------------------------------------------------------------
 
 def _prepare(run: Path, decoders: str, sigma: float | None):
-    """A run's ``(config, model, head target, decoder names, fc model or None)``, with
-    ``sigma`` (when given) replacing the training sigma for DARK and soft-argmax."""
+    """A run's ``(config, model, head target, decoder names, fc model or None, params)``,
+    with ``sigma`` (when given) replacing the training sigma for DARK and soft-argmax;
+    ``params`` says so in results (``""`` for the run's own settings)."""
     from dataclasses import replace
 
-    from .models.registry import HEADS
-    from .train import load_run
-
     config, model = load_run(run)
+    head_target = HEADS.get(config.head).target
+    params = ("" if sigma is None or sigma == config.sigma or head_target != "heatmaps"
+              else f"sigma={sigma:g}")
     if sigma is not None:
         config = replace(config, sigma=sigma)
-    head_target = HEADS.get(config.head).target
     names = resolve_decoders(decoders, head_target, Path(run))
-    fc_model = None
-    if "fc" in names:
-        from .codecs.fc import load_fc
-        fc_model = load_fc(run)
-    return config, model, head_target, names, fc_model
+    return (config, model, head_target, names,
+            load_fc(RunDir(run) / RunDir.FC) if "fc" in names else None, params)
 
 
 def evaluated_suite(run: Path, suite: str | None = None, class_dir=None):
     """The suite to evaluate ``run`` on: ``suite`` or else the run's own, with ``class_dir``
     or else the class folder the run trained with (for its own suite)."""
     from .data.suites import load_suite
-    from .train import TrainConfig
 
-    config = Path(run) / "config.json"
-    own = TrainConfig.load(config) if config.is_file() else TrainConfig()
+    own = RunDir(run).config() if RunDir(run).is_run() else TrainConfig()
     name = suite or own.suite
     return load_suite(name, class_dir or (own.class_dir if name == own.suite else None))
 
 
-def suite_loaders(spec, names: list[str], count: int | None = None):
-    """``({result name: loader}, {names labelled person-centric})`` for sets ``names`` of
-    suite ``spec``: each loader renders its set (see ``evaluate_run``)."""
-    from .train import set_key
-
-    loaders = {set_key(spec.name, n): partial(render_set, spec.sets[n], count) for n in names}
-    relabel = {set_key(spec.name, n) for n in names if spec.sets[n].config.labels == "person"}
-    return loaders, relabel
-
-
-def dataset_loaders(paths, count: int | None = None):
-    """The same for dataset folders (stickpose's or the class's layout), named by folder."""
-    loaders = {Path(p).name: partial(load_set, Path(p), count) for p in paths}
-    return loaders, {Path(p).name for p in paths if person_centric(Path(p))}
+def evaluation_sets(run: Path, suite: str | None = None, class_dir=None,
+                    names: list[str] | None = None, datasets=(), count: int | None = None):
+    """What ``stickpose evaluate`` measures on: dataset folders when given, else sets
+    ``names`` (default test1-test4) of ``suite`` or the run's own suite."""
+    if datasets:
+        if suite or class_dir:
+            raise StickposeError("--dataset replaces the suite's sets; give either --dataset "
+                                 "or --suite/--class-dir")
+        return folder_sets(datasets, count)
+    spec = evaluated_suite(run, suite, class_dir)
+    from .runs import test_names
+    return suite_sets(spec, names or test_names(spec), count)
 
 
-def person_centric(path: Path) -> bool:
-    """Whether a dataset folder is labelled person-centric: a set in the class's layout
-    always is; a stickpose dataset says so in its meta.json."""
-    from .data.class_format import is_class_set
-    from .data.storage import is_dataset, load_dataset
-
-    if is_class_set(path):
-        return True
-    return is_dataset(Path(path)) and load_dataset(path).meta["config"].get("labels") == "person"
-
-
-def evaluate_run(run: Path, sets: dict, decoders: str = ALL, occlusions=("none",),
-                 batch_size: int = 64, seed: int = 0, sigma: float | None = None,
-                 progress=None, relabel=()) -> pd.DataFrame:
-    """Every requested decoder on every set and occlusion: one row each, with the columns
-    ``set, occlusion, images, decoder`` and the metrics of ``score`` plus timings.
-
-    ``sets``: name -> function returning ``(images, keypoints, visible)`` in set pixels.
-    ``sigma``: the spread DARK blurs with and soft-argmax's window follows, in heatmap
-    pixels (default: the run's training sigma). ``progress(label)`` is called as each
-    (set, occlusion) is done. ``relabel``: names of sets labelled person-centric, whose
-    predictions the run's handedness classifier (if it has one) relabels.
-    """
-    from .codecs.handedness import FILE_NAME, Handedness
-    from .data.occlusion import occlude
-
-    config, model, head_target, names, fc_model = _prepare(run, decoders, sigma)
-    handedness = (Handedness.load(Path(run) / FILE_NAME)
-                  if (Path(run) / FILE_NAME).is_file() and relabel else None)
+def evaluate_model(model, config, sets: list[EvalSet], decoders: list[str], head_target: str,
+                   occlusions=("none",), batch_size: int = 64, seed: int = 0, fc_model=None,
+                   handedness=None, params: str = "", progress=None) -> pd.DataFrame:
+    """Every decoder on every set and occlusion: one row each, with the columns ``set,
+    occlusion, images, decoder, params`` and what identifies the measured data (``data_id``,
+    the content hash of the images and labels scored; ``canonical``; ``source``), then the
+    metrics of ``score`` and timings. ``handedness`` relabels predictions on sets labelled
+    person-centric. ``progress(label)`` is called as each (set, occlusion) is done."""
     rows = []
-    for set_name, load in sets.items():
-        images, truth, visible = load()
+    for spec in sets:
+        images, truth, visible = spec.load()
         for kind in occlusions:
             shown, seen = ((images, visible) if kind == "none"
                            else occlude(kind, images, truth, visible, seed))
-            for row in decoder_table(model, config, shown, truth, seen, names, head_target,
+            identity = {"data_id": data_id(shown, truth, seen), "canonical": spec.canonical,
+                        "source": spec.source}
+            for row in decoder_table(model, config, shown, truth, seen, decoders, head_target,
                                      fc_model, batch_size,
-                                     handedness if set_name in relabel else None):
-                rows.append({"set": set_name, "occlusion": kind, "images": len(images), **row})
+                                     handedness if spec.person else None):
+                rows.append({"set": spec.name, "occlusion": kind, "images": len(images),
+                             "decoder": row.pop("decoder"), "params": params, **identity,
+                             **row})
             if progress:
-                progress(f"{set_name}, occlusion {kind}")
+                progress(f"{spec.name}, occlusion {kind}")
     return pd.DataFrame(rows)
+
+
+def evaluate_run(run: Path, sets: list[EvalSet], decoders: str = ALL, occlusions=("none",),
+                 batch_size: int = 64, seed: int = 0, sigma: float | None = None,
+                 progress=None) -> pd.DataFrame:
+    """``evaluate_model`` for a trained run directory. ``sigma``: the spread DARK blurs with
+    and soft-argmax's window follows, in heatmap pixels (default: the run's training sigma).
+    A run with a handedness classifier relabels its predictions on person-centric sets."""
+    config, model, head_target, names, fc_model, params = _prepare(run, decoders, sigma)
+    handedness_file = RunDir(run) / RunDir.HANDEDNESS
+    handedness = (Handedness.load(handedness_file)
+                  if handedness_file.is_file() and any(s.person for s in sets) else None)
+    return evaluate_model(model, config, sets, names, head_target, occlusions, batch_size,
+                          seed, fc_model, handedness, params, progress)
+
+
+def write_tables(results: pd.DataFrame, title: str, out: Path) -> tuple[str, list[Path]]:
+    """The Markdown report of ``results``, and ``evaluation.csv`` / ``evaluation.md`` written
+    atomically to folder ``out``."""
+    from .files import write_atomic
+
+    text = report(results, title)
+    paths = [write_atomic(Path(out) / "evaluation.csv", results.to_csv(index=False).encode()),
+             write_atomic(Path(out) / "evaluation.md", text.encode())]
+    return text, paths
 
 
 # --- the LSP benchmark ----------------------------------------------------------------------
@@ -504,29 +468,7 @@ def evaluate_lsp_run(run: Path, folder: str, decoders: str = ALL, count: int | N
     """``evaluate_run`` on LSP's test images (1001-2000) of a local folder."""
     from .data.lsp import lsp_splits
 
-    config, model, head_target, names, fc_model = _prepare(run, decoders, sigma)
+    config, model, head_target, names, fc_model, params = _prepare(run, decoders, sigma)
     split = lsp_splits(folder)["test"]
-    rows = evaluate_lsp(model, config, split, names, head_target, fc_model, count, batch_size)
-    return pd.DataFrame([{"set": "lsp-test", "occlusion": "none",
-                          "images": count and min(count, len(split)) or len(split), **row}
-                         for row in rows])
-
-
-def record_results(run: Path, results: pd.DataFrame) -> str | None:
-    """Record an evaluation table in the results store: per decoder, every metric of every
-    set (occluded sets as ``SET/OCCLUSION``), with the run's config."""
-    from dataclasses import asdict
-
-    from .leaderboard.store import record_or_warn
-    from .train import TrainConfig
-
-    config = asdict(TrainConfig.load(Path(run) / "config.json"))
-    identity = None
-    for decoder, rows in results.groupby("decoder", sort=False):
-        sets = {}
-        for _, row in rows.iterrows():
-            name = row["set"] if row["occlusion"] == "none" else f"{row['set']}/{row['occlusion']}"
-            sets[name] = {k: v for k, v in row.items()
-                          if k not in ("set", "occlusion", "decoder") and pd.notna(v)}
-        identity = record_or_warn(config, None, sets, decoder)
-    return identity
+    return evaluate_lsp(model, config, split, names, head_target, fc_model, count, batch_size,
+                        params)

@@ -36,7 +36,7 @@ def predict_images(run: Path, paths: list[Path], decoder: str = "quarter",
     from .evaluate import HEAD_OUTPUT, forward, resolve_decoders, to_keypoints
     from .files import write_atomic
     from .models.registry import HEADS
-    from .train import load_run
+    from .runs import RunDir, load_run
     from .viz import draw_skeleton, encode_png
 
     config, model = load_run(run)
@@ -49,10 +49,10 @@ def predict_images(run: Path, paths: list[Path], decoder: str = "quarter",
     fc_model = None
     if name == "fc":
         from .codecs.fc import load_fc
-        fc_model = load_fc(run)
-    from .codecs.handedness import FILE_NAME, Handedness
-    handedness = (Handedness.load(Path(run) / FILE_NAME) if (Path(run) / FILE_NAME).is_file()
-                  else None)
+        fc_model = load_fc(RunDir(run) / RunDir.FC)
+    from .codecs.handedness import Handedness
+    handedness_file = RunDir(run) / RunDir.HANDEDNESS
+    handedness = Handedness.load(handedness_file) if handedness_file.is_file() else None
     out = Path(out) if out else None
     if out:
         out.mkdir(parents=True, exist_ok=True)

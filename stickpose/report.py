@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from . import __version__
+from .data.sets import render_set, suite_set
+from .files import write_atomic
+from .runs import RunDir, load_run, load_run_suite
 
 PICTURES = (("curves.png", "Training curves"),
             ("predictions.png", "Truth (top) and prediction (bottom)"),
@@ -32,38 +34,38 @@ def _table(frame: pd.DataFrame, digits: int = 3) -> str:
     return frame.to_html(index=False, float_format=lambda v: f"{v:.{digits}f}", border=0)
 
 
-def _leaderboard_position(run_id: str | None) -> str:
-    """Where the run stands among the recorded runs on test1's class score."""
-    from .leaderboard.board import load
-    from .leaderboard.store import StoreError, open_store
+def _leaderboard_position(config, url: str | None = None) -> str:
+    """Where the run stands among the runs recorded in the store at ``url`` (default: the
+    default store) on test1's class score."""
+    from dataclasses import asdict
 
-    if not run_id:
-        return "<p>This run was not recorded in the results store.</p>"
+    from .leaderboard.board import for_suite, load
+    from .leaderboard.store import StoreError, open_store, run_id as store_run_id
+
+    run_id = store_run_id(asdict(config))
     try:
-        frame = load(open_store())
+        frame = for_suite(load(open_store(url)))
     except StoreError as error:
         return f"<p>The results store cannot be read: {html.escape(str(error))}</p>"
     scores = frame[(frame["metric"] == "score") & (frame["set"] == "test1")
                    & frame["decoder"].isin(("quarter", "coordinates"))]
     scores = scores.groupby("run_id")["value"].mean().sort_values()
     if run_id not in scores.index:
-        return "<p>The results store holds no test1 score for this run.</p>"
+        return ("<p>The results store holds no test1 score for this run (is it recorded "
+                "there? see <code>--db</code>).</p>")
     rank = list(scores.index).index(run_id) + 1
     return (f"<p>Class test score on test1: <b>{scores[run_id]:.3f}</b>, rank <b>{rank}</b> "
             f"of {len(scores)} recorded runs (best {scores.iloc[0]:.3f}).</p>")
 
 
-def build_report(run: Path) -> str:
+def build_report(run: Path, url: str | None = None) -> str:
     """The HTML page of ``run`` from its files (``write_report`` checks the run and makes
-    the ``RUN/show/`` pictures first)."""
-    from .train import TrainConfig
-
-    run = Path(run)
-    config = TrainConfig.load(run / "config.json")
-    evaluation = (json.loads((run / "evaluation.json").read_text())
-                  if (run / "evaluation.json").is_file() else {})
+    the ``RUN/show/`` pictures first), placed among the runs of the store at ``url``."""
+    run = RunDir(run)
+    config = run.config()
+    evaluation = run.evaluation() if (run / run.EVALUATION).is_file() else {}
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>stickpose report: "
-             f"{html.escape(run.name)}</title><style>{STYLE}</style></head><body>",
+             f"{html.escape(run.path.name)}</title><style>{STYLE}</style></head><body>",
              f"<h1>{html.escape(config.name)}</h1>",
              f"<p>Run directory <code>{html.escape(str(run))}</code>, stickpose {__version__}."
              "</p>", "<h2>Config</h2>",
@@ -78,7 +80,7 @@ def build_report(run: Path) -> str:
                                               "flops", "inference_ms") if k in evaluation}
         parts += ["<h2>Training and test results</h2>",
                   _table(pd.DataFrame([summary])), _table(sets)]
-    table = run / "evaluation" / "evaluation.csv"
+    table = run / run.TABLES / "evaluation.csv"
     if table.is_file():
         from .evaluate import COLUMNS
         frame = pd.read_csv(table)
@@ -88,10 +90,10 @@ def build_report(run: Path) -> str:
             parts += [f"<h3>{html.escape(name)}"
                       + ("" if occlusion == "none" else f", occlusion {html.escape(occlusion)}")
                       + "</h3>", _table(rows[shown].rename(columns=COLUMNS))]
-    parts += ["<h2>Leaderboard</h2>", _leaderboard_position(evaluation.get("run_id"))]
+    parts += ["<h2>Leaderboard</h2>", _leaderboard_position(config, url)]
     parts.append("<h2>Pictures</h2>")
     for name, caption in PICTURES:
-        path = run / "show" / name
+        path = run / run.SHOW / name
         if path.is_file():
             data = base64.b64encode(path.read_bytes()).decode()
             parts.append(f"<figure><img alt='{html.escape(caption)}' "
@@ -101,20 +103,18 @@ def build_report(run: Path) -> str:
     return "\n".join(parts)
 
 
-def write_report(run: Path, out: Path | None = None) -> Path:
+def write_report(run: Path, out: Path | None = None, url: str | None = None) -> Path:
     """Make the run's pictures if ``RUN/show/`` is missing (on 200 images of its suite's
-    test1), then write the page atomically to ``out`` [``RUN/report.html``]."""
-    from .evaluate import render_set
-    from .files import write_atomic
+    test1), then write the page atomically to ``out`` [``RUN/report.html``]; its
+    leaderboard position comes from the results store at ``url`` [the default store]."""
     from .show import show_run
-    from .train import TrainConfig, load_run, load_run_suite
 
-    run = Path(run)
-    load_run(run)
-    if not (run / "show").is_dir():
-        spec = load_run_suite(TrainConfig.load(run / "config.json"))
-        images, truth, _ = render_set(spec.sets["test1"], 200)
-        show_run(run, images, truth)
-    out = Path(out) if out else run / "report.html"
-    write_atomic(out, build_report(run).encode())
+    config, _ = load_run(run)
+    run = RunDir(run)
+    if not (run / run.SHOW).is_dir():
+        images, truth, _ = render_set(suite_set(load_run_suite(config), "test1",
+                                                "the report's pictures"), 200)
+        show_run(run.path, images, truth)
+    out = Path(out) if out else run / run.REPORT
+    write_atomic(out, build_report(run.path, url).encode())
     return out

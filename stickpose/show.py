@@ -109,12 +109,12 @@ def show_run(run: Path, images: np.ndarray, truth: np.ndarray, count: int = 16,
     from .evaluate import HEAD_OUTPUT, forward, to_keypoints
     from .files import write_atomic
     from .models.registry import HEADS
-    from .train import load_run
+    from .runs import RunDir, load_run
     from .viz import contact_sheet, encode_png
 
     config, model = load_run(run)
     head_target = HEADS.get(config.head).target
-    out = Path(run) / "show"
+    out = RunDir(run) / RunDir.SHOW
     out.mkdir(parents=True, exist_ok=True)
     size = images.shape[1]
     small, small_truth = resize_set(images, truth, config.input_size)

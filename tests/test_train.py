@@ -12,7 +12,8 @@ from stickpose.codecs.gaussian import GaussianHeatmaps
 from stickpose.data.stickman import StickmanConfig, StickmanGenerator
 from stickpose.errors import StickposeError
 from stickpose.models.registry import load_all
-from stickpose.models.registry import ARCHS, HEADS, build_model
+from stickpose.models.build import build_model
+from stickpose.models.registry import ARCHS, HEADS
 from stickpose.train import RunError, TrainConfig, heatmap_loss, train
 
 import keras

@@ -12,6 +12,7 @@ import importlib
 import click
 
 from .. import __version__
+from .common import DB_OPTION
 
 #: command name -> "module.attribute" of its click command, relative to this package.
 COMMANDS = {
@@ -58,6 +59,7 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, lazy_subcommands=COMMANDS,
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="stickpose")
+@DB_OPTION
 def main():
     """stickpose: 2D keypoint estimation on procedural stick figures and LSP.
 

@@ -12,11 +12,51 @@ import click
 
 POSITIVE = click.IntRange(min=1)
 PROBABILITY = click.FloatRange(0.0, 1.0)
+POSITIVE_FLOAT = click.FloatRange(min=0.0, min_open=True)
 CLASS_DIR_OPTION = click.option(
     "--class-dir", type=click.Path(path_type=Path),
     help="Your copy of the class baseline repository (EdouardYvinec/IamStickman), or a folder "
          "with train_split.npy, test_split.npy and backgrounds/ or backgrounds.zip: the files "
          "--suite class reads (never shipped with stickpose).")
+
+
+def _remember_db(ctx, param, value):
+    if value:
+        ctx.meta["stickpose.db"] = value        # meta is shared by every nested context
+    return value
+
+
+DB_OPTION = click.option(
+    "--db", expose_value=False, callback=_remember_db, metavar="URL",
+    help="Results store: an SQLAlchemy URL (sqlite:///FILE, postgresql://...). Given "
+         "before or after the command, it is the only store read or written [$STICKPOSE_DB, "
+         "else a SQLite file in your data folder; see `stickpose leaderboard --where`].")
+
+
+def store_url() -> str | None:
+    """The ``--db`` given anywhere on the command line (None: the default store)."""
+    return click.get_current_context().meta.get("stickpose.db")
+
+
+def open_results_store():
+    """An engine on the store ``--db`` names, opened (and created or migrated) now, so that
+    a bad store fails before any work."""
+    from ..leaderboard.store import open_store
+
+    return open_store(store_url())
+
+
+def record_run_or_warn(engine, run: Path) -> None:
+    """Record a finished run into ``engine``; a store that fails now (its files are saved)
+    is reported with the command that records it later."""
+    from ..leaderboard.store import StoreError, record_run, where
+
+    try:
+        record_run(engine, run)
+        click.echo(f"recorded in {where(str(engine.url))}")
+    except StoreError as error:
+        click.echo(f"warning: results not recorded ({error}); the run is complete - record "
+                   f"it with `stickpose train --resume --out {run}`", err=True)
 
 
 def user_errors(command):

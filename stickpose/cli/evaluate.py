@@ -5,8 +5,8 @@ from pathlib import Path
 
 import click
 
-from .common import (CLASS_DIR_OPTION, POSITIVE, parse_names, progress_bars, say_lsp,
-                     set_names, user_errors)
+from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, open_results_store, parse_names,
+                     progress_bars, say_lsp, user_errors)
 
 
 @click.command()
@@ -39,6 +39,7 @@ from .common import (CLASS_DIR_OPTION, POSITIVE, parse_names, progress_bars, say
                    "or COCO results .json, against one --dataset.")
 @click.option("--out", type=click.Path(path_type=Path),
               help="Folder for evaluation.csv and evaluation.md [RUN/evaluation].")
+@DB_OPTION
 @user_errors
 def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, count, sigma,
              batch_size, seed, predictions, out):
@@ -53,19 +54,26 @@ def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, c
     stickpose evaluate runs/RUN --dataset Dataset/Test1  a set in the class's layout
     """
     from ..data.occlusion import OCCLUSIONS
-    from ..evaluate import (dataset_loaders, evaluate_lsp_run, evaluate_run, evaluated_suite,
-                            record_results, report, score_predictions, suite_loaders)
-    from ..files import write_atomic
+    from ..evaluate import (evaluate_lsp_run, evaluate_run, evaluation_sets, report,
+                            score_predictions, write_tables)
+    from ..files import check_writable
+    from ..leaderboard.store import record_results, where
+    from ..runs import RunDir
 
     kinds = parse_names(occlusion, ("none",) + OCCLUSIONS, "--occlusion")
     if predictions:
         if run or len(datasets) != 1:
             raise click.UsageError("--predictions takes exactly one --dataset and no RUN")
+        if out:
+            check_writable(out)
         results = score_predictions(predictions, datasets[0])
         title = f"{predictions} on {datasets[0]}"
     else:
         if run is None:
             raise click.UsageError("give a RUN directory, or --predictions FILE --dataset DIR")
+        out = out or RunDir(run) / RunDir.TABLES
+        check_writable(out)
+        engine = open_results_store()
         if data:
             if not data.startswith("lsp:"):
                 raise click.BadParameter(f"{data!r}: expected lsp:DIR", param_hint="--data")
@@ -74,28 +82,25 @@ def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, c
             say_lsp(data)
             results = evaluate_lsp_run(run, data[4:], decoders, count, batch_size, sigma)
         else:
-            if datasets:
-                if suite or class_dir:
-                    raise click.UsageError("--dataset replaces the suite's sets; give "
-                                           "either --dataset or --suite/--class-dir")
-                loaders, relabel = dataset_loaders(datasets, count)
-            else:
-                spec = evaluated_suite(run, suite, class_dir)
-                loaders, relabel = suite_loaders(spec, set_names(spec, sets), count)
+            names = [n.strip() for n in sets.split(",") if n.strip()]
+            if not names:
+                raise click.BadParameter(f"{sets!r} names no set", param_hint="--sets")
+            chosen = evaluation_sets(run, suite, class_dir, names, datasets, count)
             with progress_bars() as bar:
-                step = bar("evaluating", len(loaders) * len(kinds))
-                results = evaluate_run(run, loaders, decoders, kinds, batch_size, seed, sigma,
-                                       progress=lambda label: step(1), relabel=relabel)
+                step = bar("evaluating", len(chosen) * len(kinds))
+                results = evaluate_run(run, chosen, decoders, kinds, batch_size, seed, sigma,
+                                       progress=lambda label: step(1))
         title = f"stickpose evaluate {run}"
-        out = out or Path(run) / "evaluation"
-        record_results(run, results)
-    text = report(results, title)
-    click.echo(text)
+        record_results(engine, run, results)
     if out:
-        out.mkdir(parents=True, exist_ok=True)
-        write_atomic(out / "evaluation.csv", results.to_csv(index=False).encode())
-        write_atomic(out / "evaluation.md", text.encode())
-        click.echo(f"tables -> {out / 'evaluation.csv'}, {out / 'evaluation.md'}")
+        text, paths = write_tables(results, title, out)
+    else:
+        text, paths = report(results, title), []
+    click.echo(text)
+    if not predictions:
+        click.echo(f"recorded in {where(str(engine.url))}")
+    if paths:
+        click.echo(f"tables -> {', '.join(map(str, paths))}")
 
 
 @click.command("decoders")

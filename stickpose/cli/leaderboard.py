@@ -6,12 +6,8 @@ from pathlib import Path
 import click
 
 from ..models.registry import ARCH_MODULES as ARCH_NAMES, HEAD_NAMES
-from .common import parse_names, progress_bars, user_errors
-
-
-DB_OPTION = click.option("--db", help="Results store: an SQLAlchemy URL (sqlite:///FILE, "
-                         "postgresql://...) [$STICKPOSE_DB or a SQLite file in your data "
-                         "folder; see --where].")
+from .common import (DB_OPTION, open_results_store, parse_names, progress_bars, store_url,
+                     user_errors)
 
 
 def _duration(text: str) -> float:
@@ -43,17 +39,10 @@ def _board_options(command):
     return command
 
 
-def _db(db):
-    """A subcommand's --db, else the one given to `stickpose leaderboard` itself."""
-    parent = click.get_current_context().parent
-    return db or (parent.params.get("db") if parent else None)
-
-
-def _comparison(db, metric, arch, head, data, by_decoder, suite="stickman"):
+def _comparison(metric, arch, head, data, by_decoder, suite="stickman"):
     from ..leaderboard.board import comparison, for_suite, load
-    from ..leaderboard.store import open_store
 
-    return comparison(for_suite(load(open_store(db)), suite), metric, arch, head, data,
+    return comparison(for_suite(load(open_results_store()), suite), metric, arch, head, data,
                       by_decoder, by_data=suite != "stickman")
 
 
@@ -64,7 +53,7 @@ def _comparison(db, metric, arch, head, data, by_decoder, suite="stickman"):
 @click.option("--where", is_flag=True, help="Print where the results store is, and stop.")
 @click.pass_context
 @user_errors
-def leaderboard(ctx, db, metric, arch, head, data, by_decoder, suite, fmt, where):
+def leaderboard(ctx, metric, arch, head, data, by_decoder, suite, fmt, where):
     """The comparison table of every recorded run: architecture x head rows, test sets as
     columns (mean over the recorded runs), the best of each column marked. Every
     `stickpose train` and `stickpose evaluate` records into the store.
@@ -80,11 +69,11 @@ def leaderboard(ctx, db, metric, arch, head, data, by_decoder, suite, fmt, where
     from ..leaderboard.store import where as store_where
 
     if where:
-        click.echo(store_where(db))
+        click.echo(store_where(store_url()))
         return
     if ctx.invoked_subcommand is not None:
         return
-    tables = {name: _comparison(db, metric, arch, head, data, by_decoder, name)
+    tables = {name: _comparison(metric, arch, head, data, by_decoder, name)
               for name in ([suite] if suite else ["stickman", "class"])}
     if suite is None:
         tables = {name: table for name, table in tables.items() if not table.empty} or tables
@@ -116,7 +105,7 @@ def leaderboard(ctx, db, metric, arch, head, data, by_decoder, suite, fmt, where
               show_default=True, help="Folder of the sweep's run directories.")
 @DB_OPTION
 @user_errors
-def leaderboard_run(archs, heads, seeds, budget, out, db):
+def leaderboard_run(archs, heads, seeds, budget, out):
     """Train every architecture x head under the same budget (input 64, width 16, constant
     learning rate), evaluate and record each. Run it again after an interruption: finished
     entries are skipped, a killed one resumes."""
@@ -129,9 +118,10 @@ def leaderboard_run(archs, heads, seeds, budget, out, db):
     configs = sweep_configs(parse_names(archs, tuple(ARCH_NAMES), "--archs"),
                             parse_names(heads, tuple(HEAD_NAMES), "--heads"), seed_list,
                             _duration(budget))
+    engine = open_results_store()                  # a bad --db fails before any training
     with progress_bars() as bar:
         step = bar("sweep", len(configs))
-        ids = run_sweep(configs, out, _db(db), progress=lambda name: step(1))
+        ids = run_sweep(configs, out, engine, progress=lambda name: step(1))
     click.echo(f"{len(ids)} entries recorded in {out}")
 
 
@@ -139,19 +129,18 @@ def leaderboard_run(archs, heads, seeds, budget, out, db):
 @_board_options
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="PNG file.")
 @user_errors
-def leaderboard_plot(db, metric, arch, head, data, by_decoder, suite, out):
+def leaderboard_plot(metric, arch, head, data, by_decoder, suite, out):
     """Grouped bar charts of the comparison table, one panel per test set; with --decoders,
     PCK-vs-threshold curves, a line per decoder."""
     from ..leaderboard.board import load, plot, plot_curves
-    from ..leaderboard.store import open_store
 
     if out.suffix.lower() != ".png":
         raise click.BadParameter(f"{out} is not a .png file path", param_hint="--out")
     if by_decoder:
         from ..leaderboard.board import for_suite
-        plot_curves(for_suite(load(open_store(_db(db))), suite or "stickman"), out, arch, head)
+        plot_curves(for_suite(load(open_results_store()), suite or "stickman"), out, arch, head)
     else:
-        plot(_comparison(_db(db), metric, arch, head, data, by_decoder, suite or "stickman"),
+        plot(_comparison(metric, arch, head, data, by_decoder, suite or "stickman"),
              metric, out)
     click.echo(f"plot -> {out}")
 
@@ -160,17 +149,16 @@ def leaderboard_plot(db, metric, arch, head, data, by_decoder, suite, out):
 @click.argument("folder", type=click.Path(path_type=Path))
 @DB_OPTION
 @user_errors
-def leaderboard_export(folder, db):
+def leaderboard_export(folder):
     """Write stickman.md/.csv/.png, decoders.md and results.csv (importable) to FOLDER,
     each stamped with the command, version and date."""
     import sys
 
     from ..leaderboard.board import export
-    from ..leaderboard.store import open_store
 
     command = "stickpose " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["leaderboard"] \
         else f"stickpose leaderboard export {folder}"
-    for path in export(open_store(_db(db)), folder, command):
+    for path in export(open_results_store(), folder, command):
         click.echo(f"-> {path}")
 
 
@@ -178,11 +166,10 @@ def leaderboard_export(folder, db):
 @click.argument("file", type=click.Path(path_type=Path))
 @DB_OPTION
 @user_errors
-def leaderboard_import(file, db):
+def leaderboard_import(file):
     """Merge results from elsewhere (a results.csv from `export`, or its rows as JSON);
     entries already in the store are replaced, never duplicated."""
     from ..leaderboard.board import import_results
-    from ..leaderboard.store import open_store
 
-    run_count, result_count = import_results(open_store(_db(db)), file)
+    run_count, result_count = import_results(open_results_store(), file)
     click.echo(f"merged {run_count} runs, {result_count} results from {file}")

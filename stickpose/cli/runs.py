@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from .common import POSITIVE, set_names, user_errors
+from .common import DB_OPTION, POSITIVE, store_url, user_errors
 
 
 @click.command()
@@ -45,19 +45,15 @@ def show(run, dataset, set_name, count, scan, pick):
     """Pictures of a trained run in RUN/show/: truth against prediction, the worst images,
     per-joint errors by decoder, heatmap grids with every decoder's point, GMM clusters and
     the training curves."""
-    from ..evaluate import load_set, render_set
+    from ..data.sets import load_set, render_set, suite_set
     from ..show import show_run
-    from ..train import TrainConfig
+    from ..runs import RunDir, load_run_suite
 
     if dataset:
         images, truth, _ = load_set(dataset, max(scan, count))
     else:
-        from ..data.suites import load_suite
-        from ..train import load_run_suite
-        spec = (load_run_suite(TrainConfig.load(Path(run) / "config.json"))
-                if (Path(run) / "config.json").is_file() else load_suite("stickman"))
-        images, truth, _ = render_set(spec.sets[set_names(spec, set_name)[0]],
-                                      max(scan, count))
+        spec = load_run_suite(RunDir(run).config())
+        images, truth, _ = render_set(suite_set(spec, set_name, "--set"), max(scan, count))
     try:
         picks = [int(i) for i in pick.split(",")]
     except ValueError:
@@ -72,11 +68,15 @@ def show(run, dataset, set_name, count, scan, pick):
 @click.command()
 @click.argument("run", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), help="HTML file [RUN/report.html].")
+@DB_OPTION
 @user_errors
 def report(run, out):
     """One self-contained HTML page for a run: config, curves, evaluation tables, pictures
     (made with `stickpose show` first when missing) and its leaderboard position."""
+    from ..files import check_writable
     from ..report import write_report
 
-    out = write_report(run, out)
+    if out:
+        check_writable(out)
+    out = write_report(run, out, store_url())
     click.echo(f"report -> {out}")

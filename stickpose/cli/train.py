@@ -6,7 +6,8 @@ from pathlib import Path
 import click
 
 from ..models.registry import ARCH_MODULES as ARCH_NAMES, HEAD_NAMES
-from .common import CLASS_DIR_OPTION, POSITIVE, PROBABILITY, say_lsp, user_errors
+from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, POSITIVE_FLOAT, PROBABILITY,
+                     open_results_store, record_run_or_warn, say_lsp, user_errors)
 
 
 @click.command()
@@ -21,16 +22,16 @@ from .common import CLASS_DIR_OPTION, POSITIVE, PROBABILITY, say_lsp, user_error
 @click.option("--heatmap-stride", type=click.Choice(["1", "2", "4"]), default="2",
               show_default=True, help="Heatmap resolution: input size / stride.")
 @click.option("--deconv", is_flag=True, help="Transposed-convolution upsampling head.")
-@click.option("--sigma", type=float, default=1.5, show_default=True,
+@click.option("--sigma", type=POSITIVE_FLOAT, default=1.5, show_default=True,
               help="Gaussian target spread, heatmap pixels.")
 @click.option("--batch-size", type=POSITIVE, default=32, show_default=True)
-@click.option("--learning-rate", type=float, default=2e-3, show_default=True)
+@click.option("--learning-rate", type=POSITIVE_FLOAT, default=2e-3, show_default=True)
 @click.option("--schedule", type=click.Choice(["cosine", "constant", "step"]),
               default="cosine", show_default=True)
 @click.option("--epochs", type=POSITIVE, default=55, show_default=True)
 @click.option("--steps", "steps_per_epoch", type=POSITIVE, default=100, show_default=True,
               help="Training steps per epoch.")
-@click.option("--minutes", type=float, help="Stop after this many minutes of training.")
+@click.option("--minutes", type=POSITIVE_FLOAT, help="Stop after this many minutes of training.")
 @click.option("--patience", type=POSITIVE, default=8, show_default=True,
               help="Early stopping: epochs without a better validation loss.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -60,15 +61,22 @@ from .common import CLASS_DIR_OPTION, POSITIVE, PROBABILITY, say_lsp, user_error
 @click.option("--out", type=click.Path(path_type=Path),
               help="Run directory [runs/ARCH-HEAD_SIZE_wWIDTH_sSEED].")
 @click.option("--resume", is_flag=True, help="Continue the unfinished run in --out.")
-@click.option("--overwrite", is_flag=True, help="Start again in an existing --out.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out where it stopped "
+              "(even if killed): an unfinished one trains on from its last finished epoch, "
+              "a trained one is evaluated, a finished one is only recorded again.")
+@click.option("--overwrite", is_flag=True, help="Start again in an existing run directory "
+              "(its own files are replaced; other files are left alone).")
+@DB_OPTION
 @user_errors
 def train(out, resume, overwrite, heatmap_stride, **options):
     """Train an architecture x head on the streamed stickman training noise.
 
     Writes the run directory (config, best model, history, curves, predictions, test1-4
-    evaluation) and prints the evaluation.
+    evaluation), records the evaluation in the results store and prints it.
     """
-    from ..train import TrainConfig, train as run_training
+    from ..files import check_writable
+    from ..runs import TrainConfig
+    from ..train import prepare, train as run_training
 
     if options["class_dir"] is not None:
         options["class_dir"] = str(options["class_dir"].resolve())
@@ -79,8 +87,15 @@ def train(out, resume, overwrite, heatmap_stride, **options):
         if resume:
             raise click.UsageError("--resume needs --out RUN")
         out = Path("runs") / config.name
+    if resume and overwrite:
+        raise click.UsageError("--resume continues a run, --overwrite starts it again: "
+                               "give one")
+    prepare(config, out, resume, overwrite)            # refusals before any work
+    check_writable(out)
+    engine = open_results_store()
     evaluation = run_training(config, out, resume=resume, overwrite=overwrite)
     click.echo(f"run -> {out}")
+    record_run_or_warn(engine, out)
     for name, values in evaluation["sets"].items():
         parts = [f"class score {values['score']:.3f}"] if "score" in values else []
         if "flip_score" in values:
@@ -97,13 +112,14 @@ def train(out, resume, overwrite, heatmap_stride, **options):
 @click.option("--epochs", type=POSITIVE, default=10, show_default=True)
 @click.option("--steps", "steps_per_epoch", type=POSITIVE, default=100, show_default=True)
 @click.option("--batch-size", type=POSITIVE, default=32, show_default=True)
-@click.option("--learning-rate", type=float, default=1e-3, show_default=True)
+@click.option("--learning-rate", type=POSITIVE_FLOAT, default=1e-3, show_default=True)
 @user_errors
 def train_decoder(run, epochs, steps_per_epoch, batch_size, learning_rate):
     """Train the fc decoder (seed 000: per joint 2 x 128 dense layers) on a heatmap run's
     frozen heatmaps; saves RUN/decoder-fc.keras for `stickpose evaluate --decoders fc`."""
-    from ..codecs.fc import FILE_NAME, train_fc
+    from ..runs import RunDir
+    from ..train import train_decoder as fit_decoder
 
-    losses = train_fc(run, epochs, steps_per_epoch, batch_size, learning_rate)
-    click.echo(f"fc decoder -> {Path(run) / FILE_NAME}  (validation L1 of normalised "
+    losses = fit_decoder(run, epochs, steps_per_epoch, batch_size, learning_rate)
+    click.echo(f"fc decoder -> {RunDir(run) / RunDir.FC}  (validation L1 of normalised "
                f"coordinates {losses['val_loss']:.4f})")

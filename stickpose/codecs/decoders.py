@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import StickposeError
 from ..registry import Registry
+from . import gmm
 
 
 @dataclass(frozen=True)
@@ -156,4 +157,6 @@ def softargmax(maps: np.ndarray, sigma: float) -> np.ndarray:
 
 DECODERS.register("fc", Decoder("fc", None, "seed 000: per-joint 2 x 128 dense regressor on "
                                 "frozen heatmaps (stickpose train-decoder)", trained=True))
-from . import gmm  # noqa: E402,F401  (registers gmm, gmm-sklearn, dedup-gmm)
+for _name, _function in (("gmm", gmm.gmm), ("gmm-sklearn", gmm.gmm_sklearn),
+                         ("dedup-gmm", gmm.dedup_gmm)):
+    DECODERS.register(_name, Decoder(_name, _function, gmm.SUMMARIES[_name]))

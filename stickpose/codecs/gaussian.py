@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+HEATMAP_STRIDE = 2     # the default: heatmaps at half the input resolution
+
 
 @dataclass(frozen=True)
 class GaussianHeatmaps:
     """Encode keypoints as heatmaps; map between input and heatmap pixels."""
 
     input_size: int
-    stride: int = 4
+    stride: int = HEATMAP_STRIDE
     sigma: float = 1.5          # in heatmap pixels
 
     @property

@@ -16,7 +16,12 @@ import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
 from ..skeleton import FLIP_PAIRS
-from .decoders import decoder
+
+SUMMARIES = {    # registered by ``decoders``
+    "gmm": "seed 000: 3-component Bayesian GMM on the top 20 pixels, batched EM",
+    "gmm-sklearn": "the same GMM through scikit-learn, one map at a time (reference, slow)",
+    "dedup-gmm": "seed 000: GMM that keeps left and right joints apart",
+}
 
 TOP_PIXELS = 20
 COMPONENTS = 3
@@ -230,12 +235,10 @@ def _fit_maps(maps: np.ndarray, fit):
     return means.reshape(batch, joints, COMPONENTS, 2), weights.reshape(batch, joints, -1)
 
 
-@decoder("gmm", "seed 000: 3-component Bayesian GMM on the top 20 pixels, batched EM")
 def gmm(maps: np.ndarray, sigma: float) -> np.ndarray:
     return _heaviest(*_fit_maps(maps, fit_batched))
 
 
-@decoder("gmm-sklearn", "the same GMM through scikit-learn, one map at a time (reference, slow)")
 def gmm_sklearn(maps: np.ndarray, sigma: float) -> np.ndarray:
     return _heaviest(*_fit_maps(maps, fit_sklearn))
 
@@ -261,7 +264,6 @@ def deduplicate(means: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return points
 
 
-@decoder("dedup-gmm", "seed 000: GMM that keeps left and right joints apart")
 def dedup_gmm(maps: np.ndarray, sigma: float) -> np.ndarray:
     means, weights = _fit_maps(maps, fit_batched)
     return np.stack([deduplicate(m, w) for m, w in zip(means, weights)])

@@ -20,7 +20,6 @@ import numpy as np
 
 from ..skeleton import FLIP_INDEX, LIMBS, observer_centric
 
-FILE_NAME = "handedness.joblib"
 CHAINS = {"arms": ((10, 15), (11, 14), (12, 13)), "legs": ((0, 5), (1, 4), (2, 3))}
 ROOTS = {"arms": 12, "legs": 2}
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import __version__
 from ..errors import StickposeError
-from .store import METRICS, StoreError, _upsert, results, runs
+from .store import METRICS, UNIDENTIFIED, StoreError, _upsert, results, runs
 
 LOWER_IS_BETTER = {"score": True, "flip_score": True, "swap": True, "pck": False, "mse": True,
                    "mpjpe": True}
@@ -21,7 +21,8 @@ SETS = ("test1", "test2", "test3", "test4", "lsp-test")
 FORMATS = ("table", "md", "csv", "html", "json")
 HEAD_OUTPUTS = ("quarter", "coordinates")     # what train records for each kind of head
 RUN_COLUMNS = [c.name for c in runs.columns]
-RESULT_COLUMNS = ["set", "decoder", "metric", "value", "images"]
+RESULT_COLUMNS = ["set", "decoder", "params", "data_id", "metric", "value", "images",
+                  "canonical", "source"]
 
 
 def load(engine) -> pd.DataFrame:
@@ -33,10 +34,24 @@ def load(engine) -> pd.DataFrame:
         return pd.read_sql(query, connection)
 
 
-def for_suite(frame: pd.DataFrame, suite: str = "stickman") -> pd.DataFrame:
+def canonical(frame: pd.DataFrame) -> pd.DataFrame:
+    """The results a leaderboard compares: measured on the suite's own data with the run's
+    own decoder settings; where one run has several such (a 16-image final evaluation and
+    a later 1,000-image one), the one on the most images."""
+    rows = frame[(frame["canonical"] == 1) & (frame["params"].fillna("") == "")]
+    most = rows.groupby(["run_id", "set", "decoder", "metric"])["images"].transform("max")
+    return rows[(rows["images"] == most) | most.isna()].drop_duplicates(
+        ["run_id", "set", "decoder", "metric"], keep="last")
+
+
+def for_suite(frame: pd.DataFrame, suite: str = "stickman",
+              every_measurement: bool = False) -> pd.DataFrame:
     """The rows measured on ``suite``'s sets, named as in the suite (``class/test1`` ->
-    ``test1``): results on a suite other than stickman are recorded as ``SUITE/SET``."""
+    ``test1``): results on a suite other than stickman are recorded as ``SUITE/SET``. Only
+    ``canonical`` results unless ``every_measurement``."""
     _check(suite, SUITES, "suite")
+    if not every_measurement:
+        frame = canonical(frame)
     if suite == "stickman":
         return frame[~frame["set"].str.contains("/")]
     prefix = f"{suite}/"
@@ -74,11 +89,22 @@ def comparison(frame: pd.DataFrame, metric: str = "score", arch: str | None = No
         rows = rows[rows["decoder"].isin(HEAD_OUTPUTS)]
     keys = ["arch", "head"] + (["data"] if by_data else []) + (["decoder"] if decoders else [])
     if rows.empty:
-        return pd.DataFrame(columns=[*keys, "runs"])
+        return pd.DataFrame(columns=[*keys, "runs", "images"])
     table = rows.pivot_table(index=keys, columns="set", values="value", aggfunc="mean")
     table = table[[s for s in SETS if s in table.columns]]
     table["runs"] = rows.groupby(keys)["run_id"].nunique()
+    table["images"] = rows.groupby(keys)["images"].agg(_image_counts)
     return table.reset_index()
+
+
+def _image_counts(counts: pd.Series) -> str:
+    """Which data a row's cells measured: images per set (``1000``; ``16-1000`` when the
+    runs differ)."""
+    known = counts.dropna().astype(int)
+    if known.empty:
+        return "?"
+    low, high = known.min(), known.max()
+    return str(high) if low == high else f"{low}-{high}"
 
 
 def seed_spread(frame: pd.DataFrame, metric: str = "score") -> pd.DataFrame:
@@ -273,19 +299,25 @@ def import_results(engine, path: Path) -> tuple[int, int]:
     path = Path(path)
     try:
         if path.suffix.lower() == ".csv":
-            frame = pd.read_csv(path, comment="#")
+            frame = pd.read_csv(path, comment="#", dtype={"data_id": str, "params": str},
+                                keep_default_na=False, na_values=[""])
         elif path.suffix.lower() == ".json":
             frame = pd.DataFrame(json.loads(path.read_text()))
         else:
             raise StickposeError(f"{path}: expected a .csv or .json file of results")
     except (OSError, ValueError) as error:
         raise StickposeError(f"cannot read {path}: {error}") from None
+    for column, value in (("params", ""), ("data_id", UNIDENTIFIED), ("canonical", 1),
+                          ("source", None)):          # results.csv of schema 1
+        if column not in frame.columns:
+            frame[column] = value
     missing = [c for c in ["run_id", "arch", "head", "data", "config_hash", "config",
-                           *RESULT_COLUMNS[:-1]] if c not in frame.columns]
+                           "set", "decoder", "metric", "value"] if c not in frame.columns]
     if missing:
         raise StickposeError(f"{path} is not a stickpose results file: it lacks the "
                              f"column(s) {', '.join(missing)} (export one with "
                              "`stickpose leaderboard export DIR`: results.csv)")
+    frame["params"] = frame["params"].fillna("")
     frame = frame.astype(object).where(frame.notna(), None)
     run_rows = (frame.drop_duplicates("run_id")
                 .reindex(columns=RUN_COLUMNS).to_dict(orient="records"))

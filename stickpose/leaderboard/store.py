@@ -2,7 +2,11 @@
 a class) with ``--db`` or ``STICKPOSE_DB``.
 
 Two tables: ``runs`` (one row per trained run: what produced it) and ``results`` (one row
-per run x test set x decoder x metric). Rows are upserted in one transaction each, so a
+per measurement: run x set x decoder x decoder parameters x evaluated data x metric). A
+result's identity says what was measured: ``data_id`` is the content hash of the evaluated
+images and labels (``data.sets.data_id``), so a 20-image copy of test1 never replaces the
+1,000-image result, and ``params`` holds decoder settings other than the run's own (a
+``--sigma`` sweep); the same measurement repeated replaces itself. Rows are upserted in one transaction each, so a
 write that is killed leaves the store as it was, and two writers finishing together both
 land (SQLite waits for the other's lock). The schema carries a version in ``meta`` and
 ``open_store`` migrates older stores forward.
@@ -14,6 +18,7 @@ import json
 import os
 import subprocess
 from numbers import Real
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,9 +29,12 @@ from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 from .. import __version__
 from ..errors import StickposeError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ENVIRONMENT = "STICKPOSE_DB"
 METRICS = ("score", "flip_score", "swap", "pck", "mse", "mpjpe")
+# what a results entry says about the measured data, besides its metrics
+DATA_KEYS = ("images", "data_id", "canonical", "source")
+UNIDENTIFIED = "unidentified"     # data_id of results recorded before schema 2
 
 metadata = MetaData()
 meta = Table("meta", metadata, Column("key", String(64), primary_key=True),
@@ -42,11 +50,23 @@ runs = Table(
     Column("git_commit", String(64)), Column("parameters", Integer), Column("flops", Float),
     Column("train_seconds", Float), Column("inference_ms", Float),
     Column("recorded_at", String(32), nullable=False))
-results = Table(
-    "results", metadata,
-    Column("run_id", String(200), primary_key=True), Column("set", String(64), primary_key=True),
-    Column("decoder", String(64), primary_key=True), Column("metric", String(64), primary_key=True),
-    Column("value", Float), Column("images", Integer), Column("recorded_at", String(32)))
+
+
+def _results_table(name: str, owner: MetaData) -> Table:
+    return Table(
+        name, owner,
+        Column("run_id", String(200), primary_key=True),
+        Column("set", String(64), primary_key=True),
+        Column("decoder", String(64), primary_key=True),
+        Column("params", String(64), primary_key=True, default=""),
+        Column("data_id", String(32), primary_key=True),
+        Column("metric", String(64), primary_key=True),
+        Column("value", Float), Column("images", Integer),
+        Column("canonical", Integer, nullable=False, default=1),
+        Column("source", String(500)), Column("recorded_at", String(32)))
+
+
+results = _results_table("results", metadata)
 
 
 class StoreError(StickposeError):
@@ -114,13 +134,29 @@ def _migrate(engine) -> None:
         if version > SCHEMA_VERSION:
             raise StoreError(f"results store schema {version} is newer than this stickpose "
                              f"({SCHEMA_VERSION}); upgrade stickpose")
-        for step in range(version, SCHEMA_VERSION):    # future migrations: MIGRATIONS[step]
+        for step in range(version, SCHEMA_VERSION):
             MIGRATIONS[step](connection)
         connection.execute(meta.update().where(meta.c.key == "schema_version")
                            .values(value=str(SCHEMA_VERSION)))
 
 
-MIGRATIONS: dict = {}      # version -> function(connection) bringing it to version + 1
+def _identify_results(connection) -> None:
+    """Schema 1 -> 2: results gain the measured data's identity (``data_id``, ``canonical``,
+    ``source``) and the decoder's ``params`` in their key. Earlier rows cannot say which data
+    they measured: they keep their numbers as ``unidentified`` data, counted canonical."""
+    staging = _results_table("results_v2", MetaData())
+    staging.create(connection)
+    old = Table("results", MetaData(), autoload_with=connection)
+    rows = [dict(row) for row in connection.execute(select(old)).mappings()]
+    if rows:
+        connection.execute(staging.insert(), [
+            {**row, "params": "", "data_id": UNIDENTIFIED, "canonical": 1,
+             "source": "recorded before stickpose identified evaluated data"} for row in rows])
+    old.drop(connection)
+    connection.exec_driver_sql("ALTER TABLE results_v2 RENAME TO results")
+
+
+MIGRATIONS = {1: _identify_results}   # version -> function(connection) bringing it to + 1
 
 
 def _upsert(connection, table: Table, rows: list[dict]) -> None:
@@ -178,10 +214,11 @@ def _now() -> str:
 
 
 def record(engine, config: dict, run: dict | None = None, sets: dict | None = None,
-           decoder: str = "quarter") -> str:
+           decoder: str = "quarter", params: str = "") -> str:
     """Record a run (its config and, from ``run``, parameters, FLOPs, times) and its results
-    ``{set: {metric: value, "images": n}}`` for one decoder, in one transaction. Returns the
-    run id."""
+    ``{set: {metric: value, ..., "images": n, "data_id": ..., "canonical": bool, "source":
+    ...}}`` for one decoder with ``params`` (``""``: the run's own settings), in one
+    transaction. Returns the run id."""
     identity = run_id(config)
     run = run or {}
     now = _now()
@@ -194,11 +231,15 @@ def record(engine, config: dict, run: dict | None = None, sets: dict | None = No
            "parameters": run.get("parameters"), "flops": run.get("flops"),
            "train_seconds": run.get("train_seconds"), "inference_ms": run.get("inference_ms"),
            "recorded_at": now}
-    values = [{"run_id": identity, "set": name, "decoder": decoder, "metric": metric,
-               "value": float(value), "images": measured.get("images"), "recorded_at": now}
+    values = [{"run_id": identity, "set": name, "decoder": decoder, "params": params,
+               "data_id": measured.get("data_id") or UNIDENTIFIED, "metric": metric,
+               "value": float(value), "images": measured.get("images"),
+               "canonical": int(bool(measured.get("canonical", True))),
+               "source": measured.get("source"), "recorded_at": now}
               for name, measured in (sets or {}).items()
               for metric, value in measured.items()
-              if metric != "images" and isinstance(value, Real) and not isinstance(value, bool)]
+              if metric not in DATA_KEYS and isinstance(value, Real)
+              and not isinstance(value, bool)]
     try:
         with engine.begin() as connection:
             existing = connection.execute(select(runs).where(runs.c.run_id == identity)
@@ -213,13 +254,43 @@ def record(engine, config: dict, run: dict | None = None, sets: dict | None = No
     return identity
 
 
-def record_or_warn(config: dict, run: dict | None = None, sets: dict | None = None,
-                   decoder: str = "quarter", url: str | None = None) -> str | None:
-    """``record`` into the default store; a store that cannot be written is reported on
-    stderr and does not fail the training or evaluation whose files are already saved."""
-    import sys
-    try:
-        return record(open_store(url), config, run, sets, decoder)
-    except StoreError as error:
-        print(f"stickpose: results not recorded: {error}", file=sys.stderr)
-        return None
+def head_output(head: str) -> str:
+    """What a run's own evaluation records as its decoder: quarter-pixel argmax for heatmap
+    heads, the coordinates that scalar and integral heads predict."""
+    return "quarter" if head == "heatmap" else "coordinates"
+
+
+def record_run(engine, run: Path) -> str:
+    """Record a finished run directory (its ``evaluation.json``): the same run recorded
+    again replaces its rows. Returns the run id."""
+    from ..runs import RunDir, RunError
+
+    run = RunDir(run)
+    config = run.config()
+    if not (run / run.EVALUATION).is_file():
+        raise RunError(f"run {run} has not been evaluated yet (no {run.EVALUATION}); "
+                       "finish it with `stickpose train --resume --out RUN`")
+    evaluation = run.evaluation()
+    return record(engine, asdict(config), evaluation, evaluation["sets"],
+                  evaluation.get("decoder", head_output(config.head)),
+                  evaluation.get("params", ""))
+
+
+def record_results(engine, run: Path, table) -> str:
+    """Record an evaluation table (``evaluate.evaluate_run``'s rows) of run ``run``: per
+    decoder and parameters, every metric of every set (occluded sets as
+    ``SET/OCCLUSION``). Returns the run id."""
+    import pandas as pd
+
+    from ..runs import RunDir
+
+    config = asdict(RunDir(run).config())
+    identity = None
+    for (decoder, params), rows in table.groupby(["decoder", "params"], sort=False):
+        sets = {}
+        for _, row in rows.iterrows():
+            name = row["set"] if row["occlusion"] == "none" else f"{row['set']}/{row['occlusion']}"
+            sets[name] = {k: v for k, v in row.items()
+                          if k not in ("set", "occlusion", "decoder", "params") and pd.notna(v)}
+        identity = record(engine, config, None, sets, decoder, params)
+    return identity

@@ -2,43 +2,56 @@
 evaluated and recorded; resumable."""
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
+from dataclasses import replace
 from pathlib import Path
+
+from ..runs import BROKEN, NEW, FOREIGN, RunDir, RunError, TrainConfig
+from ..train import train
+from .store import record_run
 
 # every entry shares these settings; only arch, head and seed change
 SWEEP_SETTINGS = dict(input_size=64, width=16, schedule="constant", epochs=1000,
                       steps_per_epoch=50, patience=1000)
 
 
-def sweep_configs(archs, heads, seeds, minutes: float, **overrides) -> list:
+def sweep_configs(archs, heads, seeds, minutes: float, **overrides) -> list[TrainConfig]:
     """The ``TrainConfig`` of each entry, in order."""
-    from ..train import TrainConfig
-
     settings = {**SWEEP_SETTINGS, **overrides}
     return [TrainConfig(arch=arch, head=head, seed=seed, minutes=minutes, **settings)
             for arch in archs for head in heads for seed in seeds]
 
 
-def run_sweep(configs, root: Path, url: str | None = None, progress=None) -> list[str]:
-    """Train, evaluate and record each config in ``root/NAME``. A finished entry (its
-    ``evaluation.json`` written) is only recorded again; one that was killed resumes from
-    its last finished epoch. ``progress(name)`` follows each entry. Returns the run ids."""
-    from .store import open_store, record
-    from ..train import train
+def check_entries(configs, root: Path) -> None:
+    """Refuse, before any training, a sweep folder whose entries were trained with other
+    settings (another budget, say) or that holds files of another kind."""
+    for config in configs:
+        run = RunDir(Path(root) / config.name)
+        state = run.state()
+        if state.kind == FOREIGN:
+            raise RunError(f"sweep entry {run}: {state.why}; choose another --out")
+        if state.kind not in (NEW, BROKEN):
+            theirs = replace(run.config(), class_dir=config.class_dir)
+            if theirs != config:
+                changed = [f"{k} {getattr(theirs, k)!r} (now {getattr(config, k)!r})"
+                           for k in config.__dataclass_fields__
+                           if getattr(theirs, k) != getattr(config, k)]
+                raise RunError(f"sweep entry {run} was trained with other settings: "
+                               f"{', '.join(changed)}; use another --out to keep both")
 
-    engine = open_store(url)                       # a bad --db fails before any training
+
+def run_sweep(configs, root: Path, engine, progress=None) -> list[str]:
+    """Train, evaluate and record into ``engine`` (``store.open_store``) each config in
+    ``root/NAME``. A finished entry is only recorded again; one that was killed resumes
+    where it was (its training time so far counts against its budget); a broken one starts
+    again. ``progress(name)`` follows each entry. Returns the run ids."""
+    check_entries(configs, root)
     ids = []
     for config in configs:
         out = Path(root) / config.name
-        finished = (out / "evaluation.json").is_file() and not (out / "backup").exists()
-        if not finished:
-            resume = (out / "config.json").is_file() and (out / "backup").is_dir()
-            train(config, out, resume=resume, overwrite=out.exists() and not resume,
-                  verbose=0)
-        evaluation = json.loads((out / "evaluation.json").read_text())
-        head_output = "quarter" if config.head == "heatmap" else "coordinates"
-        ids.append(record(engine, asdict(config), evaluation, evaluation["sets"], head_output))
+        kind = RunDir(out).state().kind
+        train(config, out, resume=kind not in (NEW, BROKEN), overwrite=kind == BROKEN,
+              verbose=0)
+        ids.append(record_run(engine, out))
         if progress:
             progress(config.name)
     return ids

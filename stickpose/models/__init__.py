@@ -1,1 +1,1 @@
-"""Model zoo: backbones (one file each) x heads, built by ``registry.build_model``."""
+"""Model zoo: backbones (one file each) x heads, built by ``build.build_model``."""

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 from ..quiet_tf import tf
-from .registry import ARCHS, HEADS, build_model
+from .build import build_model
+from .registry import ARCHS, HEADS
 
 
 def count_flops(model, input_size: int) -> int:

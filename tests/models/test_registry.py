@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 
 from stickpose.models.registry import load_all
-from stickpose.models.registry import (ARCH_MODULES, ARCHS, HEAD_NAMES, HEADS, Registry,
-                                       RegistryError, build_model)
+from stickpose.models.build import build_model
+from stickpose.models.registry import ARCH_MODULES, ARCHS, HEAD_NAMES, HEADS
+from stickpose.registry import Registry, RegistryError
 
 load_all()
 COMBINATIONS = [(a, h) for a in ARCHS.names() for h in HEADS.names()]

@@ -1,0 +1,144 @@
+"""Evaluation sets as arrays, whatever they come from: a suite's set rendered in memory, a
+dataset folder written by ``stickpose generate``, or a set in the class's layout; and what
+identifies the data that was measured.
+
+An ``EvalSet`` names a set as results call it (``test1``, ``class/test1``, a folder's name),
+loads it on demand and says where it came from and whether it is (a prefix of) the suite's
+own set: only those are ``canonical``, the data a leaderboard compares.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import StickposeError
+from .stickman import CHUNK_SIZE, StickmanGenerator
+
+
+def set_key(suite: str, name: str) -> str:
+    """How a suite's set is named in results: ``test1`` for stickpose's own suite,
+    ``SUITE/test1`` for any other (the class's test1 is not stickpose's test1)."""
+    return name if suite == "stickman" else f"{suite}/{name}"
+
+
+def render_set(spec, count: int | None = None):
+    """Images ``(n, S, S, 3) uint8``, keypoints ``(n, 16, 2)`` and visible ``(n, 16)`` of a
+    suite set (``suites.SetSpec``), rendered in memory exactly as ``generate`` writes them:
+    its first ``count`` images (at most the set's own count; all of them by default)."""
+    count = spec.count if count is None else min(count, spec.count)
+    generator = StickmanGenerator(spec.config, spec.seed)
+    generator.check_count(count)
+    parts = [generator.chunk(k) for k in range(-(-count // CHUNK_SIZE))]
+    return tuple(np.concatenate(p)[:count] for p in zip(*parts))
+
+
+def load_set(path: Path, count: int | None = None):
+    """The same triple from a dataset folder written by ``stickpose generate``, or from a
+    set in the class's layout (``Test1/`` beside ``test1_labels.npy``; ``class:DIR``)."""
+    from .class_format import is_class_set, load_class_set
+    from .storage import load_dataset
+
+    if is_class_set(path):
+        return load_class_set(path, count)
+    dataset = load_dataset(path)
+    count = len(dataset) if count is None else min(count, len(dataset))
+    images = np.stack([dataset.image(i) for i in range(count)])
+    return images, dataset.keypoints[:count], dataset.visible[:count]
+
+
+def data_id(images: np.ndarray, keypoints: np.ndarray, visible: np.ndarray) -> str:
+    """What was measured, as a short content hash of the arrays themselves (images, labels,
+    visibility; so their count and size too): the same data gives the same id wherever it
+    was read from, and any difference gives another."""
+    digest = hashlib.sha256()
+    for array in (np.ascontiguousarray(images, np.uint8),
+                  np.ascontiguousarray(keypoints, np.float64),
+                  np.ascontiguousarray(visible, bool)):
+        digest.update(str(array.shape).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """A set to evaluate on: its result name, a loader returning ``(images, keypoints,
+    visible)``, where it came from, whether it is the suite's own data and whether it is
+    labelled person-centric (predictions are then relabelled by a run's handedness)."""
+
+    name: str
+    load: Callable
+    source: str
+    canonical: bool = False
+    person: bool = False
+
+
+def suite_set(suite, name: str, purpose: str = "evaluation"):
+    """Set ``name`` of ``suite``, or an error naming the sets it has."""
+    if name not in suite.sets:
+        raise StickposeError(f"suite {suite.name} ({suite.path}) has no set {name!r} "
+                             f"(needed for {purpose}); it has {', '.join(suite.sets)}")
+    return suite.sets[name]
+
+
+def suite_sets(suite, names: list[str], count: int | None = None) -> list[EvalSet]:
+    """``EvalSet`` s for sets ``names`` of ``suite``, rendered in memory."""
+    return [EvalSet(set_key(suite.name, n), partial(render_set, suite_set(suite, n), count),
+                    f"suite {suite.name}", True, suite_set(suite, n).config.labels == "person")
+            for n in names]
+
+
+def folder_sets(paths, count: int | None = None) -> list[EvalSet]:
+    """``EvalSet`` s for dataset folders (stickpose's or the class's layout). A folder that
+    ``stickpose generate --suite SUITE`` wrote from a suite's set (same settings, seed and
+    size) is that set: it is named and counted as the suite's own."""
+    from .class_format import is_class_set
+
+    result = []
+    for path in map(Path, paths):
+        if is_class_set(path):
+            result.append(EvalSet(path.name, partial(load_set, path, count), str(path),
+                                  False, True))
+            continue
+        name, canonical, person = path.name, False, False
+        from .storage import is_dataset, load_dataset
+        if is_dataset(path):
+            meta = load_dataset(path).meta
+            person = meta["config"].get("labels") == "person"
+            suite_name, _, set_name = (meta.get("name") or "").partition("/")
+            spec = _suite_spec(suite_name, set_name)
+            if spec is not None and _same_data(spec, meta):
+                name, canonical = set_key(suite_name, set_name), True
+        result.append(EvalSet(name, partial(load_set, path, count), str(path), canonical,
+                              person))
+    return result
+
+
+def _suite_spec(suite_name: str, set_name: str):
+    """A built-in suite's set spec, or None (unknown, or needing the class's files)."""
+    from .suites import known_suites, load_suite
+
+    if not set_name or suite_name not in known_suites():
+        return None
+    try:
+        return load_suite(suite_name).sets.get(set_name)
+    except StickposeError:
+        return None
+
+
+def _same_data(spec, meta: dict) -> bool:
+    """Whether a dataset folder's meta.json says it holds (a prefix of) suite set ``spec``."""
+    from dataclasses import asdict
+
+    return (meta.get("seed") == spec.seed and meta.get("count", 0) <= spec.count
+            and meta.get("config") == _jsonable(asdict(spec.config)))
+
+
+def _jsonable(value):
+    """``value`` as it reads back from JSON (tuples become lists)."""
+    import json
+    return json.loads(json.dumps(value))

@@ -1,0 +1,380 @@
+"""A training run: its frozen config and its directory.
+
+``RunDir`` names every artefact of ``runs/NAME`` and answers one question, the run's
+state, from what is on disk (never from a flag that a kill could leave stale):
+
+- ``new``: the folder is missing or empty;
+- ``foreign``: it holds files but no ``config.json`` (not a run; never touched);
+- ``training``: ``history.csv`` has fewer epochs than the run's stopping rules allow;
+  ``--resume`` continues from ``backup/`` (the weights and optimizer after the last
+  finished epoch);
+- ``trained``: the stopping rules are met (``epochs``, ``patience``, ``minutes``, all read
+  from ``history.csv``) but ``evaluation.json`` is missing: resuming only evaluates;
+- ``finished``: ``evaluation.json`` is written (recording into a results store may follow);
+- ``broken``: something a state needs is missing or unreadable (``why`` says what).
+
+``history.csv`` is the run's commit record: one row per finished epoch, rewritten whole
+and atomically after that epoch's backup and best model are on disk, with the cumulative
+training ``seconds``. Early stopping's patience, the best validation loss so far and the
+``--minutes`` budget are all derived from it, so a resumed run stops exactly where an
+uninterrupted one would.
+"""
+from __future__ import annotations
+
+import csv
+import fcntl
+import io
+import json
+import shutil
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+from .codecs.gaussian import HEATMAP_STRIDE
+from .errors import StickposeError
+from .skeleton import LABEL_CONVENTIONS
+
+SCHEDULES = ("cosine", "constant", "step")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+CONFIG_SCHEMA = 1          # config.json's "schema"; a run without one predates it (0)
+
+
+class RunError(StickposeError):
+    """A run directory that is missing, corrupt, busy or in the way."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run. Saved as the run's ``config.json``."""
+
+    arch: str = "hourglass"
+    head: str = "heatmap"
+    input_size: int = 64
+    width: int = 32
+    depth: int = 1
+    stacks: int = 2                 # hourglass only
+    heatmap_stride: int = HEATMAP_STRIDE
+    deconv: bool = False
+    sigma: float = 1.5              # heatmap pixels
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    schedule: str = "cosine"
+    epochs: int = 55
+    steps_per_epoch: int = 100
+    minutes: float | None = None    # stop after this much training time
+    patience: int = 8               # early stopping on validation loss (epochs)
+    seed: int = 0
+    suite: str = "stickman"         # the suite whose stream, validation and test sets are used
+    class_dir: str | None = None    # the user's class baseline folder (suites reading it)
+    labels: str = "observer"        # left/right convention the model learns
+    train_stream: str = "train"
+    circles: float | None = None    # None: the stream's own setting
+    squares: float | None = None
+    backgrounds: float | None = None
+    validation_count: int = 256
+    test_count: int = 1000
+    precision: str = "float32"
+    jit: bool = False
+    data: str = "stickman"          # or "lsp:DIR": LSP (+ LSPET) from a local folder
+    init: str | None = None         # a run whose weights start this one (same model)
+
+    def __post_init__(self):
+        for name in ("input_size", "width", "depth", "stacks", "heatmap_stride", "batch_size",
+                     "epochs", "steps_per_epoch", "patience", "validation_count", "test_count"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise StickposeError(f"{name} {value!r} must be a positive integer")
+        for name in ("learning_rate", "sigma", "minutes"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float))
+                                          and not isinstance(value, bool) and value > 0):
+                raise StickposeError(f"{name} {value!r} must be positive")
+        for name, value, known in (("schedule", self.schedule, SCHEDULES),
+                                   ("labels", self.labels, LABEL_CONVENTIONS),
+                                   ("precision", self.precision, PRECISIONS)):
+            if value not in known:
+                raise StickposeError(f"{name} {value!r} is unknown; expected one of "
+                                     f"{', '.join(known)}")
+        if self.data != "stickman" and not str(self.data).startswith("lsp:"):
+            raise StickposeError(f"data {self.data!r} is unknown; expected stickman or "
+                                 "lsp:DIR")
+
+    @property
+    def name(self) -> str:
+        data = "_lsp" if self.data != "stickman" else \
+            "" if self.suite == "stickman" else f"_{Path(self.suite).stem}"
+        return f"{self.arch}-{self.head}_{self.input_size}_w{self.width}_s{self.seed}{data}"
+
+    def arch_options(self) -> dict:
+        return {"stacks": self.stacks} if self.arch == "hourglass" else {}
+
+    def model_settings(self) -> dict:
+        """What decides the model's weights' shapes (two runs can share weights iff equal)."""
+        return {"arch": self.arch, "head": self.head, "input_size": self.input_size,
+                "width": self.width, "depth": self.depth, "heatmap_stride": self.heatmap_stride,
+                "deconv": self.deconv, **self.arch_options()}
+
+    def to_json(self) -> str:
+        return json.dumps({"schema": CONFIG_SCHEMA, **asdict(self)}, indent=2) + "\n"
+
+    @classmethod
+    def load(cls, path: Path) -> "TrainConfig":
+        """Read a run's ``config.json``, naming what is wrong with it. Configs written
+        before the schema number existed are read forward; unknown keys are an error."""
+        try:
+            values = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as error:
+            raise RunError(f"cannot read run config {path}: {error}") from None
+        if not isinstance(values, dict):
+            raise RunError(f"cannot read run config {path}: expected a JSON object")
+        schema = values.pop("schema", 0)
+        if not isinstance(schema, int) or schema > CONFIG_SCHEMA:
+            raise RunError(f"run config {path} has schema {schema!r}; this stickpose reads "
+                           f"up to {CONFIG_SCHEMA} (upgrade stickpose)")
+        if "train_suite" in values:                 # schema 0: the suite's earlier name
+            values.setdefault("suite", values.pop("train_suite"))
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise RunError(f"run config {path} has unknown setting(s) {', '.join(unknown)}; "
+                           "was it written by a newer stickpose?")
+        try:
+            return cls(**values)
+        except (TypeError, StickposeError) as error:
+            raise RunError(f"cannot read run config {path}: {error}") from None
+
+
+# --- the run directory ----------------------------------------------------------------------
+
+NEW, FOREIGN, TRAINING, TRAINED, FINISHED, BROKEN = (
+    "new", "foreign", "training", "trained", "finished", "broken")
+
+
+@dataclass(frozen=True)
+class RunState:
+    kind: str
+    why: str = ""
+    epochs: int = 0                 # finished epochs (history rows)
+    stopped: str | None = None      # epochs | patience | minutes, once training is over
+
+
+class RunDir:
+    """The files of one run directory, and its state."""
+
+    CONFIG = "config.json"
+    BEST = "best.keras"
+    HISTORY = "history.csv"
+    BACKUP = "backup"
+    EVALUATION = "evaluation.json"
+    CURVES = "curves.png"
+    PREDICTIONS = "predictions.png"
+    TENSORBOARD = "tensorboard"
+    FC = "decoder-fc.keras"
+    HANDEDNESS = "handedness.joblib"
+    SHOW = "show"
+    TABLES = "evaluation"
+    REPORT = "report.html"
+    LOCK = ".lock"
+    OWNED = (CONFIG, BEST, HISTORY, BACKUP, EVALUATION, CURVES, PREDICTIONS, TENSORBOARD, FC,
+             HANDEDNESS, SHOW, TABLES, REPORT, LOCK)
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def is_run(self) -> bool:
+        return (self / self.CONFIG).is_file()
+
+    def config(self) -> TrainConfig:
+        if not self.is_run():
+            raise RunError(f"{self.path} is not a stickpose run (no {self.CONFIG}); train one "
+                           "with `stickpose train --out RUN`")
+        return TrainConfig.load(self / self.CONFIG)
+
+    def history(self) -> list[dict]:
+        """The finished epochs: one dict per ``history.csv`` row (numbers as floats,
+        ``epoch`` as int); empty before the first epoch ends."""
+        path = self / self.HISTORY
+        if not path.is_file():
+            return []
+        try:
+            rows = list(csv.DictReader(io.StringIO(path.read_text())))
+            return [{k: int(v) if k == "epoch" else float(v) for k, v in row.items()}
+                    for row in rows]
+        except (OSError, ValueError, TypeError) as error:
+            raise RunError(f"cannot read {path}: {error}") from None
+
+    def write_history(self, rows: list[dict]) -> None:
+        from .files import write_atomic
+
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        write_atomic(self / self.HISTORY, text.getvalue().encode())
+
+    def backup(self, epochs: int) -> Path:
+        """The weights and optimizer state after ``epochs`` finished epochs."""
+        return self / self.BACKUP / f"epoch{epochs:05d}.weights.h5"
+
+    def evaluation(self) -> dict:
+        try:
+            return json.loads((self / self.EVALUATION).read_text())
+        except (OSError, ValueError) as error:
+            raise RunError(f"cannot read {self / self.EVALUATION}: {error}") from None
+
+    def state(self) -> RunState:
+        if not self.path.exists() or (self.path.is_dir() and all(
+                p.name == self.LOCK for p in self.path.iterdir())):
+            return RunState(NEW)
+        if not self.path.is_dir():
+            return RunState(FOREIGN, f"{self.path} is a file")
+        if not self.is_run():
+            return RunState(FOREIGN, f"{self.path} holds files that are not a stickpose run")
+        try:
+            config = self.config()
+            history = self.history()
+        except RunError as error:
+            return RunState(BROKEN, str(error))
+        stopped = stop_reason(history, config)
+        epochs = len(history)
+        if (self / self.EVALUATION).is_file():
+            return RunState(FINISHED, epochs=epochs, stopped=stopped)
+        if stopped:
+            if not (self / self.BEST).is_file():
+                return RunState(BROKEN, f"{self.path} finished training but has no "
+                                f"{self.BEST}", epochs, stopped)
+            return RunState(TRAINED, epochs=epochs, stopped=stopped)
+        if epochs and not self.backup(epochs).is_file():
+            return RunState(BROKEN, f"{self.path} has {epochs} finished epoch(s) but not the "
+                            f"backup to continue from ({self.backup(epochs)})", epochs)
+        return RunState(TRAINING, epochs=epochs)
+
+    @contextmanager
+    def lock(self):
+        """Hold the run for this process: a second process training or evaluating the same
+        run directory at once gets a ``RunError`` instead of mixing files."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self / self.LOCK, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise RunError(f"run {self.path} is in use by another stickpose process; "
+                               "wait for it to finish") from None
+            try:
+                yield self
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def clear(self) -> None:
+        """Remove this run's own files (for ``--overwrite``), leaving anything else."""
+        for name in self.OWNED:
+            if name == self.LOCK:
+                continue
+            path = self / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
+
+    def remove_backup(self) -> None:
+        shutil.rmtree(self / self.BACKUP, ignore_errors=True)
+
+
+def stop_reason(history: list[dict], config: TrainConfig) -> str | None:
+    """Why training is over after the epochs of ``history``, or None: ``epochs`` (all
+    done), ``patience`` (no better validation loss for ``patience`` epochs, as Keras'
+    EarlyStopping) or ``minutes`` (the cumulative training time passed the budget)."""
+    if not history:
+        return None
+    if len(history) >= config.epochs:
+        return "epochs"
+    losses = [row.get("val_loss", float("nan")) for row in history]
+    best = min(range(len(losses)), key=lambda i: (losses[i], i))
+    if len(losses) - 1 - best >= config.patience:
+        return "patience"
+    if config.minutes and history[-1].get("seconds", 0.0) > config.minutes * 60:
+        return "minutes"
+    return None
+
+
+def load_run(path: Path):
+    """``(config, model)`` of a trained run directory, or a ``RunError`` naming what is
+    missing."""
+    run = RunDir(path)
+    config = run.config()
+    if not (run / run.BEST).is_file():
+        raise RunError(f"run {path} has no model ({run.BEST}); it has not finished an epoch "
+                       "- continue it with `stickpose train --resume --out RUN`")
+    import keras
+
+    from .models.registry import load_all
+
+    load_all()                                   # heads register their layers for loading
+    try:
+        model = keras.models.load_model(run / run.BEST, compile=False)
+    except (OSError, ValueError) as error:
+        raise RunError(f"cannot load {run / run.BEST}: {error}") from None
+    return config, model
+
+
+# --- what a run trains and is tested on -----------------------------------------------------
+
+def load_run_suite(config: TrainConfig):
+    """The suite a run trains and is tested on (reading the user's class folder if the
+    suite needs it)."""
+    from .data.suites import load_suite
+
+    return load_suite(config.suite, config.class_dir)
+
+
+def test_names(suite) -> list[str]:
+    """The suite's test sets, in order (``test1`` ... ``test4`` for the built-in suites)."""
+    return [n for n in ("test1", "test2", "test3", "test4") if n in suite.sets]
+
+
+def stream_config(config: TrainConfig, suite):
+    """The training stream's generator config, with the run's overrides and label
+    convention, at the size it is rendered at: the stream's ``render_size`` (then resized to
+    the model input) or else the model's input size."""
+    if config.train_stream not in suite.streams:
+        raise StickposeError(f"suite {suite.name} has no stream {config.train_stream!r}; "
+                             f"it has {', '.join(suite.streams) or 'none'}")
+    stream = suite.streams[config.train_stream]
+    overrides = {k: getattr(config, k) for k in ("circles", "squares", "backgrounds")
+                 if getattr(config, k) is not None}
+    return replace(stream.config, size=stream.render_size or config.input_size,
+                   labels=config.labels, **overrides)
+
+
+def validation_spec(config: TrainConfig, suite):
+    """The suite's validation set, labelled in the convention the model learns."""
+    from .data.sets import suite_set
+
+    validation = suite_set(suite, "validation", "validation during training")
+    return replace(validation, config=replace(validation.config, labels=config.labels))
+
+
+def check_suite(config: TrainConfig, suite) -> None:
+    """Everything a stickman run needs of its suite, before anything is written: the
+    stream, a validation set, at least one test set, pose banks and backgrounds."""
+    from .data.stickman import StickmanGenerator
+
+    StickmanGenerator(stream_config(config, suite), config.seed).check_backgrounds()
+    validation_spec(config, suite)
+    if not test_names(suite):
+        raise StickposeError(f"suite {suite.name} ({suite.path}) has no test set (test1 ... "
+                             f"test4) to evaluate the run on; it has {', '.join(suite.sets)}")
+
+
+def describe(state: RunState) -> str:
+    """One line for a user about a run's state."""
+    return {NEW: "not started", FOREIGN: state.why, BROKEN: f"broken: {state.why}",
+            TRAINING: f"training, {state.epochs} epoch(s) done (resumable)",
+            TRAINED: f"trained ({state.epochs} epochs, stopped by {state.stopped}), "
+                     "not evaluated",
+            FINISHED: f"finished ({state.epochs} epochs)"}[state.kind]
