@@ -258,6 +258,7 @@ class RunDir:
     def lock(self):
         """Hold the run for this process: a second process training or evaluating the same
         run directory at once gets a ``RunError`` instead of mixing files."""
+        created = not self.path.exists()
         self.path.mkdir(parents=True, exist_ok=True)
         with open(self / self.LOCK, "a+") as handle:
             try:
@@ -268,6 +269,9 @@ class RunDir:
             try:
                 yield self
             finally:
+                if created and [p.name for p in self.path.iterdir()] == [self.LOCK]:
+                    (self / self.LOCK).unlink()       # nothing was written: leave nothing
+                    self.path.rmdir()
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def clear(self) -> None:

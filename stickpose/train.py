@@ -35,8 +35,8 @@ from .models.build import build_model
 from .models.profile import count_flops
 from .models.registry import HEADS
 from .runs import (BROKEN, FINISHED, FOREIGN, NEW, TRAINED, RunDir, RunError, TrainConfig,
-                   check_suite, load_run, load_run_suite, stop_reason, stream_config,
-                   test_names, validation_spec)
+                   check_suite, describe, load_run, load_run_suite, stop_reason,
+                   stream_config, test_names, validation_spec)
 
 
 def fit_handedness(config: TrainConfig, suite, out: Path):
@@ -98,7 +98,9 @@ class RunKeeper(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         done = len(self.rows)
-        if done:                                # the optimizer is built by now
+        if done:
+            if not self.model.optimizer.built:       # its variables must exist to be loaded
+                self.model.optimizer.build(self.model.trainable_variables)
             self.model.load_weights(self.run.backup(done))
         self.seconds = self.rows[-1]["seconds"] if self.rows else 0.0
         self.start = time.monotonic()
@@ -143,8 +145,11 @@ def prepare(config: TrainConfig, out: Path, resume: bool = False, overwrite: boo
     elif state.kind == FOREIGN:
         raise RunError(f"{out} already holds files that are not a stickpose run; choose "
                        "another --out")
+    elif state.kind == BROKEN and not overwrite:
+        raise RunError(f"{out} already holds a run that cannot be continued ({state.why}); "
+                       "pass --overwrite to start again")
     elif state.kind != NEW and not overwrite:
-        raise RunError(f"{out} already holds a run ({state.kind}); pass --resume to "
+        raise RunError(f"{out} already holds a run ({describe(state)}); pass --resume to "
                        "continue it or --overwrite to start again")
     return config, run, state
 
@@ -160,22 +165,25 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
     finished one returned as it is. ``overwrite``: start again, replacing the run's own
     files (never other files in the folder)."""
     config, run, state = prepare(config, out, resume, overwrite)
+    if resume and state.kind == FINISHED:
+        return run.evaluation()
+    suite = load_run_suite(config)
+    if config.data == "stickman":                     # checked before anything is written
+        check_suite(config, suite)
+    else:
+        from .data.lsp import lsp_splits
+        splits = lsp_splits(config.data[4:])
+    keras.utils.set_random_seed(config.seed)
+    keras.mixed_precision.set_global_policy(config.precision)
+    model = build_model(config.arch, config.head, config.input_size, width=config.width,
+                        depth=config.depth, heatmap_stride=config.heatmap_stride,
+                        deconv=config.deconv, **config.arch_options())
+    if config.init and (not resume or state.epochs == 0):
+        _initialise(model, config, Path(config.init))
     with run.lock():
-        if resume and state.kind == FINISHED:
-            return run.evaluation()
-        suite = load_run_suite(config)
-        if config.data == "stickman":                 # checked before anything is written
-            check_suite(config, suite)
-        else:
-            from .data.lsp import lsp_splits
-            splits = lsp_splits(config.data[4:])
-        keras.utils.set_random_seed(config.seed)
-        keras.mixed_precision.set_global_policy(config.precision)
-        model = build_model(config.arch, config.head, config.input_size, width=config.width,
-                            depth=config.depth, heatmap_stride=config.heatmap_stride,
-                            deconv=config.deconv, **config.arch_options())
-        if config.init and (not resume or state.epochs == 0):
-            _initialise(model, config, Path(config.init))
+        if run.state() != state:                      # another process got there first
+            raise RunError(f"run {out} changed while this one started ({describe(state)} -> "
+                           f"{describe(run.state())}); run the command again")
         if not resume:
             run.clear()                               # --overwrite, once the config is sound
             write_atomic(run / RunDir.CONFIG, config.to_json().encode())
@@ -253,8 +261,10 @@ def _evaluate(best, config: TrainConfig, run: RunDir, suite, lsp_test) -> dict:
         table = evaluate_lsp(best, config, lsp_test, [decoder], head_target,
                              count=config.test_count)
     kept = ("images", "data_id", "canonical", "source", "score", "flip_score", "swap", "pck",
-            "mpjpe", "mse", "lsp_pck", "lsp_auc", "pcp")
-    sets = {row["set"]: {k: _plain(row[k]) for k in kept if k in row and row[k] == row[k]}
+            "mpjpe", "mse")
+    sets = {row["set"]: {k: _plain(v) for k, v in row.items() if v == v and (
+                k in kept or lsp_test is not None and k not in (
+                    "set", "occlusion", "decoder", "params", "decode_ms", "pipeline_ms"))}
             for _, row in table.iterrows()}
     history = run.history()
     seconds = history[-1]["seconds"]

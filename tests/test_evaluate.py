@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from stickpose.data.storage import load_dataset
-from stickpose.train import TrainConfig, train
+from stickpose.runs import TrainConfig
+from stickpose.train import train
 from tests.cli_helpers import fails_with, invoke, ok
 
 TINY = dict(arch="resnet", input_size=32, width=8, batch_size=8, steps_per_epoch=3,
@@ -122,7 +123,10 @@ def test_bad_input(heatmap_run, dataset, tmp_path):
     fails_with(invoke("evaluate", heatmap_run, "--decoders", ","), "names no decoder")
     fails_with(invoke("evaluate", heatmap_run, "--occlusion", "left"),
                 "unknown value 'left'; known: none, random, upper, lower or all")
-    fails_with(invoke("evaluate", heatmap_run, "--sets", "test9"), "unknown set 'test9'")
+    fails_with(invoke("evaluate", heatmap_run, "--sets", "test9"),
+                "suite stickman (")
+    fails_with(invoke("evaluate", heatmap_run, "--sets", "test9"),
+                "has no set 'test9' (needed for evaluation); it has test1, test2")
     fails_with(invoke("evaluate"), "give a RUN directory, or --predictions")
     no_model = tmp_path / "no-model"
     no_model.mkdir()
@@ -139,6 +143,39 @@ def test_bad_input(heatmap_run, dataset, tmp_path):
                                                                        "evaluation"))
     fails_with(invoke("evaluate", fresh, "--decoders", "fc"), "has no trained fc decoder")
     assert not (no_model / "evaluation").exists() and not (fresh / "evaluation").exists()
+
+
+@pytest.mark.slow
+def test_other_data_and_decoder_settings_never_replace_the_canonical_rows(heatmap_run,
+                                                                          tmp_path):
+    """The README's 20-image copy of the suite is recorded beside, not over, the 1,000-image
+    test1 result, and so is a sigma sweep; the leaderboard shows the 1,000-image numbers."""
+    from stickpose.leaderboard.board import comparison, for_suite, load
+    from stickpose.leaderboard.store import open_store
+
+    db = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    ok(invoke("evaluate", heatmap_run, "--sets", "test1", "--decoders", "quarter", "--db", db,
+              "--out", tmp_path / "full"))
+
+    def canonical_rows():
+        frame = load(open_store(db))
+        return frame[(frame["images"] == 1000) & (frame["params"] == "")][
+            ["set", "decoder", "metric", "value", "data_id"]].reset_index(drop=True)
+    before = canonical_rows()
+    assert len(before) > 10 and set(before["set"]) == {"test1"}
+    ok(invoke("generate", "--suite", "stickman", "--count", 20, "--out", tmp_path / "tiny"))
+    ok(invoke("evaluate", heatmap_run, "--dataset", tmp_path / "tiny" / "test1", "--decoders",
+              "quarter", "--db", db, "--out", tmp_path / "copy"))
+    ok(invoke("evaluate", heatmap_run, "--sets", "test1", "--count", 100, "--sigma", 3,
+              "--decoders", "quarter", "--db", db, "--out", tmp_path / "sigma"))
+    pd.testing.assert_frame_equal(canonical_rows(), before)
+    frame = load(open_store(db))
+    score = frame[(frame["metric"] == "score") & (frame["set"] == "test1")]
+    assert sorted(score["images"]) == [20, 100, 1000]
+    assert set(score["params"]) == {"", "sigma=3"} and score["data_id"].nunique() == 3
+    board = comparison(for_suite(frame), "score")
+    assert board["images"].iloc[0] == "1000"
+    assert board["test1"].iloc[0] == score[score["images"] == 1000]["value"].iloc[0]
 
 
 def test_bench_gmm_compares_the_two_paths(heatmap_run):

@@ -7,7 +7,8 @@ from click.testing import CliRunner
 
 from stickpose.cli import main
 from stickpose.predict import letterbox, to_image
-from stickpose.train import TrainConfig, train
+from stickpose.runs import TrainConfig
+from stickpose.train import train
 from stickpose.viz import JOINT_MARK_RGB, _side, draw_skeleton, mark_keypoints
 
 

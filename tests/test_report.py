@@ -5,7 +5,9 @@ import pytest
 from click.testing import CliRunner
 
 from stickpose.cli import main
-from stickpose.train import TrainConfig, train
+from stickpose.leaderboard.store import open_store, record_run
+from stickpose.runs import TrainConfig
+from stickpose.train import train
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
@@ -15,6 +17,7 @@ def test_report_is_one_page_that_a_browser_renders(tmp_path, monkeypatch):
     run = tmp_path / "run"
     train(TrainConfig(arch="resnet", input_size=32, width=8, batch_size=8, steps_per_epoch=2,
                       epochs=1, validation_count=16, test_count=16), run, verbose=0)
+    record_run(open_store(), run)
     result = CliRunner().invoke(main, ["evaluate", str(run), "--sets", "test1", "--count", "8",
                                        "--decoders", "argmax,gmm"])
     assert result.exit_code == 0, result.output

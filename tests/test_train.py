@@ -1,8 +1,4 @@
 import json
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -14,7 +10,8 @@ from stickpose.errors import StickposeError
 from stickpose.models.registry import load_all
 from stickpose.models.build import build_model
 from stickpose.models.registry import ARCHS, HEADS
-from stickpose.train import RunError, TrainConfig, heatmap_loss, train
+from stickpose.runs import CONFIG_SCHEMA, FINISHED, RunDir, RunError, TrainConfig
+from stickpose.train import heatmap_loss, train
 
 import keras
 
@@ -76,9 +73,12 @@ def test_a_tiny_run_writes_every_artefact(tmp_path):
     assert saved == evaluation and list(saved["sets"]) == ["test1", "test2", "test3", "test4"]
     for values in saved["sets"].values():
         assert set(values) == {"score", "flip_score", "swap", "pck", "mpjpe", "mse",
-                               "images"} and values["images"] == 16
+                               "images", "data_id", "canonical", "source"}
+        assert values["images"] == 16 and values["canonical"]
     assert not (run / "backup").exists()                      # removed once finished
     assert saved["epochs"] == 2 and saved["train_images_per_second"] > 0
+    assert saved["stopped_by"] == "epochs" and RunDir(run).state().kind == FINISHED
+    assert json.loads((run / "config.json").read_text())["schema"] == CONFIG_SCHEMA
 
 
 def test_same_seed_same_numbers_and_overwrite(tmp_path):
@@ -86,33 +86,11 @@ def test_same_seed_same_numbers_and_overwrite(tmp_path):
     first = train(config, tmp_path / "a", verbose=0)["sets"]
     second = train(config, tmp_path / "b", verbose=0)["sets"]
     assert first == second
-    with pytest.raises(RunError, match="the run has finished"):
-        train(config, tmp_path / "a", resume=True)
+    assert train(config, tmp_path / "a", resume=True)["sets"] == first   # not trained again
+    with pytest.raises(RunError, match=r"already holds a run \(finished \(1 epochs\)\); pass"):
+        train(config, tmp_path / "a")
     again = train(config, tmp_path / "a", overwrite=True, verbose=0)["sets"]
     assert again == first
-
-
-def test_resume_continues_an_interrupted_run(tmp_path):
-    run = tmp_path / "run"
-    command = [sys.executable, "-m", "stickpose", "train", "--arch", "resnet", "--input-size",
-               "32", "--width", "8", "--batch-size", "8", "--steps", "40", "--epochs", "4",
-               "--test-count", "16", "--out", str(run)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        history = run / "history.csv"
-        if history.is_file() and len(history.read_text().splitlines()) >= 3:   # 2 epochs
-            break
-        time.sleep(0.2)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert (run / "backup").is_dir() and not (run / "evaluation.json").exists()
-    done = len((run / "history.csv").read_text().splitlines()) - 1
-    train(TrainConfig(), run, resume=True, verbose=0)         # settings come from the run
-    epochs = [int(line.split(",")[0]) for line in
-              (run / "history.csv").read_text().splitlines()[1:]]
-    assert epochs == list(range(4)) and done >= 2
-    assert (run / "evaluation.json").is_file()
 
 
 def test_run_directory_errors(tmp_path):
@@ -122,13 +100,64 @@ def test_run_directory_errors(tmp_path):
     (tmp_path / "corrupt" / "config.json").write_text("{not json")
     with pytest.raises(RunError, match="cannot read run config"):
         train(TrainConfig(**TINY), tmp_path / "corrupt", resume=True)
-    with pytest.raises(RunError, match="already holds a run; pass --resume"):
+    with pytest.raises(RunError, match="a run that cannot be continued .*; pass --overwrite"):
         train(TrainConfig(**TINY), tmp_path / "corrupt")
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep")
     with pytest.raises(RunError, match="not a stickpose run"):
         train(TrainConfig(**TINY), tmp_path / "mine", overwrite=True)
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
+
+
+def test_config_files_are_read_strictly(tmp_path):
+    path = tmp_path / "config.json"
+    values = json.loads(TrainConfig(**TINY).to_json())
+    path.write_text(json.dumps({**values, "colour": True}))
+    with pytest.raises(RunError, match="unknown setting.s. colour"):
+        TrainConfig.load(path)
+    path.write_text(json.dumps({**values, "schema": CONFIG_SCHEMA + 1}))
+    with pytest.raises(RunError, match="upgrade stickpose"):
+        TrainConfig.load(path)
+    old = {k: v for k, v in values.items() if k not in ("schema", "suite")}
+    path.write_text(json.dumps({**old, "train_suite": "class"}))   # before the schema
+    assert TrainConfig.load(path).suite == "class"
+    path.write_text(json.dumps({**values, "epochs": "many"}))
+    with pytest.raises(RunError, match="epochs 'many' must be a positive integer"):
+        TrainConfig.load(path)
+
+
+def test_overwrite_replaces_only_the_runs_own_files(tmp_path):
+    run = tmp_path / "run"
+    train(TrainConfig(**TINY, epochs=1), run, verbose=0)
+    (run / "notes.txt").write_text("mine")
+    train(TrainConfig(**TINY, epochs=1, seed=1), run, overwrite=True, verbose=0)
+    assert (run / "notes.txt").read_text() == "mine"
+    assert RunDir(run).config().seed == 1
+
+
+def test_init_compares_only_what_shapes_the_weights(tmp_path):
+    source = tmp_path / "source"
+    train(TrainConfig(**TINY, epochs=1), source, verbose=0)
+    # stacks is an hourglass setting: a resnet run with another value is the same model
+    train(TrainConfig(**TINY, epochs=1, stacks=4, init=str(source)), tmp_path / "b", verbose=0)
+    with pytest.raises(RunError, match="--init .* has width 8 but this run has 16"):
+        train(TrainConfig(**{**TINY, "width": 16}, epochs=1, init=str(source)),
+              tmp_path / "c", verbose=0)
+    assert not (tmp_path / "c").exists()
+
+
+def test_a_suite_without_validation_or_tests_is_refused_before_writing(tmp_path):
+    suite = tmp_path / "mine.toml"
+    suite.write_text("[suite]\nname = 'mine'\n[defaults]\nsize = 64\n"
+                     "[sets.test1]\nseed = 1\ncount = 10\n[streams.train]\nseed = 2\n")
+    with pytest.raises(StickposeError, match="has no set 'validation'"):
+        train(TrainConfig(**TINY, suite=str(suite)), tmp_path / "run", verbose=0)
+    assert not (tmp_path / "run").exists()
+    suite.write_text("[suite]\nname = 'mine'\n[defaults]\nsize = 64\n"
+                     "[sets.validation]\nseed = 1\ncount = 10\n[streams.train]\nseed = 2\n")
+    with pytest.raises(StickposeError, match="has no test set"):
+        train(TrainConfig(**TINY, suite=str(suite)), tmp_path / "run", verbose=0)
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("values, message", [

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import click
 
+from ..leaderboard.recipe import SWEEP_SETTINGS
 from ..models.registry import ARCH_MODULES as ARCH_NAMES, HEAD_NAMES
-from .common import (DB_OPTION, open_results_store, parse_names, progress_bars, store_url,
+from .common import (DB_OPTION, POSITIVE, open_results_store, parse_names, progress_bars, store_url,
                      user_errors)
 
 
@@ -101,15 +102,29 @@ def leaderboard(ctx, metric, arch, head, data, by_decoder, suite, fmt, where):
 @click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds.")
 @click.option("--budget", default="5m", show_default=True,
               help="Training time per entry (5m, 90s, 1.5h).")
+@click.option("--input-size", type=POSITIVE, default=SWEEP_SETTINGS["input_size"],
+              show_default=True, help="Model input side in pixels, for every entry.")
+@click.option("--width", type=POSITIVE, default=SWEEP_SETTINGS["width"], show_default=True,
+              help="Base channels, for every entry.")
+@click.option("--steps", "steps_per_epoch", type=POSITIVE,
+              default=SWEEP_SETTINGS["steps_per_epoch"], show_default=True,
+              help="Training steps per epoch.")
+@click.option("--test-count", type=POSITIVE, default=1000, show_default=True,
+              help="Images of each test set in the final evaluation (the suite's 1,000 are "
+                   "the canonical leaderboard data).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs") / "sweep",
               show_default=True, help="Folder of the sweep's run directories.")
 @DB_OPTION
 @user_errors
-def leaderboard_run(archs, heads, seeds, budget, out):
+def leaderboard_run(archs, heads, seeds, budget, out, **settings):
     """Train every architecture x head under the same budget (input 64, width 16, constant
     learning rate), evaluate and record each. Run it again after an interruption: finished
-    entries are skipped, a killed one resumes."""
+    entries are skipped, a killed one resumes (its training time so far counts against its
+    budget)."""
     from ..leaderboard.sweep import run_sweep, sweep_configs
+    from ..files import check_writable
+
+    check_writable(out)
 
     try:
         seed_list = [int(s) for s in seeds.split(",")]
@@ -117,7 +132,7 @@ def leaderboard_run(archs, heads, seeds, budget, out):
         raise click.BadParameter(f"{seeds!r} is not a list of integers", param_hint="--seeds")
     configs = sweep_configs(parse_names(archs, tuple(ARCH_NAMES), "--archs"),
                             parse_names(heads, tuple(HEAD_NAMES), "--heads"), seed_list,
-                            _duration(budget))
+                            _duration(budget), **settings)
     engine = open_results_store()                  # a bad --db fails before any training
     with progress_bars() as bar:
         step = bar("sweep", len(configs))

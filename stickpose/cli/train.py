@@ -53,6 +53,8 @@ from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, POSITIVE_FLOAT, PROB
 @click.option("--circles", type=PROBABILITY, help="Override the stream's circles p.")
 @click.option("--squares", type=PROBABILITY, help="Override the stream's squares p.")
 @click.option("--backgrounds", type=PROBABILITY, help="Override the stream's backgrounds p.")
+@click.option("--validation-count", type=POSITIVE, default=256, show_default=True,
+              help="Validation images scored after each epoch (early stopping, best model).")
 @click.option("--test-count", type=POSITIVE, default=1000, show_default=True,
               help="Images of each test set used for the final evaluation.")
 @click.option("--precision", type=click.Choice(["float32", "mixed_float16", "mixed_bfloat16"]),
@@ -60,7 +62,6 @@ from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, POSITIVE_FLOAT, PROB
 @click.option("--jit", is_flag=True, help="Compile with XLA.")
 @click.option("--out", type=click.Path(path_type=Path),
               help="Run directory [runs/ARCH-HEAD_SIZE_wWIDTH_sSEED].")
-@click.option("--resume", is_flag=True, help="Continue the unfinished run in --out.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out where it stopped "
               "(even if killed): an unfinished one trains on from its last finished epoch, "
               "a trained one is evaluated, a finished one is only recorded again.")

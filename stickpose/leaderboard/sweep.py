@@ -7,11 +7,8 @@ from pathlib import Path
 
 from ..runs import BROKEN, NEW, FOREIGN, RunDir, RunError, TrainConfig
 from ..train import train
+from .recipe import SWEEP_SETTINGS
 from .store import record_run
-
-# every entry shares these settings; only arch, head and seed change
-SWEEP_SETTINGS = dict(input_size=64, width=16, schedule="constant", epochs=1000,
-                      steps_per_epoch=50, patience=1000)
 
 
 def sweep_configs(archs, heads, seeds, minutes: float, **overrides) -> list[TrainConfig]:

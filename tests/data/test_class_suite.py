@@ -6,7 +6,7 @@ import pytest
 
 from stickpose.data.class_baseline import ClassFilesError, class_files
 from stickpose.data.suites import load_suite
-from stickpose.evaluate import render_set
+from stickpose.data.sets import render_set
 from stickpose.data.backgrounds import BackgroundFolderError
 from stickpose.data.stickman import StickmanGenerator
 from stickpose.errors import StickposeError

@@ -36,7 +36,8 @@ def filled(tmp_path):
 def test_table_shape_means_and_best(filled):
     _, engine = filled
     table = comparison(load(engine), "score")
-    assert list(table.columns) == ["arch", "head", "test1", "test2", "test3", "test4", "runs"]
+    assert list(table.columns) == ["arch", "head", "test1", "test2", "test3", "test4", "runs",
+                                   "images"]
     assert len(table) == 4
     row = table[(table["arch"] == "resnet") & (table["head"] == "heatmap")].iloc[0]
     assert row["test1"] == pytest.approx(1.2) and row["runs"] == 2   # mean of two seeds
@@ -59,7 +60,7 @@ def test_every_format(filled):
     assert "**0.900**" in render(table, "score", "md")
     assert "<b>0.900</b>" in render(table, "score", "html")
     csv = pd.read_csv(pd.io.common.StringIO(render(table, "score", "csv")))
-    assert csv.shape == (4, 7)
+    assert csv.shape == (4, 8)
     records = json.loads(render(table, "score", "json"))
     senet = [r for r in records["rows"] if r["arch"] == "senet" and r["head"] == "heatmap"]
     assert senet[0]["best"] == ["test1", "test2", "test3", "test4"]

@@ -1,3 +1,4 @@
+import json
 import multiprocessing
 import sqlite3
 
@@ -5,7 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from stickpose.leaderboard import store
-from stickpose.leaderboard.board import load
+from stickpose.leaderboard.board import comparison, for_suite, load
 from stickpose.leaderboard.store import StoreError, open_store, record, run_id
 
 
@@ -92,16 +93,76 @@ def test_bad_stores_give_clear_errors_and_are_left_alone(tmp_path):
 def test_schema_versions_migrate_forward(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 's.sqlite'}"
     record(open_store(url), config(), None, {"test1": {"score": 1.0}})
-    applied = []
-    monkeypatch.setattr(store, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(store.MIGRATIONS, 1, lambda connection: applied.append(1) or
+    applied, current = [], store.SCHEMA_VERSION
+    monkeypatch.setattr(store, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setitem(store.MIGRATIONS, current, lambda connection:
+                        applied.append(1) or
                         connection.execute(text("alter table runs add column notes text")))
     engine = open_store(url)
     assert applied == [1] and len(load(engine)) == 1
     with engine.connect() as connection:
-        assert connection.execute(text("select value from meta")).scalar() == "2"
+        assert connection.execute(text("select value from meta")).scalar() == \
+            str(store.SCHEMA_VERSION)
     open_store(url)
     assert applied == [1]                                 # migrated once
-    monkeypatch.setattr(store, "SCHEMA_VERSION", 1)
-    with pytest.raises(StoreError, match="schema 2 is newer than this stickpose"):
+    monkeypatch.setattr(store, "SCHEMA_VERSION", store.SCHEMA_VERSION - 1)
+    with pytest.raises(StoreError, match="is newer than this stickpose"):
         open_store(url)
+
+
+def test_a_schema_1_store_keeps_its_results_as_unidentified_data(tmp_path):
+    """Stores written before results were keyed by the measured data migrate forward: each
+    row is kept, marked as measured on unidentified data, and new measurements of other
+    data sit beside it instead of replacing it."""
+    path = tmp_path / "v1.sqlite"
+    connection = sqlite3.connect(path)
+    connection.executescript("""
+        create table meta (key varchar(64) primary key, value text not null);
+        insert into meta values ('schema_version', '1');
+        create table runs (run_id varchar(200) primary key, arch varchar(64) not null,
+            head varchar(64) not null, data varchar(500) not null, input_size integer,
+            width integer, seed integer, epochs integer, steps_per_epoch integer,
+            config_hash varchar(64) not null, config text not null, version varchar(32),
+            git_commit varchar(64), parameters integer, flops float, train_seconds float,
+            inference_ms float, recorded_at varchar(32) not null);
+        create table results (run_id varchar(200), "set" varchar(64), decoder varchar(64),
+            metric varchar(64), value float, images integer, recorded_at varchar(32),
+            primary key (run_id, "set", decoder, metric));
+    """)
+    values = config()
+    identity = run_id(values)
+    connection.execute("insert into runs (run_id, arch, head, data, config_hash, config, "
+                       "recorded_at) values (?, 'resnet', 'heatmap', 'stickman', 'h', ?, 'x')",
+                       (identity, json.dumps(values)))
+    connection.execute("insert into results values (?, 'test1', 'quarter', 'score', 1.5, "
+                       "1000, 'x')", (identity,))
+    connection.commit()
+    connection.close()
+    engine = open_store(f"sqlite:///{path}")
+    frame = load(engine)
+    assert len(frame) == 1 and frame["value"].iloc[0] == 1.5
+    assert frame["data_id"].iloc[0] == store.UNIDENTIFIED and frame["params"].iloc[0] == ""
+    record(engine, values, None, {"test1": {"score": 9.0, "images": 20, "data_id": "abc",
+                                            "canonical": True}})
+    frame = load(engine)
+    assert sorted(frame["value"]) == [1.5, 9.0]
+    board = comparison(for_suite(frame), "score")
+    assert board["test1"].iloc[0] == 1.5 and board["images"].iloc[0] == "1000"
+
+
+def test_a_result_is_identified_by_its_data_and_decoder_settings(tmp_path):
+    engine = open_store(f"sqlite:///{tmp_path / 's.sqlite'}")
+    full = {"score": 1.0, "images": 1000, "data_id": "full", "canonical": True}
+    record(engine, config(), None, {"test1": full})
+    record(engine, config(), None, {"test1": {**full, "score": 7.0, "images": 20,
+                                              "data_id": "tiny"}})
+    record(engine, config(), None, {"test1": {**full, "score": 5.0}}, params="sigma=3")
+    record(engine, config(), None, {"test1": {**full, "score": 8.0, "canonical": False,
+                                              "data_id": "mine", "images": 5000}})
+    assert len(load(engine)) == 4                         # four measurements, none replaced
+    record(engine, config(), None, {"test1": {**full, "score": 1.25}})
+    frame = load(engine)
+    assert sorted(frame["value"]) == [1.25, 5.0, 7.0, 8.0]  # the same one repeated: replaced
+    board = comparison(for_suite(frame), "score")
+    assert board["test1"].iloc[0] == 1.25 and board["images"].iloc[0] == "1000"
+    assert len(for_suite(frame, every_measurement=True)) == 4

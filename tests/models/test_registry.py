@@ -18,11 +18,11 @@ def test_all_six_architectures_and_three_heads_are_registered():
 
 @pytest.mark.parametrize("arch, head", COMBINATIONS)
 def test_every_combination_builds_with_the_right_outputs(arch, head):
-    model = build_model(arch, head, 64, width=8)
+    model = build_model(arch, head, 64, width=8)         # default heatmap stride: 2
     assert model.name == f"{arch}-{head}"
     outputs = model(np.random.default_rng(0).random((2, 64, 64, 3), dtype=np.float32))
     final = "heatmaps" if head == "heatmap" else "coordinates"
-    expected = (2, 16, 16, 16) if head == "heatmap" else (2, 16, 2)
+    expected = (2, 32, 32, 16) if head == "heatmap" else (2, 16, 2)
     assert tuple(outputs[final].shape) == expected
     assert all(tuple(v.shape) == expected for v in outputs.values())
     if arch == "hourglass":
