@@ -102,7 +102,7 @@ class RunKeeper(keras.callbacks.Callback):
             if not self.model.optimizer.built:       # its variables must exist to be loaded
                 self.model.optimizer.build(self.model.trainable_variables)
             self.model.load_weights(self.run.backup(done))
-        self.seconds = self.rows[-1]["seconds"] if self.rows else 0.0
+        self.seconds = self.rows[-1].get("seconds", 0.0) if self.rows else 0.0
         self.start = time.monotonic()
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -267,12 +267,12 @@ def _evaluate(best, config: TrainConfig, run: RunDir, suite, lsp_test) -> dict:
                     "set", "occlusion", "decoder", "params", "decode_ms", "pipeline_ms"))}
             for _, row in table.iterrows()}
     history = run.history()
-    seconds = history[-1]["seconds"]
+    seconds = history[-1].get("seconds")       # None in runs trained before it was logged
     return {"run": config.name, "epochs": len(history),
             "stopped_by": stop_reason(history, config),
-            "train_seconds": round(seconds, 1),
-            "train_images_per_second": round(len(history) * config.steps_per_epoch
-                                             * config.batch_size / seconds, 1),
+            "train_seconds": seconds and round(seconds, 1),
+            "train_images_per_second": seconds and round(
+                len(history) * config.steps_per_epoch * config.batch_size / seconds, 1),
             "parameters": int(best.count_params()),
             "flops": count_flops(best, config.input_size),
             "inference_ms": round(float(table["pipeline_ms"].mean()), 3),
