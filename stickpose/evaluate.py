@@ -87,8 +87,9 @@ def score(predicted: np.ndarray, truth: np.ndarray, size: int | None,
           visible: np.ndarray | None = None) -> dict:
     """The metrics of one prediction set in ``size`` x ``size`` images: the class's (score,
     PCK@0.15 of the bounding-box diagonal, MPJPE), seed 000's MSE, the left/right swap
-    rate, AUC of PCK over 0-0.2, PCK at the ``CURVE`` thresholds (``pck@T``), and PCK / MSE split by visibility when some joints are
-    hidden. Images of mixed sizes (``size`` None) have no class score."""
+    rate, AUC of PCK over 0-0.2, PCK at the ``CURVE`` thresholds (``pck@T``), and PCK /
+    MSE split by visibility when some joints are hidden. Images of mixed sizes (``size``
+    None) have no class score."""
     result = {"pck": metrics.pck(predicted, truth, 0.15),
               "mse": metrics.mse(predicted, truth),
               "mpjpe": metrics.mpjpe(predicted, truth),

@@ -18,6 +18,7 @@ from .decoders import check_heatmaps
 
 HIDDEN = 128
 
+
 def fc_decoder(heatmap_size: int, hidden: int = HIDDEN) -> keras.Model:
     """Heatmaps ``(B, h, w, 16)`` -> coordinates ``(B, 16, 2)`` as fractions of the input
     size. Each joint has its own weights (one einsum over the joint axis)."""

@@ -6,10 +6,10 @@ per measurement: run x set x decoder x decoder parameters x evaluated data x met
 result's identity says what was measured: ``data_id`` is the content hash of the evaluated
 images and labels (``data.sets.data_id``), so a 20-image copy of test1 never replaces the
 1,000-image result, and ``params`` holds decoder settings other than the run's own (a
-``--sigma`` sweep); the same measurement repeated replaces itself. Rows are upserted in one transaction each, so a
-write that is killed leaves the store as it was, and two writers finishing together both
-land (SQLite waits for the other's lock). The schema carries a version in ``meta`` and
-``open_store`` migrates older stores forward.
+``--sigma`` sweep); the same measurement repeated replaces itself. Rows are upserted in
+one transaction each, so a write that is killed leaves the store as it was, and two writers
+finishing together both land (SQLite waits for the other's lock). The schema carries a
+version in ``meta`` and ``open_store`` migrates older stores forward.
 """
 from __future__ import annotations
 
