@@ -9,7 +9,16 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from .codecs.decoders import decode
+from .codecs.handedness import Handedness
+from .data.placement import place
+from .data.render import class_labels, resize_set
+from .data.sets import render_set, suite_set
 from .data.stickman import CHUNK_SIZE, StickmanConfig, StickmanGenerator
+from .metrics import class_score
+from .models.registry import HEADS
+from .runs import RunError, load_run, load_run_suite
+from .skeleton import observer_centric
 
 _bench_generator: StickmanGenerator | None = None
 
@@ -75,12 +84,7 @@ def bench_gmm(run, set_name: str = "test1", images: int = 50) -> pd.DataFrame:
     """``gmm`` (batched EM) and ``gmm-sklearn`` decoding the same heatmaps of a run: ms per
     image each (decoding only), the speed-up, and the share of joints on which their
     keypoints agree within 0.5 input pixels."""
-    from .codecs.decoders import decode
-    from .data.render import resize_set
-    from .data.sets import render_set, suite_set
-    from .evaluate import forward
-    from .models.registry import HEADS
-    from .runs import RunError, load_run, load_run_suite
+    from .evaluate import forward       # TensorFlow: not in the spawned generate workers
 
     config, model = load_run(run)
     if HEADS.get(config.head).target != "heatmaps":
@@ -108,11 +112,6 @@ def bench_handedness(suite, seed: int = 0) -> pd.DataFrame:
     observer-centric, relabelled by the handedness classifier fitted on the training
     stream's poses, and with only the labels' truncation (the floor of a perfect model).
     One row per set (the held-out validation set first: the figure to tune on)."""
-    from .codecs.handedness import Handedness
-    from .data.placement import place
-    from .data.render import class_labels
-    from .metrics import class_score
-    from .skeleton import observer_centric
 
     stream = StickmanGenerator(suite.streams["train"].config, seed).poses
     handedness = Handedness.fit(stream.poses, seed)

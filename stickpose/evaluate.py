@@ -18,12 +18,15 @@ from .codecs.coordinates import denormalise
 from .codecs.decoders import DECODERS, decode
 from .codecs.fc import decode_fc, load_fc
 from .codecs.handedness import Handedness
+from .data.lsp import LSP_COUNT, from_skeleton, lsp_splits, read_joints, test_crops, uncrop
 from .data.occlusion import occlude
 from .data.render import resize_set
 from .data.sets import EvalSet, data_id, folder_sets, load_set, suite_sets
+from .data.suites import load_suite
 from .errors import StickposeError
+from .files import write_atomic
 from .models.registry import HEADS
-from .runs import RunDir, TrainConfig, load_run
+from .runs import RunDir, TrainConfig, load_run, test_names
 from .skeleton import NUM_JOINTS
 
 ALL = "all"
@@ -146,7 +149,6 @@ def evaluate_lsp(model, config, split, decoders: list[str], head_target: str, fc
     model's input, predictions mapped back to the original pixels; the metrics of ``score``
     (no class score: the images differ in size) and the LSP benchmark (PCK@0.2 of the torso
     per part, its AUC, strict PCP per part; percent) on the 14 LSP joints."""
-    from .data.lsp import from_skeleton, test_crops, uncrop
 
     start = time.perf_counter()
     crops, _, _, matrices = test_crops(split, config.input_size, count)
@@ -315,7 +317,6 @@ def _prepare(run: Path, decoders: str, sigma: float | None):
 def evaluated_suite(run: Path, suite: str | None = None, class_dir=None):
     """The suite to evaluate ``run`` on: ``suite`` or else the run's own, with ``class_dir``
     or else the class folder the run trained with (for its own suite)."""
-    from .data.suites import load_suite
 
     own = RunDir(run).config() if RunDir(run).is_run() else TrainConfig()
     name = suite or own.suite
@@ -332,7 +333,6 @@ def evaluation_sets(run: Path, suite: str | None = None, class_dir=None,
                                  "or --suite/--class-dir")
         return folder_sets(datasets, count)
     spec = evaluated_suite(run, suite, class_dir)
-    from .runs import test_names
     return suite_sets(spec, names or test_names(spec), count)
 
 
@@ -380,7 +380,6 @@ def evaluate_run(run: Path, sets: list[EvalSet], decoders: str = ALL, occlusions
 def write_tables(results: pd.DataFrame, title: str, out: Path) -> tuple[str, list[Path]]:
     """The Markdown report of ``results``, and ``evaluation.csv`` / ``evaluation.md`` written
     atomically to folder ``out``."""
-    from .files import write_atomic
 
     text = report(results, title)
     paths = [write_atomic(Path(out) / "evaluation.csv", results.to_csv(index=False).encode()),
@@ -394,7 +393,6 @@ def read_lsp_predictions(path: Path) -> np.ndarray:
     """Predicted LSP keypoints ``(N, 14, 2)``, 0-based pixels: a ``.mat`` as the literature's
     evaluation code stores them (variable ``pred`` or ``joints``, 2 x 14 x N or 3 x 14 x N,
     1-based MATLAB pixels) or a ``.npy`` ``(N, 14, 2)`` in stickpose's 0-based pixels."""
-    from .data.lsp import LSP_COUNT
 
     path = Path(path)
     if path.suffix.lower() == ".npy":
@@ -443,7 +441,6 @@ def parse_range(text: str | None, total: int, count: int) -> slice:
 def score_lsp(predictions: Path, truth_path: Path, poses: str | None = None) -> dict:
     """The LSP benchmark (PCK@0.2 per part, AUC, strict PCP) of a predictions file against a
     ``joints.mat``."""
-    from .data.lsp import read_joints
 
     predicted = read_lsp_predictions(predictions)
     truth = read_joints(truth_path)
@@ -467,7 +464,6 @@ def lsp_tables(result: dict) -> str:
 def evaluate_lsp_run(run: Path, folder: str, decoders: str = ALL, count: int | None = None,
                      batch_size: int = 64, sigma: float | None = None) -> pd.DataFrame:
     """``evaluate_run`` on LSP's test images (1001-2000) of a local folder."""
-    from .data.lsp import lsp_splits
 
     config, model, head_target, names, fc_model, params = _prepare(run, decoders, sigma)
     split = lsp_splits(folder)["test"]

@@ -8,8 +8,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .codecs.fc import load_fc
+from .codecs.handedness import Handedness
 from .errors import StickposeError
+from .evaluate import HEAD_OUTPUT, forward, resolve_decoders, to_keypoints
+from .files import write_atomic
+from .models.registry import HEADS
+from .runs import RunDir, load_run
 from .skeleton import JOINT_NAMES
+from .viz import draw_skeleton, encode_png
 
 
 def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float, np.ndarray]:
@@ -33,11 +40,6 @@ def predict_images(run: Path, paths: list[Path], decoder: str = "quarter",
     """For each image: ``{"image", "width", "height", "keypoints": [{name, x, y, score}]}``
     written to ``out/NAME.json`` with ``out/NAME.png`` (the skeleton over the image).
     Unreadable images are skipped with ``warn(message)``."""
-    from .evaluate import HEAD_OUTPUT, forward, resolve_decoders, to_keypoints
-    from .files import write_atomic
-    from .models.registry import HEADS
-    from .runs import RunDir, load_run
-    from .viz import draw_skeleton, encode_png
 
     config, model = load_run(run)
     head_target = HEADS.get(config.head).target
@@ -48,9 +50,7 @@ def predict_images(run: Path, paths: list[Path], decoder: str = "quarter",
                             head_target, Path(run))[0]
     fc_model = None
     if name == "fc":
-        from .codecs.fc import load_fc
         fc_model = load_fc(RunDir(run) / RunDir.FC)
-    from .codecs.handedness import Handedness
     handedness_file = RunDir(run) / RunDir.HANDEDNESS
     handedness = Handedness.load(handedness_file) if handedness_file.is_file() else None
     out = Path(out) if out else None

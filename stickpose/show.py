@@ -7,8 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .codecs.gmm import TOP_PIXELS, _heaviest, fit_batched, top_pixels
+from .data.render import resize_set
+from .evaluate import HEAD_OUTPUT, forward, to_keypoints
+from .files import write_atomic
+from .models.registry import HEADS
+from .runs import RunDir, load_run
 from .skeleton import JOINT_NAMES
-from .viz import figure_png
+from .viz import contact_sheet, encode_png, figure_png
 
 DECODER_MARKERS = {"argmax": "s", "quarter": "D", "dark": "^", "softargmax": "v",
                    "gmm": "P", "dedup-gmm": "X", "gmm-sklearn": "*", "fc": "h"}
@@ -58,7 +64,6 @@ def gmm_overlay(heatmaps: np.ndarray, truth: np.ndarray, input_size: int,
     """For some joints (default the knees and ankles): the map, its 20 highest pixels, the
     three mixture components' means (area by weight), the heaviest (GMM's answer) and the
     truth, in heatmap pixels. PNG bytes."""
-    from .codecs.gmm import TOP_PIXELS, _heaviest, fit_batched, top_pixels
 
     plt = _pyplot()
     stride = input_size // heatmaps.shape[1]
@@ -105,12 +110,6 @@ def show_run(run: Path, images: np.ndarray, truth: np.ndarray, count: int = 16,
     sheets, the 8 worst of all by mean joint error, per-joint errors of every decoder, heatmap
     grids and GMM clusters of the images ``picks`` (indices), the training curves. Returns
     the files written."""
-    from .data.render import resize_set
-    from .evaluate import HEAD_OUTPUT, forward, to_keypoints
-    from .files import write_atomic
-    from .models.registry import HEADS
-    from .runs import RunDir, load_run
-    from .viz import contact_sheet, encode_png
 
     config, model = load_run(run)
     head_target = HEADS.get(config.head).target
