@@ -156,14 +156,15 @@ def evaluate_lsp(model, config, split, decoders: list[str], head_target: str, fc
     truth, visible = split.keypoints[:len(crops)], split.visible[:len(crops)]
     output, forward_seconds = forward(model, crops, head_target, batch_size)
     identity = {"set": "lsp-test", "occlusion": "none", "images": len(crops)}
-    identity.update(params=params, data_id=data_id(crops, truth, visible),
+    identity.update(data_id=data_id(crops, truth, visible),
                     canonical=len(crops) == len(split), source="LSP test images 1001-2000")
     rows = []
     for name, predicted, decode_seconds in _decode_each(decoders, output, config, fc_model):
         predicted = np.stack([uncrop(p, m) for p, m in zip(predicted, matrices)])
         pck = metrics.lsp_pck(from_skeleton(predicted), from_skeleton(truth))
         pcp = metrics.lsp_pcp(from_skeleton(predicted), from_skeleton(truth))
-        rows.append({**identity, "decoder": name, **score(predicted, truth, None, visible),
+        rows.append({**identity, "decoder": name, "params": _params_of(name, params),
+                     **score(predicted, truth, None, visible),
                      "lsp_pck": pck["Mean"], "lsp_auc": pck["AUC"], "pcp": pcp["Mean"],
                      **{f"PCK {k}": v for k, v in pck.items() if k not in ("Mean", "AUC")},
                      **{f"PCP {k}": v for k, v in pcp.items() if k != "Mean"},
@@ -355,12 +356,19 @@ def evaluate_model(model, config, sets: list[EvalSet], decoders: list[str], head
             for row in decoder_table(model, config, shown, truth, seen, decoders, head_target,
                                      fc_model, batch_size,
                                      handedness if spec.person else None):
+                name = row.pop("decoder")
                 rows.append({"set": spec.name, "occlusion": kind, "images": len(images),
-                             "decoder": row.pop("decoder"), "params": params, **identity,
+                             "decoder": name, "params": _params_of(name, params), **identity,
                              **row})
             if progress:
                 progress(f"{spec.name}, occlusion {kind}")
     return pd.DataFrame(rows)
+
+
+def _params_of(decoder: str, params: str) -> str:
+    """A decoder's settings in results: ``params`` only for decoders that read them (the
+    same argmax under another sigma is the same measurement)."""
+    return params if decoder in DECODERS.names() and DECODERS.get(decoder).uses_sigma else ""
 
 
 def evaluate_run(run: Path, sets: list[EvalSet], decoders: str = ALL, occlusions=("none",),

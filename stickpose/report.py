@@ -34,19 +34,16 @@ def _table(frame: pd.DataFrame, digits: int = 3) -> str:
     return frame.to_html(index=False, float_format=lambda v: f"{v:.{digits}f}", border=0)
 
 
-def _leaderboard_position(config, url: str | None = None) -> str:
-    """Where the run stands among the runs recorded in the store at ``url`` (default: the
-    default store) on test1's class score."""
+def _leaderboard_position(config, engine) -> str:
+    """Where the run stands among the runs recorded in the store ``engine`` (see
+    ``leaderboard.store.open_store``) on test1's class score."""
     from dataclasses import asdict
 
     from .leaderboard.board import for_suite, load
-    from .leaderboard.store import StoreError, open_store, run_id as store_run_id
+    from .leaderboard.store import run_id as store_run_id
 
     run_id = store_run_id(asdict(config))
-    try:
-        frame = for_suite(load(open_store(url)))
-    except StoreError as error:
-        return f"<p>The results store cannot be read: {html.escape(str(error))}</p>"
+    frame = for_suite(load(engine))
     scores = frame[(frame["metric"] == "score") & (frame["set"] == "test1")
                    & frame["decoder"].isin(("quarter", "coordinates"))]
     scores = scores.groupby("run_id")["value"].mean().sort_values()
@@ -58,9 +55,9 @@ def _leaderboard_position(config, url: str | None = None) -> str:
             f"of {len(scores)} recorded runs (best {scores.iloc[0]:.3f}).</p>")
 
 
-def build_report(run: Path, url: str | None = None) -> str:
+def build_report(run: Path, engine) -> str:
     """The HTML page of ``run`` from its files (``write_report`` checks the run and makes
-    the ``RUN/show/`` pictures first), placed among the runs of the store at ``url``."""
+    the ``RUN/show/`` pictures first), placed among the runs of the store ``engine``."""
     run = RunDir(run)
     config = run.config()
     evaluation = run.evaluation() if (run / run.EVALUATION).is_file() else {}
@@ -90,7 +87,7 @@ def build_report(run: Path, url: str | None = None) -> str:
             parts += [f"<h3>{html.escape(name)}"
                       + ("" if occlusion == "none" else f", occlusion {html.escape(occlusion)}")
                       + "</h3>", _table(rows[shown].rename(columns=COLUMNS))]
-    parts += ["<h2>Leaderboard</h2>", _leaderboard_position(config, url)]
+    parts += ["<h2>Leaderboard</h2>", _leaderboard_position(config, engine)]
     parts.append("<h2>Pictures</h2>")
     for name, caption in PICTURES:
         path = run / run.SHOW / name
@@ -103,18 +100,22 @@ def build_report(run: Path, url: str | None = None) -> str:
     return "\n".join(parts)
 
 
-def write_report(run: Path, out: Path | None = None, url: str | None = None) -> Path:
+def write_report(run: Path, out: Path | None, open_engine) -> Path:
     """Make the run's pictures if ``RUN/show/`` is missing (on 200 images of its suite's
     test1), then write the page atomically to ``out`` [``RUN/report.html``]; its
-    leaderboard position comes from the results store at ``url`` [the default store]."""
+    leaderboard position comes from the results store that ``open_engine()`` opens (once
+    the run is known to be sound, before any picture is made)."""
     from .show import show_run
 
     config, _ = load_run(run)
+    engine = open_engine()
     run = RunDir(run)
+    if (run / run.EVALUATION).is_file():
+        run.evaluation()                          # unreadable: an error before any picture
     if not (run / run.SHOW).is_dir():
         images, truth, _ = render_set(suite_set(load_run_suite(config), "test1",
                                                 "the report's pictures"), 200)
         show_run(run.path, images, truth)
     out = Path(out) if out else run / run.REPORT
-    write_atomic(out, build_report(run.path, url).encode())
+    write_atomic(out, build_report(run.path, engine).encode())
     return out

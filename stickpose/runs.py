@@ -32,6 +32,7 @@ from pathlib import Path
 
 from .codecs.gaussian import HEATMAP_STRIDE
 from .errors import StickposeError
+from .models.registry import ARCH_MODULES, HEAD_NAMES
 from .skeleton import LABEL_CONVENTIONS
 
 SCHEDULES = ("cosine", "constant", "step")
@@ -95,6 +96,13 @@ class TrainConfig:
             if value not in known:
                 raise StickposeError(f"{name} {value!r} is unknown; expected one of "
                                      f"{', '.join(known)}")
+        for name, value, known in (("arch", self.arch, ARCH_MODULES),
+                                   ("head", self.head, HEAD_NAMES)):
+            if value not in known:
+                raise StickposeError(f"{name} {value!r} is unknown; expected one of "
+                                     f"{', '.join(known)}")
+        if not isinstance(self.suite, str) or not self.suite:
+            raise StickposeError(f"suite {self.suite!r} must be a suite name or .toml path")
         if self.data != "stickman" and not str(self.data).startswith("lsp:"):
             raise StickposeError(f"data {self.data!r} is unknown; expected stickman or "
                                  "lsp:DIR")
@@ -128,7 +136,8 @@ class TrainConfig:
         if not isinstance(values, dict):
             raise RunError(f"cannot read run config {path}: expected a JSON object")
         schema = values.pop("schema", 0)
-        if not isinstance(schema, int) or schema > CONFIG_SCHEMA:
+        if not isinstance(schema, int) or isinstance(schema, bool) or not \
+                0 <= schema <= CONFIG_SCHEMA:
             raise RunError(f"run config {path} has schema {schema!r}; this stickpose reads "
                            f"up to {CONFIG_SCHEMA} (upgrade stickpose)")
         if "train_suite" in values:                 # schema 0: the suite's earlier name
@@ -202,11 +211,14 @@ class RunDir:
         if not path.is_file():
             return []
         try:
-            rows = list(csv.DictReader(io.StringIO(path.read_text())))
-            return [{k: int(v) if k == "epoch" else float(v) for k, v in row.items()}
-                    for row in rows]
+            rows = [{k: int(v) if k == "epoch" else float(v) for k, v in row.items()}
+                    for row in csv.DictReader(io.StringIO(path.read_text()))]
         except (OSError, ValueError, TypeError) as error:
             raise RunError(f"cannot read {path}: {error}") from None
+        if [row.get("epoch") for row in rows] != list(range(len(rows))):
+            raise RunError(f"{path} does not list epochs 0, 1, 2, ... once each (was it "
+                           "edited?)")
+        return rows
 
     def write_history(self, rows: list[dict]) -> None:
         from .files import write_atomic
@@ -249,6 +261,9 @@ class RunDir:
                 return RunState(BROKEN, f"{self.path} finished training but has no "
                                 f"{self.BEST}", epochs, stopped)
             return RunState(TRAINED, epochs=epochs, stopped=stopped)
+        if epochs and not (self / self.BEST).is_file():
+            return RunState(BROKEN, f"{self.path} has {epochs} finished epoch(s) but no "
+                            f"{self.BEST}", epochs)
         if epochs and not self.backup(epochs).is_file():
             return RunState(BROKEN, f"{self.path} has {epochs} finished epoch(s) but not the "
                             f"backup to continue from ({self.backup(epochs)})", epochs)
@@ -274,16 +289,26 @@ class RunDir:
                     self.path.rmdir()
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def clear(self) -> None:
-        """Remove this run's own files (for ``--overwrite``), leaving anything else."""
+    def start(self, config: "TrainConfig") -> None:
+        """Make this folder a fresh run of ``config`` (new, or ``--overwrite``): the run's
+        own files are replaced, anything else is left. In an order that leaves, if killed
+        at any moment, a run that ``--resume`` or ``--overwrite`` takes up: first the
+        records of progress go, then the new config is written, then the rest goes."""
+        from .files import write_atomic
+
+        for name in (self.EVALUATION, self.HISTORY):
+            self._remove(name)
+        write_atomic(self / self.CONFIG, config.to_json().encode())
         for name in self.OWNED:
-            if name == self.LOCK:
-                continue
-            path = self / name
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            elif path.exists() or path.is_symlink():
-                path.unlink()
+            if name not in (self.CONFIG, self.LOCK):
+                self._remove(name)
+
+    def _remove(self, name: str) -> None:
+        path = self / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
 
     def remove_backup(self) -> None:
         shutil.rmtree(self / self.BACKUP, ignore_errors=True)
@@ -312,8 +337,11 @@ def load_run(path: Path):
     run = RunDir(path)
     config = run.config()
     if not (run / run.BEST).is_file():
-        raise RunError(f"run {path} has no model ({run.BEST}); it has not finished an epoch "
-                       "- continue it with `stickpose train --resume --out RUN`")
+        state = run.state()
+        raise RunError(f"run {path} has no model ({run.BEST}); " + (
+            "it has not finished an epoch - continue it with `stickpose train --resume "
+            "--out RUN`" if state.kind == TRAINING else
+            f"it is {describe(state)} - train it again with `stickpose train --overwrite`"))
     import keras
 
     from .models.registry import load_all

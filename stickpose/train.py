@@ -185,8 +185,7 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
             raise RunError(f"run {out} changed while this one started ({describe(state)} -> "
                            f"{describe(run.state())}); run the command again")
         if not resume:
-            run.clear()                               # --overwrite, once the config is sound
-            write_atomic(run / RunDir.CONFIG, config.to_json().encode())
+            run.start(config)                         # --overwrite, once the config is sound
         head_target = HEADS.get(config.head).target
         if config.data == "stickman":
             images, keypoints, visible = render_set(validation_spec(config, suite),

@@ -175,6 +175,7 @@ def test_worker_count_does_not_change_the_bytes(run, tmp_path):
     (["--learning-rate", "0"], "'--learning-rate': 0.0 is not in the range x>0.0"),
     (["--minutes", "-1"], "'--minutes': -1.0 is not in the range x>0.0"),
     (["--resume", "--overwrite", "--out", "x"], "give one"),
+    (["--resume", "--out", "x", "--steps", "3"], "--steps cannot be changed on --resume"),
     (["--epochs", "0"], "0 is not in the range x>=1"),
     (["--resume"], "--resume needs --out RUN"),
     (["--resume", "--out", "nowhere"], "cannot resume nowhere: no config.json there"),

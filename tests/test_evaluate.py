@@ -143,6 +143,13 @@ def test_bad_input(heatmap_run, dataset, tmp_path):
                                                                        "evaluation"))
     fails_with(invoke("evaluate", fresh, "--decoders", "fc"), "has no trained fc decoder")
     assert not (no_model / "evaluation").exists() and not (fresh / "evaluation").exists()
+    damaged = tmp_path / "damaged"
+    shutil.copytree(dataset, damaged)
+    (damaged / "keypoints.npy").write_bytes(b"")
+    fails_with(invoke("evaluate", heatmap_run, "--dataset", damaged),
+                "keypoints.npy cannot be read as a NumPy array")
+    (damaged / "meta.json").write_text("{")
+    fails_with(invoke("evaluate", heatmap_run, "--dataset", damaged), "meta.json cannot be read")
 
 
 @pytest.mark.slow
@@ -154,8 +161,8 @@ def test_other_data_and_decoder_settings_never_replace_the_canonical_rows(heatma
     from stickpose.leaderboard.store import open_store
 
     db = f"sqlite:///{tmp_path / 'store.sqlite'}"
-    ok(invoke("evaluate", heatmap_run, "--sets", "test1", "--decoders", "quarter", "--db", db,
-              "--out", tmp_path / "full"))
+    ok(invoke("evaluate", heatmap_run, "--sets", "test1", "--decoders", "quarter,dark",
+              "--db", db, "--out", tmp_path / "full"))
 
     def canonical_rows():
         frame = load(open_store(db))
@@ -166,13 +173,14 @@ def test_other_data_and_decoder_settings_never_replace_the_canonical_rows(heatma
     ok(invoke("generate", "--suite", "stickman", "--count", 20, "--out", tmp_path / "tiny"))
     ok(invoke("evaluate", heatmap_run, "--dataset", tmp_path / "tiny" / "test1", "--decoders",
               "quarter", "--db", db, "--out", tmp_path / "copy"))
-    ok(invoke("evaluate", heatmap_run, "--sets", "test1", "--count", 100, "--sigma", 3,
-              "--decoders", "quarter", "--db", db, "--out", tmp_path / "sigma"))
+    ok(invoke("evaluate", heatmap_run, "--sets", "test1", "--sigma", 3,
+              "--decoders", "quarter,dark", "--db", db, "--out", tmp_path / "sigma"))
     pd.testing.assert_frame_equal(canonical_rows(), before)
     frame = load(open_store(db))
     score = frame[(frame["metric"] == "score") & (frame["set"] == "test1")]
-    assert sorted(score["images"]) == [20, 100, 1000]
-    assert set(score["params"]) == {"", "sigma=3"} and score["data_id"].nunique() == 3
+    assert sorted(score["images"]) == [20, 1000, 1000, 1000]   # dark under sigma 3: beside
+    assert sorted(score["params"]) == ["", "", "", "sigma=3"]  # quarter reads no sigma
+    assert score["data_id"].nunique() == 2
     board = comparison(for_suite(frame), "score")
     assert board["images"].iloc[0] == "1000"
     assert board["test1"].iloc[0] == score[score["images"] == 1000]["value"].iloc[0]

@@ -121,6 +121,13 @@ def test_config_files_are_read_strictly(tmp_path):
     old = {k: v for k, v in values.items() if k not in ("schema", "suite")}
     path.write_text(json.dumps({**old, "train_suite": "class"}))   # before the schema
     assert TrainConfig.load(path).suite == "class"
+    for schema in (True, -5, "1"):
+        path.write_text(json.dumps({**values, "schema": schema}))
+        with pytest.raises(RunError, match="has schema"):
+            TrainConfig.load(path)
+    path.write_text(json.dumps({**values, "arch": "nosuch"}))
+    with pytest.raises(RunError, match="arch 'nosuch' is unknown"):
+        TrainConfig.load(path)
     path.write_text(json.dumps({**values, "epochs": "many"}))
     with pytest.raises(RunError, match="epochs 'many' must be a positive integer"):
         TrainConfig.load(path)
@@ -168,3 +175,22 @@ def test_a_suite_without_validation_or_tests_is_refused_before_writing(tmp_path)
 def test_bad_settings(values, message):
     with pytest.raises(StickposeError, match=message):
         TrainConfig(**values)
+
+
+def test_damaged_runs_are_refused_before_any_training(tmp_path):
+    run = tmp_path / "run"
+    train(TrainConfig(**TINY, epochs=2), run, verbose=0)
+    # as if killed after the first epoch: one row of history and its backup
+    history = (run / "history.csv").read_text().splitlines()
+    (run / "history.csv").write_text("\n".join(history[:2]) + "\n")
+    (run / "evaluation.json").unlink()
+    train_dir = RunDir(run)
+    (run / "backup").mkdir()
+    (run / "backup" / "epoch00001.weights.h5").write_bytes(b"")
+    assert train_dir.state().kind == "training"
+    (run / "best.keras").unlink()
+    assert train_dir.state().kind == "broken" and "no best.keras" in train_dir.state().why
+    with pytest.raises(RunError, match="cannot resume: .* no best.keras"):
+        train(TrainConfig(), run, resume=True, verbose=0)
+    (run / "history.csv").write_text("\n".join([history[0], history[1], history[1]]) + "\n")
+    assert "does not list epochs 0, 1, 2" in train_dir.state().why

@@ -38,12 +38,12 @@ def store_url() -> str | None:
     return click.get_current_context().meta.get("stickpose.db")
 
 
-def open_results_store():
+def open_results_store(create: bool = True):
     """An engine on the store ``--db`` names, opened (and created or migrated) now, so that
-    a bad store fails before any work."""
+    a bad store fails before any work. ``create`` False: for commands that only read."""
     from ..leaderboard.store import open_store
 
-    return open_store(store_url())
+    return open_store(store_url(), create)
 
 
 def record_run_or_warn(engine, run: Path) -> None:

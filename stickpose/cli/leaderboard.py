@@ -43,7 +43,7 @@ def _board_options(command):
 def _comparison(metric, arch, head, data, by_decoder, suite="stickman"):
     from ..leaderboard.board import comparison, for_suite, load
 
-    return comparison(for_suite(load(open_results_store()), suite), metric, arch, head, data,
+    return comparison(for_suite(load(open_results_store(create=False)), suite), metric, arch, head, data,
                       by_decoder, by_data=suite != "stickman")
 
 
@@ -153,7 +153,7 @@ def leaderboard_plot(metric, arch, head, data, by_decoder, suite, out):
         raise click.BadParameter(f"{out} is not a .png file path", param_hint="--out")
     if by_decoder:
         from ..leaderboard.board import for_suite
-        plot_curves(for_suite(load(open_results_store()), suite or "stickman"), out, arch, head)
+        plot_curves(for_suite(load(open_results_store(create=False)), suite or "stickman"), out, arch, head)
     else:
         plot(_comparison(metric, arch, head, data, by_decoder, suite or "stickman"),
              metric, out)
@@ -173,7 +173,7 @@ def leaderboard_export(folder):
 
     command = "stickpose " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["leaderboard"] \
         else f"stickpose leaderboard export {folder}"
-    for path in export(open_results_store(), folder, command):
+    for path in export(open_results_store(create=False), folder, command):
         click.echo(f"-> {path}")
 
 

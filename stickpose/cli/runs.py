@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from .common import DB_OPTION, POSITIVE, store_url, user_errors
+from .common import DB_OPTION, POSITIVE, open_results_store, user_errors
 
 
 @click.command()
@@ -78,5 +78,5 @@ def report(run, out):
 
     if out:
         check_writable(out)
-    out = write_report(run, out, store_url())
+    out = write_report(run, out, lambda: open_results_store(create=False))
     click.echo(f"report -> {out}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from ..models.registry import ARCH_MODULES as ARCH_NAMES, HEAD_NAMES
 from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, POSITIVE_FLOAT, PROBABILITY,
@@ -91,6 +92,15 @@ def train(out, resume, overwrite, heatmap_stride, **options):
     if resume and overwrite:
         raise click.UsageError("--resume continues a run, --overwrite starts it again: "
                                "give one")
+    if resume:
+        context = click.get_current_context()
+        given = [p.opts[0] for p in context.command.params
+                 if p.name in ("heatmap_stride", *options) and p.name != "class_dir"
+                 and context.get_parameter_source(p.name) == ParameterSource.COMMANDLINE]
+        if given:
+            raise click.UsageError(f"{given[0]} cannot be changed on "
+                                   "--resume: the run continues with its own settings "
+                                   "(config.json); start a new run to change them")
     prepare(config, out, resume, overwrite)            # refusals before any work
     check_writable(out)
     engine = open_results_store()

@@ -24,22 +24,23 @@ class Decoder:
     """``decode(maps (B, J, h, w), sigma) -> points (B, J, 2) heatmap px``.
 
     ``trained``: the decoder has weights of its own (``stickpose train-decoder``) and is
-    called through ``codecs.fc`` instead.
+    called through ``codecs.fc`` instead. ``uses_sigma``: its result depends on ``sigma``.
     """
 
     name: str
     decode: Callable | None
     summary: str
     trained: bool = False
+    uses_sigma: bool = False
 
 
 DECODERS = Registry("decoder")
 
 
-def decoder(name: str, summary: str):
+def decoder(name: str, summary: str, uses_sigma: bool = False):
     """Register ``decode(maps, sigma)`` under ``name``."""
     def register(function):
-        DECODERS.register(name, Decoder(name, function, summary))
+        DECODERS.register(name, Decoder(name, function, summary, uses_sigma=uses_sigma))
         return function
     return register
 
@@ -100,7 +101,8 @@ def quarter(maps: np.ndarray, sigma: float) -> np.ndarray:
     return peak + 0.25 * shift
 
 
-@decoder("dark", "DARK: blur, log, then a second-order Taylor step from the argmax")
+@decoder("dark", "DARK: blur, log, then a second-order Taylor step from the argmax",
+         uses_sigma=True)
 def dark(maps: np.ndarray, sigma: float) -> np.ndarray:
     """Zhang et al. 2020. The blur (the training sigma) restores a Gaussian shape, rescaled
     to the map's own peak; the log of a Gaussian is quadratic, so one Newton step
@@ -135,7 +137,8 @@ def dark(maps: np.ndarray, sigma: float) -> np.ndarray:
     return peak + offset
 
 
-@decoder("softargmax", "integral regression: the expected position within 3 sigma of the peak")
+@decoder("softargmax", "integral regression: the expected position within 3 sigma of the peak",
+         uses_sigma=True)
 def softargmax(maps: np.ndarray, sigma: float) -> np.ndarray:
     """Sun et al. 2018 on a map trained toward a Gaussian: the map is the likelihood (the
     softmax of its log), so the expected position is its mean. Taken within a 3-sigma

@@ -86,9 +86,14 @@ def suite_set(suite, name: str, purpose: str = "evaluation"):
 
 
 def suite_sets(suite, names: list[str], count: int | None = None) -> list[EvalSet]:
-    """``EvalSet`` s for sets ``names`` of ``suite``, rendered in memory."""
+    """``EvalSet`` s for sets ``names`` of ``suite``, rendered in memory; canonical when the
+    suite is a built-in one (a user's suite file is never the benchmark's data)."""
+    from .suites import is_builtin
+
+    builtin = is_builtin(suite)
+    source = f"suite {suite.name}" if builtin else f"suite file {suite.path}"
     return [EvalSet(set_key(suite.name, n), partial(render_set, suite_set(suite, n), count),
-                    f"suite {suite.name}", True, suite_set(suite, n).config.labels == "person")
+                    source, builtin, suite_set(suite, n).config.labels == "person")
             for n in names]
 
 

@@ -252,15 +252,27 @@ class Dataset:
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+def _array(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        raise DatasetError(f"{path} cannot be read as a NumPy array: "
+                           f"{error or 'the file is empty or cut short'}") from None
+
+
 def load_dataset(path: str | Path) -> Dataset:
     """Read a dataset folder written by ``write_dataset``, checking its shapes."""
     path = Path(path)
     if not is_dataset(path):
         raise DatasetError(f"{path} is not a stickpose dataset (no meta.json); "
                            "make one with `stickpose generate --out DIR`")
-    meta = json.loads((path / "meta.json").read_text())
-    keypoints = np.load(path / "keypoints.npy", allow_pickle=False)
-    visible = np.load(path / "visible.npy", allow_pickle=False)
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+        if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+            raise ValueError("expected a JSON object with a config")
+    except (OSError, ValueError) as error:
+        raise DatasetError(f"{path}/meta.json cannot be read: {error}") from None
+    keypoints, visible = (_array(path / name) for name in ("keypoints.npy", "visible.npy"))
     if keypoints.ndim != 3 or keypoints.shape[2] != 2 or keypoints.shape[1] != NUM_JOINTS:
         raise DatasetError(f"{path}/keypoints.npy has shape {keypoints.shape}; "
                            f"expected (N, {NUM_JOINTS}, 2)")

@@ -49,6 +49,13 @@ def suite_dirs() -> list[Path]:
     return [d for d in dict.fromkeys([source, *installed]) if d.is_dir()]
 
 
+def is_builtin(suite: Suite) -> bool:
+    """Whether ``suite`` is the built-in suite of its name, read from stickpose's own file
+    (not a user's edited copy, whatever its ``name`` says)."""
+    return any(suite.path.resolve() == (d / f"{suite.name}.toml").resolve()
+               for d in suite_dirs())
+
+
 def known_suites() -> list[str]:
     """Names of the built-in suites."""
     return sorted({p.stem for d in suite_dirs() for p in d.glob("*.toml")})

@@ -88,8 +88,11 @@ def where(url: str | None = None) -> str:
     return parsed.database if parsed.get_backend_name() == "sqlite" else parsed.render_as_string()
 
 
-def open_store(url: str | None = None):
-    """An engine on the store at ``url``, created or migrated to the current schema."""
+def open_store(url: str | None = None, create: bool = True):
+    """An engine on the store at ``url``, created or migrated to the current schema. With
+    ``create`` False (commands that only read), a SQLite file that does not exist is an
+    error rather than a new empty store, unless it is the default store."""
+    explicit = bool(url or os.environ.get(ENVIRONMENT))
     url = url or default_url()
     try:
         engine = create_engine(url, connect_args={"timeout": 60} if url.startswith("sqlite")
@@ -98,7 +101,13 @@ def open_store(url: str | None = None):
         raise StoreError(f"cannot use results store {url!r}: {error}") from None
     if engine.dialect.name == "sqlite":
         database = engine.url.database
-        if database and database != ":memory:":
+        if not database or database == ":memory:" or engine.url.query.get("mode") == "memory":
+            raise StoreError(f"results store {url!r} is in memory and would keep nothing; "
+                             "give a file: sqlite:///PATH")
+        if not create and explicit and not Path(database).is_file():
+            raise StoreError(f"there is no results store at {database} (nothing has been "
+                             "recorded there; check --db or STICKPOSE_DB)")
+        if database:
             try:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:

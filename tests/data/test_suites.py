@@ -64,3 +64,16 @@ def test_bad_suite_files(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(StickposeError, match=message):
         load_suite(str(path))
+
+
+def test_only_built_in_suites_are_canonical_data(tmp_path):
+    from stickpose.data.sets import suite_sets
+
+    builtin = load_suite("stickman")
+    copy = tmp_path / "stickman.toml"              # a user's edited copy keeps the name
+    copy.write_text(builtin.path.read_text())
+    mine = load_suite(str(copy))
+    assert mine.name == "stickman"
+    assert [s.canonical for s in suite_sets(builtin, ["test1"], 4)] == [True]
+    [own] = suite_sets(mine, ["test1"], 4)
+    assert not own.canonical and str(copy) in own.source

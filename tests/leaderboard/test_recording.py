@@ -88,6 +88,11 @@ def test_db_is_the_only_store_touched(tmp_path, monkeypatch):
     page = run / "page.html"
     ok(invoke("report", run, "--out", page, "--db", db))
     assert "rank <b>1</b> of 1 recorded runs" in page.read_text()
+    fails_with(invoke("report", run, "--out", tmp_path / "p2.html", "--db", "nosuch://x"),
+               "cannot use results store 'nosuch://x'")
+    fails_with(invoke("report", run, "--out", tmp_path / "p2.html", "--db",
+                      f"sqlite:///{tmp_path / 'typo.sqlite'}"), "there is no results store")
+    assert not (tmp_path / "p2.html").exists() and not (tmp_path / "typo.sqlite").exists()
     ok(invoke("leaderboard", "run", "--archs", "resnet", "--heads", "scalar", "--budget",
               "1s", "--input-size", 32, "--width", 8, "--steps", 2, "--test-count", 8,
               "--out", tmp_path / "sweep", "--db", db))

@@ -166,3 +166,15 @@ def test_a_result_is_identified_by_its_data_and_decoder_settings(tmp_path):
     board = comparison(for_suite(frame), "score")
     assert board["test1"].iloc[0] == 1.25 and board["images"].iloc[0] == "1000"
     assert len(for_suite(frame, every_measurement=True)) == 4
+
+
+def test_a_store_that_would_lose_results_or_is_not_there(tmp_path, monkeypatch):
+    for url in ("sqlite://", "sqlite:///:memory:"):
+        with pytest.raises(StoreError, match="in memory and would keep nothing"):
+            open_store(url)
+    typo = tmp_path / "typo" / "x.sqlite"
+    with pytest.raises(StoreError, match=f"there is no results store at {typo}"):
+        open_store(f"sqlite:///{typo}", create=False)
+    assert not typo.parent.exists()                       # reading creates nothing
+    open_store(f"sqlite:///{typo}")                       # writing does
+    open_store(f"sqlite:///{typo}", create=False)
