@@ -183,8 +183,9 @@ class RunDir:
     TABLES = "evaluation"
     REPORT = "report.html"
     LOCK = ".lock"
+    BEST_TEMPORARY = ".best.tmp.keras"       # best.keras while it is written
     OWNED = (CONFIG, BEST, HISTORY, BACKUP, EVALUATION, CURVES, PREDICTIONS, TENSORBOARD, FC,
-             HANDEDNESS, SHOW, TABLES, REPORT, LOCK)
+             HANDEDNESS, SHOW, TABLES, REPORT, LOCK, BEST_TEMPORARY)
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -311,7 +312,9 @@ class RunDir:
             path.unlink()
 
     def remove_backup(self) -> None:
+        """Once training is over: the backup, and a best model a kill left half-written."""
         shutil.rmtree(self / self.BACKUP, ignore_errors=True)
+        self._remove(self.BEST_TEMPORARY)
 
 
 def stop_reason(history: list[dict], config: TrainConfig) -> str | None:

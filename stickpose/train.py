@@ -113,14 +113,14 @@ class RunKeeper(keras.callbacks.Callback):
         row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()},
                "seconds": round(self.seconds, 3)}
         done = len(self.rows) + 1
-        self.run.backup(done).parent.mkdir(exist_ok=True)
-        temporary = self.run.backup(done).with_name(f".{self.run.backup(done).name}")
+        backup = self.run.backup(done)
+        backup.parent.mkdir(exist_ok=True)
+        temporary = backup.with_name(f".{backup.name}")
         self.model.save_weights(temporary)
-        temporary.replace(self.run.backup(done))
+        temporary.replace(backup)
         if all(row["val_loss"] < earlier["val_loss"] for earlier in self.rows):
-            temporary = self.run / f".{RunDir.BEST}.tmp.keras"
-            self.model.save(temporary)
-            temporary.replace(self.run / RunDir.BEST)
+            self.model.save(self.run / RunDir.BEST_TEMPORARY)
+            (self.run / RunDir.BEST_TEMPORARY).replace(self.run / RunDir.BEST)
         self.rows.append(row)
         self.run.write_history(self.rows)             # the commit
         self.run.backup(done - 1).unlink(missing_ok=True)
