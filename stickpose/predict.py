@@ -35,6 +35,22 @@ def to_image(points: np.ndarray, scale: float, offset: np.ndarray) -> np.ndarray
     return (points + 0.5) / scale - 0.5 - offset
 
 
+def output_stems(paths: list[Path]) -> list[str]:
+    """A distinct output name per input image: its stem, and ``STEM-2``, ``STEM-3`` ... for
+    later images of the same stem (``a/img.png`` and ``b/img.png`` must not overwrite each
+    other's results; each JSON names its image)."""
+    own = {p.stem for p in paths}             # names that other inputs need as they are
+    used, stems = set(), []
+    for path in paths:
+        stem, k = path.stem, 1
+        while stem in used or (stem != path.stem and stem in own):
+            k += 1
+            stem = f"{path.stem}-{k}"
+        used.add(stem)
+        stems.append(stem)
+    return stems
+
+
 def predict_images(run: Path, paths: list[Path], decoder: str = "quarter",
                    out: Path | None = None, warn=print) -> list[dict]:
     """For each image: ``{"image", "width", "height", "keypoints": [{name, x, y, score}]}``
@@ -79,6 +95,7 @@ def predict_images(run: Path, paths: list[Path], decoder: str = "quarter",
     labels = ("person-centric (the run's handedness classifier)" if handedness is not None
               else "observer-centric")
     results = []
+    stems = output_stems(names)
     for path, image, (_, scale, offset), keypoints, score in zip(names, images, boxes, points,
                                                                   scores):
         keypoints = to_image(keypoints, scale, offset)
@@ -89,6 +106,7 @@ def predict_images(run: Path, paths: list[Path], decoder: str = "quarter",
                                 for joint, (x, y), s in zip(JOINT_NAMES, keypoints, score)]}
         results.append(result)
         if out:
-            write_atomic(out / f"{path.stem}.json", (json.dumps(result, indent=2) + "\n").encode())
-            write_atomic(out / f"{path.stem}.png", encode_png(draw_skeleton(image, keypoints)))
+            stem = stems[len(results) - 1]
+            write_atomic(out / f"{stem}.json", (json.dumps(result, indent=2) + "\n").encode())
+            write_atomic(out / f"{stem}.png", encode_png(draw_skeleton(image, keypoints)))
     return results

@@ -68,6 +68,23 @@ def test_predict_writes_json_and_overlays_and_skips_unreadable(tiny_run, tmp_pat
     assert overlay.shape == (80, 120, 3)
 
 
+def test_same_named_images_do_not_overwrite_each_other(tiny_run, tmp_path):
+    for folder, value in (("a", 40), ("b", 200)):
+        (tmp_path / folder).mkdir()
+        cv2.imwrite(str(tmp_path / folder / "img.png"), np.full((40, 40, 3), value, np.uint8))
+    cv2.imwrite(str(tmp_path / "img-2.png"), np.zeros((40, 40, 3), np.uint8))
+    result = CliRunner().invoke(main, ["predict", *(str(tmp_path / f) for f in (
+        "a/img.png", "b/img.png", "img-2.png")), "--run", str(tiny_run), "--out",
+        str(tmp_path / "out")])
+    assert result.exit_code == 0 and "3 of 3 images" in result.output, result.output
+    written = {p.name: json.loads(p.read_text())["image"]
+               for p in (tmp_path / "out").glob("*.json")}
+    assert written == {"img.json": str(tmp_path / "a" / "img.png"),
+                       "img-3.json": str(tmp_path / "b" / "img.png"),
+                       "img-2.json": str(tmp_path / "img-2.png")}
+    assert len(list((tmp_path / "out").glob("*.png"))) == 3
+
+
 def test_predict_bad_input(tiny_run, tmp_path):
     result = CliRunner().invoke(main, ["predict", str(tmp_path / "x.png"), "--run",
                                        str(tmp_path / "nowhere")])

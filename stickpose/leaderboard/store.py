@@ -76,15 +76,24 @@ class StoreError(StickposeError):
 def default_url() -> str:
     """``STICKPOSE_DB``, else a SQLite file in the user's data folder."""
     if os.environ.get(ENVIRONMENT):
-        return os.environ[ENVIRONMENT]
+        return as_url(os.environ[ENVIRONMENT])
     base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     return f"sqlite:///{base / 'stickpose' / 'leaderboard.sqlite'}"
+
+
+def as_url(value: str) -> str:
+    """A store as users type it: an SQLAlchemy URL, or a plain file path (a SQLite file)."""
+    return value if "://" in value else f"sqlite:///{Path(value).expanduser().absolute()}"
 
 
 def where(url: str | None = None) -> str:
     """Where the store is: a file path for SQLite, else the URL (password hidden)."""
     from sqlalchemy.engine import make_url
-    parsed = make_url(url or default_url())
+    try:
+        parsed = make_url(as_url(url) if url else default_url())
+    except (ValueError, SQLAlchemyError) as error:
+        raise StoreError(f"results store {url!r} is not a URL or a file path: {error}") \
+            from None
     return parsed.database if parsed.get_backend_name() == "sqlite" else parsed.render_as_string()
 
 
@@ -93,7 +102,7 @@ def open_store(url: str | None = None, create: bool = True):
     ``create`` False (commands that only read), a SQLite file that does not exist is an
     error rather than a new empty store, unless it is the default store."""
     explicit = bool(url or os.environ.get(ENVIRONMENT))
-    url = url or default_url()
+    url = as_url(url) if url else default_url()
     try:
         engine = create_engine(url, connect_args={"timeout": 60} if url.startswith("sqlite")
                                else {})
@@ -107,11 +116,13 @@ def open_store(url: str | None = None, create: bool = True):
         if not create and explicit and not Path(database).is_file():
             raise StoreError(f"there is no results store at {database} (nothing has been "
                              "recorded there; check --db or STICKPOSE_DB)")
-        if database:
-            try:
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
-            except OSError as error:
-                raise StoreError(f"cannot create the results store's folder: {error}") from None
+        if explicit and not Path(database).parent.is_dir():   # a typo makes no folders
+            raise StoreError(f"cannot make results store {database}: the folder "
+                             f"{Path(database).parent} does not exist")
+        try:                                     # the default store's folder is made
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(f"cannot create the results store's folder: {error}") from None
 
         @event.listens_for(engine, "connect")
         def _wal(connection, _):                     # readers never block the writer

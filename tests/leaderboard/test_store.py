@@ -82,8 +82,8 @@ def test_bad_stores_give_clear_errors_and_are_left_alone(tmp_path):
     assert corrupt.read_bytes() == before
     with pytest.raises(StoreError, match="cannot use results store 'postgresql"):
         open_store("postgresql://nobody@127.0.0.1:1/nothing")
-    with pytest.raises(StoreError, match="cannot use results store 'nonsense'"):
-        open_store("nonsense")
+    with pytest.raises(StoreError, match="cannot use results store .nonsense://x."):
+        open_store("nonsense://x")
     foreign = tmp_path / "foreign.sqlite"
     sqlite3.connect(foreign).execute("create table customers (id integer)")
     with pytest.raises(StoreError, match="holds tables customers but no stickpose schema"):
@@ -176,5 +176,11 @@ def test_a_store_that_would_lose_results_or_is_not_there(tmp_path, monkeypatch):
     with pytest.raises(StoreError, match=f"there is no results store at {typo}"):
         open_store(f"sqlite:///{typo}", create=False)
     assert not typo.parent.exists()                       # reading creates nothing
-    open_store(f"sqlite:///{typo}")                       # writing does
-    open_store(f"sqlite:///{typo}", create=False)
+    with pytest.raises(StoreError, match="the folder .*typo does not exist"):
+        open_store(f"sqlite:///{typo}")                   # writing makes no folders either
+    assert not typo.parent.exists()
+    typo.parent.mkdir()
+    open_store(f"sqlite:///{typo}")                       # but makes the file
+    open_store(str(typo), create=False)                   # a plain path is a SQLite file
+    monkeypatch.setenv("STICKPOSE_DB", str(typo))
+    assert store.where() == str(typo) and open_store(create=False)
