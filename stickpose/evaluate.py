@@ -212,6 +212,11 @@ def load_predictions(path: Path, count: int) -> np.ndarray:
     if len(predicted) != count:
         raise StickposeError(f"predictions {path} hold {len(predicted)} poses but the dataset "
                              f"has {count} images")
+    missing = ~np.isfinite(predicted).all(axis=-1)
+    if missing.any():
+        raise StickposeError(f"predictions {path} have {int(missing.sum())} joint(s) that are "
+                             f"NaN or infinite (first: image {int(np.argwhere(missing)[0][0])})"
+                             "; give every joint a position (a guess counts as a miss)")
     return predicted.astype(np.float64)
 
 

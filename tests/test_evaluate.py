@@ -110,6 +110,9 @@ def test_predictions_from_another_tool(dataset, tmp_path):
     (lambda p: (p / "p.json").write_text(json.dumps([{"image_id": 0, "keypoints": [1] * 42}])),
      "image 0 has 42 keypoint numbers; expected 48"),
     (lambda p: (p / "p.json").write_text("{"), "cannot read predictions"),
+    (lambda p: np.save(p / "p.npy", np.where(np.arange(12)[:, None, None] == 3, np.nan,
+                                             np.zeros((12, 16, 2)))),
+     "have 16 joint(s) that are NaN or infinite (first: image 3)"),
 ])
 def test_bad_prediction_files(dataset, tmp_path, make, message):
     make(tmp_path)

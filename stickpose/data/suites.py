@@ -1,6 +1,7 @@
 """Benchmark suites as data: named, seeded sets read from ``generators/*.toml``."""
 from __future__ import annotations
 
+import re
 import site
 import sys
 import sysconfig
@@ -109,6 +110,9 @@ def load_suite(name_or_path: str, class_dir: str | Path | None = None) -> Suite:
             raise SuiteError(f"{path}: [{table}] must be a table, got {document[table]!r}")
     for table in ("sets", "streams"):
         for name, values in document.get(table, {}).items():
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name):
+                raise SuiteError(f"{path}: [{table}.{name}]: a set's name is a plain name "
+                                 "(letters, digits, - and _), because it names a folder")
             if not isinstance(values, dict):
                 raise SuiteError(f"{path}: [{table}.{name}] must be a table, got {values!r}")
     head = document.get("suite", {})

@@ -58,6 +58,8 @@ def test_user_suite_with_relative_pose_bank(tmp_path):
     ("defaults = 'x'\n[sets.a]\nseed = 1\ncount = 2\n", r"\[defaults\] must be a table"),
     ("[sets]\na = 5\n", r"\[sets.a\] must be a table"),
     ("[suite]\nversion = 'x'\n[sets.a]\nseed = 1\ncount = 2\n", "version 'x' is not an integer"),
+    ("[sets.'../../escape']\nseed = 1\ncount = 2\n", "a set's name is a plain name"),
+    ("[streams.'a/b']\nseed = 1\n[sets.a]\nseed = 1\ncount = 2\n", "plain name"),
 ])
 def test_bad_suite_files(tmp_path, text, message):
     path = tmp_path / "bad.toml"
