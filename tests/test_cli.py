@@ -141,6 +141,15 @@ def test_existing_dataset_is_refused_unless_overwrite(run, tmp_path):
     result = run("generate", "--out", "d", "--count", 3, "--size", 32, "--overwrite")
     assert result.exit_code == 0 and json.loads((tmp_path / "d" / "meta.json").read_text())[
         "count"] == 3
+    (tmp_path / "d" / "notes.txt").write_text("mine")
+    (tmp_path / "d" / "images" / "circled.png").write_bytes(b"mine too")
+    before = sorted(p.relative_to(tmp_path) for p in (tmp_path / "d").rglob("*"))
+    result = run("generate", "--out", "d", "--count", 4, "--size", 32, "--overwrite")
+    assert result.exit_code == 1
+    assert "holds files stickpose did not write there (images/circled.png, notes.txt)" in \
+        " ".join(result.output.split())
+    assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "d").rglob("*")) == before
+    assert (tmp_path / "d" / "notes.txt").read_text() == "mine"
 
 
 def test_bench_generate_prints_throughput(run):

@@ -47,12 +47,31 @@ def is_dataset(path: Path) -> bool:
     return (Path(path) / "meta.json").is_file()
 
 
+DATASET_FILES = ("meta.json", "images", "keypoints.npy", "visible.npy", "annotations.json")
+
+
+def foreign_files(out: Path) -> list[str]:
+    """What a dataset folder holds besides what ``write_dataset`` writes there."""
+    foreign = [p.name for p in out.iterdir() if p.name not in DATASET_FILES]
+    images = out / "images"
+    if images.is_dir():
+        foreign += [f"images/{p.name}" for p in images.iterdir()
+                    if not (p.suffix == ".png" and p.stem.isdigit() and len(p.stem) == 6)]
+    return sorted(foreign)
+
+
 def check_target(out: Path, overwrite: bool) -> None:
     """Refuse an output folder that holds a dataset (unless ``overwrite``) or other files."""
     out = Path(out)
     if is_dataset(out):
         if not overwrite:
             raise DatasetError(f"{out} already holds a dataset; pass --overwrite to replace it")
+        foreign = foreign_files(out)
+        if foreign:
+            raise DatasetError(f"{out} holds files stickpose did not write there "
+                               f"({', '.join(foreign[:5])}{' ...' if len(foreign) > 5 else ''})"
+                               "; --overwrite replaces a dataset whole, so move them first or "
+                               "choose another --out")
     elif out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise DatasetError(f"{out} exists and is not an empty folder or a stickpose dataset; "
                            "choose another --out")
