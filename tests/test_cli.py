@@ -1,6 +1,8 @@
 import json
+import signal
 import subprocess
 import sys
+import time
 
 import cv2
 import numpy as np
@@ -195,3 +197,19 @@ def test_train_bad_input(run, tmp_path, args, message):
     assert message in " ".join(result.output.split()), result.output
     _no_traceback(result)
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT])
+def test_an_interrupted_generate_leaves_nothing_half_written(tmp_path, signal_number):
+    out = tmp_path / "set"
+    process = subprocess.Popen([sys.executable, "-m", "stickpose", "generate", "--out", str(out),
+                                "--count", "20000", "--size", "64", "--workers", "1"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".set.partial-*")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)                                       # images are being written
+    process.send_signal(signal_number)
+    output = process.communicate(timeout=60)[0]
+    assert process.returncode != 0 and "Traceback" not in output, output
+    assert list(tmp_path.iterdir()) == []                 # no partial folder, no dataset

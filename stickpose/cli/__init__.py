@@ -8,6 +8,8 @@ which resolves every command for its short help, answers at once.
 from __future__ import annotations
 
 import importlib
+import signal
+import threading
 
 import click
 
@@ -76,3 +78,12 @@ def main():
     stickpose leaderboard                   the comparison table of every recorded run
     stickpose bench generate | gmm | handedness   measured numbers
     """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupted)
+
+
+def _interrupted(number, frame):
+    """SIGTERM (``kill``, a scheduler's stop) ends a command as Ctrl-C does: its clean-up
+    runs (a half-rendered dataset is removed, a run stays resumable) instead of the process
+    vanishing mid-write."""
+    raise KeyboardInterrupt
