@@ -352,8 +352,16 @@ def load_run(path: Path):
     load_all()                                   # heads register their layers for loading
     try:
         model = keras.models.load_model(run / run.BEST, compile=False)
-    except (OSError, ValueError) as error:
-        raise RunError(f"cannot load {run / run.BEST}: {error}") from None
+    except (OSError, ValueError, EOFError) as error:       # a truncated zip is not "missing"
+        reason = str(error).splitlines()[0] if (run / run.BEST).stat().st_size else "empty"
+        raise RunError(f"cannot load {run / run.BEST} (damaged or not a Keras model: "
+                       f"{reason}); train the run again with --overwrite") from None
+    built = (model.name, tuple(model.input_shape[1:3]))
+    expected = (f"{config.arch}-{config.head}", (config.input_size, config.input_size))
+    if built != expected:
+        raise RunError(f"run {path}: {run.BEST} holds a {built[0]} model for {built[1][0]} px "
+                       f"but {run.CONFIG} says {expected[0]} at {config.input_size} px; the "
+                       "files do not belong together")
     return config, model
 
 

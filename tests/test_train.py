@@ -194,3 +194,20 @@ def test_damaged_runs_are_refused_before_any_training(tmp_path):
         train(TrainConfig(), run, resume=True, verbose=0)
     (run / "history.csv").write_text("\n".join([history[0], history[1], history[1]]) + "\n")
     assert "does not list epochs 0, 1, 2" in train_dir.state().why
+
+
+def test_a_model_that_does_not_match_its_config_is_refused(tmp_path):
+    from stickpose.runs import load_run
+
+    run = tmp_path / "run"
+    train(TrainConfig(**TINY, epochs=1), run, verbose=0)
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "arch": "unet"}))
+    with pytest.raises(RunError, match="holds a resnet-heatmap model for 32 px but "
+                                       "config.json says unet-heatmap at 32 px"):
+        load_run(run)
+    (run / "config.json").write_text(json.dumps(config))
+    data = (run / "best.keras").read_bytes()
+    (run / "best.keras").write_bytes(data[:len(data) // 2])
+    with pytest.raises(RunError, match="damaged or not a Keras model"):
+        load_run(run)
