@@ -50,6 +50,27 @@ def check_writable(path: str | Path, what: str = "--out") -> None:
                              f"({ancestor})") from None
 
 
+def check_output(path: str | Path, kind: str = "folder", suffix: str | None = None,
+                 what: str = "--out") -> Path:
+    """``path`` if a ``kind`` ("folder" or "file", with ``suffix`` such as ``.png``) can be
+    written there, else a ``StickposeError`` naming it: a file where a folder is wanted or
+    the reverse, a wrong suffix (never replace ``notes.txt`` with HTML), or a place that
+    cannot be written (see ``check_writable``)."""
+    path = Path(path)
+    if kind == "folder" and path.exists() and not path.is_dir():
+        raise StickposeError(f"{what} {path} is a file; expected a folder")
+    if kind == "file":
+        if path.is_dir():
+            raise StickposeError(f"{what} {path} is a folder; expected a {suffix or ''} file "
+                                 "path".replace("  ", " "))
+        if suffix and path.suffix.lower() != suffix:
+            raise StickposeError(f"{what} {path} is not a {suffix} file path")
+        if path.exists() and not path.is_file():
+            raise StickposeError(f"{what} {path} is not a regular file")
+    check_writable(path, what)
+    return path
+
+
 @contextmanager
 def interrupts_deferred():
     """Hold SIGINT and SIGTERM back while a few renames run, so that they all happen or

@@ -20,6 +20,28 @@ CLASS_DIR_OPTION = click.option(
          "--suite class reads (never shipped with stickpose).")
 
 
+class OutputPath(click.Path):
+    """An output location, checked as the command line is parsed, so before any work:
+    ``kind`` "folder" or "file" (with ``suffix``). Every command's output options use it;
+    ``tests/test_outputs.py`` finds them all and points each at bad places."""
+
+    def __init__(self, kind: str = "folder", suffix: str | None = None):
+        super().__init__(path_type=Path)
+        self.kind, self.suffix = kind, suffix
+
+    def convert(self, value, param, ctx):
+        from ..errors import StickposeError
+        from ..files import check_output
+
+        path = super().convert(value, param, ctx)
+        what = param.opts[0] if param is not None and param.param_type_name == "option" \
+            else (param.human_readable_name if param is not None else "output")
+        try:
+            return check_output(path, self.kind, self.suffix, what)
+        except StickposeError as error:
+            self.fail(str(error), param, ctx)
+
+
 def _remember_db(ctx, param, value):
     if value:
         ctx.meta["stickpose.db"] = value        # meta is shared by every nested context

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import click
 
-from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, open_results_store, parse_names,
+from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, OutputPath, open_results_store,
+                     parse_names,
                      progress_bars, say_lsp, user_errors)
 
 
@@ -37,7 +38,7 @@ from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, open_results_store, 
 @click.option("--predictions", type=click.Path(path_type=Path),
               help="Score keypoints made by another tool instead of a run: .npy (N,16,2) "
                    "or COCO results .json, against one --dataset.")
-@click.option("--out", type=click.Path(path_type=Path),
+@click.option("--out", type=OutputPath("folder"),
               help="Folder for evaluation.csv and evaluation.md [RUN/evaluation].")
 @DB_OPTION
 @user_errors
@@ -56,7 +57,7 @@ def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, c
     from ..data.occlusion import OCCLUSIONS
     from ..evaluate import (evaluate_lsp_run, evaluate_run, evaluation_sets, report,
                             score_predictions, write_tables)
-    from ..files import check_writable
+    from ..files import check_output
     from ..leaderboard.store import record_results, where
     from ..runs import RunDir
 
@@ -64,15 +65,13 @@ def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, c
     if predictions:
         if run or len(datasets) != 1:
             raise click.UsageError("--predictions takes exactly one --dataset and no RUN")
-        if out:
-            check_writable(out)
         results = score_predictions(predictions, datasets[0])
         title = f"{predictions} on {datasets[0]}"
     else:
         if run is None:
             raise click.UsageError("give a RUN directory, or --predictions FILE --dataset DIR")
-        out = out or RunDir(run) / RunDir.TABLES
-        check_writable(out)
+        if out is None:
+            out = check_output(RunDir(run) / RunDir.TABLES)
         engine = open_results_store()
         if data:
             if not data.startswith("lsp:"):

@@ -6,13 +6,13 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from .common import CLASS_DIR_OPTION, PROBABILITY, cores, progress_bars, user_errors
+from .common import CLASS_DIR_OPTION, PROBABILITY, OutputPath, cores, progress_bars, user_errors
 
 
 @click.command()
 @click.option("--suite", help="Write every set of a suite: a built-in name (stickman) or a "
               ".toml file. Output goes to OUT/SET for each set.")
-@click.option("--out", type=click.Path(path_type=Path),
+@click.option("--out", type=OutputPath("folder"),
               help="Output folder. Default: data/SUITE for --suite, else data/generated.")
 @click.option("--noise", is_flag=True,
               help="Start from the class training noise (circles 0.5, squares 0.3, "
@@ -53,7 +53,7 @@ from .common import CLASS_DIR_OPTION, PROBABILITY, cores, progress_bars, user_er
               "class: the class's layout, OUT/Test1/0.png ... + OUT/test1_labels.npy (a "
               "single dataset is written as Test1).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing dataset in --out.")
-@click.option("--preview", type=click.Path(path_type=Path),
+@click.option("--preview", type=OutputPath("file", ".png"),
               help="Also write a contact sheet PNG of the first images with keypoints.")
 @click.pass_context
 @user_errors
@@ -72,15 +72,8 @@ def generate(ctx, suite, out, noise, count, size, seed, circles, squares, backgr
     from ..data.storage import load_dataset, write_dataset, write_suite
     from ..data.stickman import StickmanConfig
     from ..data.suites import load_suite
-    from ..files import write_atomic
+    from ..files import check_writable, write_atomic
     from ..viz import encode_png, preview_sheet
-
-    from ..files import check_writable
-
-    if preview and (preview.suffix.lower() != ".png" or preview.is_dir()):
-        raise click.BadParameter(f"{preview} is not a .png file path", param_hint="--preview")
-    if preview:
-        check_writable(preview, "--preview")
 
     def from_command_line(name):
         return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
@@ -123,7 +116,7 @@ def generate(ctx, suite, out, noise, count, size, seed, circles, squares, backgr
                                      overwrite=overwrite, progress=bar("generating", count))
             return {path.name: path}
         out = out or Path("data") / "generated"
-    check_writable(out)
+    check_writable(out)                       # the default --out (a given one is checked)
     if fmt == "class":
         from ..data.class_format import load_class_set, write_class_sets
         folders = write_class_sets(

@@ -7,8 +7,8 @@ import click
 
 from ..leaderboard.recipe import SWEEP_SETTINGS
 from ..models.registry import ARCH_MODULES as ARCH_NAMES, HEAD_NAMES
-from .common import (DB_OPTION, POSITIVE, open_results_store, parse_names, progress_bars, store_url,
-                     user_errors)
+from .common import (DB_OPTION, POSITIVE, OutputPath, open_results_store, parse_names,
+                     progress_bars, store_url, user_errors)
 
 
 def _duration(text: str) -> float:
@@ -43,8 +43,8 @@ def _board_options(command):
 def _comparison(metric, arch, head, data, by_decoder, suite="stickman"):
     from ..leaderboard.board import comparison, for_suite, load
 
-    return comparison(for_suite(load(open_results_store(create=False)), suite), metric, arch, head, data,
-                      by_decoder, by_data=suite != "stickman")
+    frame = for_suite(load(open_results_store(create=False)), suite)
+    return comparison(frame, metric, arch, head, data, by_decoder, by_data=suite != "stickman")
 
 
 @click.group(invoke_without_command=True)
@@ -112,7 +112,7 @@ def leaderboard(ctx, metric, arch, head, data, by_decoder, suite, fmt, where):
 @click.option("--test-count", type=POSITIVE, default=1000, show_default=True,
               help="Images of each test set in the final evaluation (the suite's 1,000 are "
                    "the canonical leaderboard data).")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("runs") / "sweep",
+@click.option("--out", type=OutputPath("folder"), default=Path("runs") / "sweep",
               show_default=True, help="Folder of the sweep's run directories.")
 @DB_OPTION
 @user_errors
@@ -122,9 +122,6 @@ def leaderboard_run(archs, heads, seeds, budget, out, **settings):
     entries are skipped, a killed one resumes (its training time so far counts against its
     budget)."""
     from ..leaderboard.sweep import run_sweep, sweep_configs
-    from ..files import check_writable
-
-    check_writable(out)
 
     try:
         seed_list = [int(s) for s in seeds.split(",")]
@@ -142,18 +139,17 @@ def leaderboard_run(archs, heads, seeds, budget, out, **settings):
 
 @leaderboard.command("plot")
 @_board_options
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="PNG file.")
+@click.option("--out", type=OutputPath("file", ".png"), required=True, help="PNG file.")
 @user_errors
 def leaderboard_plot(metric, arch, head, data, by_decoder, suite, out):
     """Grouped bar charts of the comparison table, one panel per test set; with --decoders,
     PCK-vs-threshold curves, a line per decoder."""
     from ..leaderboard.board import load, plot, plot_curves
 
-    if out.suffix.lower() != ".png":
-        raise click.BadParameter(f"{out} is not a .png file path", param_hint="--out")
     if by_decoder:
         from ..leaderboard.board import for_suite
-        plot_curves(for_suite(load(open_results_store(create=False)), suite or "stickman"), out, arch, head)
+        frame = for_suite(load(open_results_store(create=False)), suite or "stickman")
+        plot_curves(frame, out, arch, head)
     else:
         plot(_comparison(metric, arch, head, data, by_decoder, suite or "stickman"),
              metric, out)
@@ -161,7 +157,7 @@ def leaderboard_plot(metric, arch, head, data, by_decoder, suite, out):
 
 
 @leaderboard.command("export")
-@click.argument("folder", type=click.Path(path_type=Path))
+@click.argument("folder", type=OutputPath("folder"))
 @DB_OPTION
 @user_errors
 def leaderboard_export(folder):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from .common import user_errors
+from .common import OutputPath, user_errors
 
 
 @click.group()
@@ -18,7 +18,8 @@ def lsp():
 @click.argument("truth", type=click.Path(path_type=Path))
 @click.option("--range", "poses", help="Poses of TRUTH scored, 1-based and inclusive as in "
               "MATLAB (e.g. 1001:2000) [1001:2000 for 1000 predictions on LSP, else all].")
-@click.option("--out", type=click.Path(path_type=Path), help="Also write the numbers as JSON.")
+@click.option("--out", type=OutputPath("file", ".json"),
+              help="Also write the numbers as JSON.")
 @user_errors
 def lsp_score(predictions, truth, poses, out):
     """Score predictions of any method against LSP ground truth, as the MPII-benchmark

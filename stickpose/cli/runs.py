@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from .common import DB_OPTION, POSITIVE, open_results_store, user_errors
+from .common import DB_OPTION, POSITIVE, OutputPath, open_results_store, user_errors
 
 
 @click.command()
@@ -14,7 +14,7 @@ from .common import DB_OPTION, POSITIVE, open_results_store, user_errors
 @click.option("--decoder", default="quarter", show_default=True,
               help="Heatmap decoder (see `stickpose decoders`); scalar and integral heads "
                    "need none.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("predictions"),
+@click.option("--out", type=OutputPath("folder"), default=Path("predictions"),
               show_default=True, help="Folder for NAME.json and NAME.png per image.")
 @user_errors
 def predict(images, run, decoder, out):
@@ -67,16 +67,13 @@ def show(run, dataset, set_name, count, scan, pick):
 
 @click.command()
 @click.argument("run", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), help="HTML file [RUN/report.html].")
+@click.option("--out", type=OutputPath("file", ".html"), help="HTML file [RUN/report.html].")
 @DB_OPTION
 @user_errors
 def report(run, out):
     """One self-contained HTML page for a run: config, curves, evaluation tables, pictures
     (made with `stickpose show` first when missing) and its leaderboard position."""
-    from ..files import check_writable
     from ..report import write_report
 
-    if out:
-        check_writable(out)
     out = write_report(run, out, lambda: open_results_store(create=False))
     click.echo(f"report -> {out}")

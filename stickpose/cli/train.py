@@ -8,7 +8,7 @@ from click.core import ParameterSource
 
 from ..models.registry import ARCH_MODULES as ARCH_NAMES, HEAD_NAMES
 from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, POSITIVE_FLOAT, PROBABILITY,
-                     open_results_store, record_run_or_warn, say_lsp, user_errors)
+                     OutputPath, open_results_store, record_run_or_warn, say_lsp, user_errors)
 
 
 @click.command()
@@ -61,7 +61,7 @@ from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, POSITIVE_FLOAT, PROB
 @click.option("--precision", type=click.Choice(["float32", "mixed_float16", "mixed_bfloat16"]),
               default="float32", show_default=True)
 @click.option("--jit", is_flag=True, help="Compile with XLA.")
-@click.option("--out", type=click.Path(path_type=Path),
+@click.option("--out", type=OutputPath("folder"),
               help="Run directory [runs/ARCH-HEAD_SIZE_wWIDTH_sSEED].")
 @click.option("--resume", is_flag=True, help="Continue the run in --out where it stopped "
               "(even if killed): an unfinished one trains on from its last finished epoch, "
@@ -102,7 +102,7 @@ def train(out, resume, overwrite, heatmap_stride, **options):
                                    "--resume: the run continues with its own settings "
                                    "(config.json); start a new run to change them")
     prepare(config, out, resume, overwrite)            # refusals before any work
-    check_writable(out)
+    check_writable(out)                       # the default --out (a given one is checked)
     engine = open_results_store()
     evaluation = run_training(config, out, resume=resume, overwrite=overwrite)
     click.echo(f"run -> {out}")
