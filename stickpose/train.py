@@ -347,7 +347,7 @@ def _pictures(out, model, config, images, keypoints, head_target) -> None:
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    from .viz import contact_sheet, encode_png
+    from .viz import contact_sheet, encode_png, figure_png
 
     history = pd.read_csv(out / RunDir.HISTORY)
     figure, axis = plt.subplots(figsize=(6, 4))
@@ -359,9 +359,7 @@ def _pictures(out, model, config, images, keypoints, head_target) -> None:
     axis.set_yscale("log")
     axis.legend()
     figure.tight_layout()
-    figure.savefig(out / ".curves.tmp.png")
-    plt.close(figure)
-    (out / ".curves.tmp.png").replace(out / RunDir.CURVES)
+    write_atomic(out / RunDir.CURVES, figure_png(figure))
     predicted = predict_keypoints(model, images[:16], config, head_target)
     sheet = np.concatenate([contact_sheet(images[:16], keypoints[:16], columns=8, tile=128,
                                           row_labels=["truth", ""]),

@@ -117,7 +117,7 @@ def test_background_dir_and_pose_bank(run, tmp_path):
     (["--suite", "nope"], "unknown suite 'nope'; known suites: class, stickman"),
     (["--suite", "stickman", "--circles", "0.2"], "cannot be combined with --suite"),
     (["--placement", "tile"], "'tile' is not one of 'stretch', 'fit'"),
-    (["--preview", "empty"], "empty is not a .png file path"),
+    (["--preview", "empty"], "--preview empty is a folder; expected a .png file path"),
     (["--background-dir", "empty"], "backgrounds probability is 0"),
     (["--size", "100000"], "size 100000 is too large"),
 ])
