@@ -35,6 +35,36 @@ def to_image(points: np.ndarray, scale: float, offset: np.ndarray) -> np.ndarray
     return (points + 0.5) / scale - 0.5 - offset
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def image_files(paths) -> list[Path]:
+    """The inputs, with a folder standing for the image files directly inside it."""
+    files = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir()
+                            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not inside:
+                raise StickposeError(f"folder {path} holds no image files "
+                                     f"({', '.join(IMAGE_SUFFIXES)})")
+            files += inside
+        else:
+            files.append(path)
+    return files
+
+
+def read_image(path: Path):
+    """An RGB image, or None for a file that is missing or not an image (decoded from its
+    bytes, so OpenCV prints no warnings of its own)."""
+    try:
+        data = np.fromfile(path, np.uint8)
+    except OSError:
+        return None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
 def output_stems(paths: list[Path]) -> list[str]:
     """A distinct output name per input image: its stem, and ``STEM-2``, ``STEM-3`` ... for
     later images of the same stem (``a/img.png`` and ``b/img.png`` must not overwrite each
@@ -69,21 +99,22 @@ def predict_images(run: Path, paths: list[Path], decoder: str = "quarter",
         fc_model = load_fc(RunDir(run) / RunDir.FC)
     handedness_file = RunDir(run) / RunDir.HANDEDNESS
     handedness = Handedness.load(handedness_file) if handedness_file.is_file() else None
-    out = Path(out) if out else None
-    if out:
-        out.mkdir(parents=True, exist_ok=True)
     images, boxes, names = [], [], []
-    for path in map(Path, paths):
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    paths = image_files(paths)
+    for path in paths:
+        image = read_image(path)
         if image is None:
             warn(f"skipped {path}: not a readable image")
             continue
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         images.append(image)
         boxes.append(letterbox(image, config.input_size))
         names.append(path)
     if not images:
-        return []
+        raise StickposeError(f"none of the {len(paths)} input(s) is a readable image "
+                             "(PNG, JPEG, ...); nothing was written")
+    out = Path(out) if out else None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
     output, _ = forward(model, np.stack([b[0] for b in boxes]), head_target)
     points = to_keypoints(name, output, config.input_size, config.sigma, fc_model)
     scores = (output.max(axis=(1, 2)) if head_target == "heatmaps"

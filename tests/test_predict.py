@@ -85,6 +85,23 @@ def test_same_named_images_do_not_overwrite_each_other(tiny_run, tmp_path):
     assert len(list((tmp_path / "out").glob("*.png"))) == 3
 
 
+def test_a_folder_predicts_its_images_and_nothing_readable_is_an_error(tiny_run, tmp_path):
+    (tmp_path / "in").mkdir()
+    for name in ("b.png", "a.jpg"):
+        cv2.imwrite(str(tmp_path / "in" / name), np.full((40, 40, 3), 90, np.uint8))
+    (tmp_path / "in" / "notes.txt").write_text("not an image")
+    result = CliRunner().invoke(main, ["predict", str(tmp_path / "in"), "--run", str(tiny_run),
+                                       "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0 and "2 of 2 images" in result.output, result.output
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.json")) == ["a.json", "b.json"]
+    (tmp_path / "bad.png").write_text("not an image")
+    result = CliRunner().invoke(main, ["predict", str(tmp_path / "bad.png"), "--run",
+                                       str(tiny_run), "--out", str(tmp_path / "none")])
+    assert result.exit_code == 1 and "none of the 1 input(s) is a readable image" in \
+        " ".join(result.output.split())
+    assert "WARN" not in result.output and not (tmp_path / "none").exists()
+
+
 def test_predict_bad_input(tiny_run, tmp_path):
     result = CliRunner().invoke(main, ["predict", str(tmp_path / "x.png"), "--run",
                                        str(tmp_path / "nowhere")])

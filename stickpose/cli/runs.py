@@ -18,14 +18,17 @@ from .common import DB_OPTION, POSITIVE, OutputPath, open_results_store, user_er
               show_default=True, help="Folder for NAME.json and NAME.png per image.")
 @user_errors
 def predict(images, run, decoder, out):
-    """Keypoints for any image files: each is padded to a square and resized to the model
+    """Keypoints for image files (or every image directly inside a folder): each is padded to a square and resized to the model
     input, and the keypoints are mapped back to its own pixels. Writes NAME.json (x, y and
     score per joint) and NAME.png (the skeleton over the image) to --out."""
     from ..predict import predict_images
 
-    results = predict_images(run, list(images), decoder, out,
+    from ..predict import image_files
+
+    inputs = image_files(images)
+    results = predict_images(run, inputs, decoder, out,
                              warn=lambda message: click.echo(f"warning: {message}", err=True))
-    click.echo(f"{len(results)} of {len(images)} images -> {out}")
+    click.echo(f"{len(results)} of {len(inputs)} images -> {out}")
 
 
 @click.command()
