@@ -296,7 +296,7 @@ def _initialise(model, config: TrainConfig, source: Path) -> None:
 
 
 def train_decoder(run: Path, epochs: int = 10, steps_per_epoch: int = 100,
-                  batch_size: int = 32, learning_rate: float = 1e-3,
+                  batch_size: int = 32, learning_rate: float = 1e-3, overwrite: bool = False,
                   verbose: int = 1) -> dict:
     """Fit the fc decoder (``codecs.fc``) of a heatmap run on its frozen model's heatmaps
     of freshly rendered training-noise images (a stream of their own, seeded by the run's
@@ -309,6 +309,9 @@ def train_decoder(run: Path, epochs: int = 10, steps_per_epoch: int = 100,
         raise StickposeError(f"learning rate {learning_rate!r} must be positive")
     run = RunDir(run)
     config, model = load_run(run.path)
+    if (run / RunDir.FC).is_file() and not overwrite:
+        raise RunError(f"run {run} already has a trained fc decoder ({RunDir.FC}); pass "
+                       "--overwrite to replace it")
     if HEADS.get(config.head).target != "heatmaps":
         raise RunError(f"run {run} has a {config.head} head; the fc decoder reads heatmaps")
     if config.data != "stickman":

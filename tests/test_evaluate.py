@@ -67,6 +67,13 @@ def test_fc_decoder_trains_and_evaluates(heatmap_run, tmp_path):
     ok(invoke("evaluate", heatmap_run, "--sets", "test1", "--count", 8, "--out", tmp_path))
     table = pd.read_csv(tmp_path / "evaluation.csv")
     assert set(table["decoder"]) == FAST_DECODERS | {"fc"}
+    saved = (heatmap_run / "decoder-fc.keras").read_bytes()
+    fails_with(invoke("train-decoder", heatmap_run, "--epochs", 1, "--steps", 2),
+               "already has a trained fc decoder (decoder-fc.keras); pass --overwrite")
+    fails_with(invoke("train-decoder", heatmap_run, "--learning-rate", -1, "--overwrite"),
+               "'--learning-rate': -1.0 is not in the range x>0.0")
+    assert (heatmap_run / "decoder-fc.keras").read_bytes() == saved
+    ok(invoke("train-decoder", heatmap_run, "--epochs", 1, "--steps", 2, "--overwrite"))
 
 
 def test_scalar_runs_report_their_own_coordinates(tmp_path):

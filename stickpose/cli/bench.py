@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from .common import CLASS_DIR_OPTION, POSITIVE, cores, set_names, user_errors
+from .common import CLASS_DIR_OPTION, POSITIVE, SEED, cores, set_names, user_errors
 
 
 @click.group()
@@ -40,7 +40,7 @@ def bench_generate_command(suite, sets, sizes, images, workers):
 
 @bench.command("handedness")
 @CLASS_DIR_OPTION
-@click.option("--seed", type=int, default=0, show_default=True, help="Classifier seed.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Classifier seed.")
 @user_errors
 def bench_handedness_command(class_dir, seed):
     """What the left/right convention costs on the class's sets, from the exact labels: the

@@ -13,6 +13,7 @@ import click
 POSITIVE = click.IntRange(min=1)
 PROBABILITY = click.FloatRange(0.0, 1.0)
 POSITIVE_FLOAT = click.FloatRange(min=0.0, min_open=True)
+SEED = click.IntRange(0, 2**32 - 1)      # what NumPy's and Keras' seeding accept
 CLASS_DIR_OPTION = click.option(
     "--class-dir", type=click.Path(path_type=Path),
     help="Your copy of the class baseline repository (EdouardYvinec/IamStickman), or a folder "

@@ -5,9 +5,8 @@ from pathlib import Path
 
 import click
 
-from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, OutputPath, open_results_store,
-                     parse_names,
-                     progress_bars, say_lsp, user_errors)
+from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, SEED, OutputPath,
+                     open_results_store, parse_names, progress_bars, say_lsp, user_errors)
 
 
 @click.command()
@@ -33,7 +32,7 @@ from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, OutputPath, open_res
               help="Spread (heatmap px) of DARK's blur and soft-argmax's window [the run's "
                    "training sigma].")
 @click.option("--batch-size", type=POSITIVE, default=64, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="Seed of the random erasing.")
 @click.option("--predictions", type=click.Path(path_type=Path),
               help="Score keypoints made by another tool instead of a run: .npy (N,16,2) "

@@ -6,7 +6,8 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from .common import CLASS_DIR_OPTION, PROBABILITY, OutputPath, cores, progress_bars, user_errors
+from .common import (CLASS_DIR_OPTION, PROBABILITY, SEED, OutputPath, cores, progress_bars,
+                     user_errors)
 
 
 @click.command()
@@ -21,7 +22,7 @@ from .common import CLASS_DIR_OPTION, PROBABILITY, OutputPath, cores, progress_b
               help="Images per dataset (with --suite: overrides the suite's counts).")
 @click.option("--size", type=int, default=224, show_default=True,
               help="Image side in pixels, at least 32 (with --suite: overrides the suite's).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 @click.option("--circles", type=PROBABILITY, help="Keep adding circles while a draw < P [0].")
 @click.option("--squares", type=PROBABILITY, help="Keep adding rectangles while a draw < P [0].")
 @click.option("--backgrounds", type=PROBABILITY, help="Chance of a game background [0].")

@@ -125,8 +125,11 @@ def leaderboard_run(archs, heads, seeds, budget, out, **settings):
 
     try:
         seed_list = [int(s) for s in seeds.split(",")]
+        if not all(0 <= s < 2**32 for s in seed_list):
+            raise ValueError
     except ValueError:
-        raise click.BadParameter(f"{seeds!r} is not a list of integers", param_hint="--seeds")
+        raise click.BadParameter(f"{seeds!r} is not a list of seeds (integers 0 to 2^32 - 1)",
+                                 param_hint="--seeds") from None
     configs = sweep_configs(parse_names(archs, tuple(ARCH_NAMES), "--archs"),
                             parse_names(heads, tuple(HEAD_NAMES), "--heads"), seed_list,
                             _duration(budget), **settings)

@@ -18,9 +18,10 @@ from .common import DB_OPTION, POSITIVE, OutputPath, open_results_store, user_er
               show_default=True, help="Folder for NAME.json and NAME.png per image.")
 @user_errors
 def predict(images, run, decoder, out):
-    """Keypoints for image files (or every image directly inside a folder): each is padded to a square and resized to the model
-    input, and the keypoints are mapped back to its own pixels. Writes NAME.json (x, y and
-    score per joint) and NAME.png (the skeleton over the image) to --out."""
+    """Keypoints for image files (or every image directly inside a folder): each is padded
+    to a square and resized to the model input, and the keypoints are mapped back to its own
+    pixels. Writes NAME.json (x, y and score per joint) and NAME.png (the skeleton over the
+    image) to --out (NAME-2 ... for inputs of the same name)."""
     from ..predict import predict_images
 
     from ..predict import image_files

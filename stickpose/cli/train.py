@@ -7,7 +7,7 @@ import click
 from click.core import ParameterSource
 
 from ..models.registry import ARCH_MODULES as ARCH_NAMES, HEAD_NAMES
-from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, POSITIVE_FLOAT, PROBABILITY,
+from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, POSITIVE_FLOAT, PROBABILITY, SEED,
                      OutputPath, open_results_store, record_run_or_warn, say_lsp, user_errors)
 
 
@@ -35,7 +35,7 @@ from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, POSITIVE_FLOAT, PROB
 @click.option("--minutes", type=POSITIVE_FLOAT, help="Stop after this many minutes of training.")
 @click.option("--patience", type=POSITIVE, default=8, show_default=True,
               help="Early stopping: epochs without a better validation loss.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--data", default="stickman", show_default=True,
               help="stickman (the suite's rendered stream), or lsp:DIR to train on Leeds "
                    "Sports Pose (+ LSP-extended when present) from a local folder.")
@@ -124,13 +124,16 @@ def train(out, resume, overwrite, heatmap_stride, **options):
 @click.option("--steps", "steps_per_epoch", type=POSITIVE, default=100, show_default=True)
 @click.option("--batch-size", type=POSITIVE, default=32, show_default=True)
 @click.option("--learning-rate", type=POSITIVE_FLOAT, default=1e-3, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace the run's trained fc decoder.")
 @user_errors
-def train_decoder(run, epochs, steps_per_epoch, batch_size, learning_rate):
+def train_decoder(run, epochs, steps_per_epoch, batch_size, learning_rate, overwrite):
     """Train the fc decoder (seed 000: per joint 2 x 128 dense layers) on a heatmap run's
-    frozen heatmaps; saves RUN/decoder-fc.keras for `stickpose evaluate --decoders fc`."""
+    frozen heatmaps; saves RUN/decoder-fc.keras for `stickpose evaluate --decoders fc` once
+    training has finished (an interrupted one leaves the old decoder in place)."""
     from ..runs import RunDir
     from ..train import train_decoder as fit_decoder
 
-    losses = fit_decoder(run, epochs, steps_per_epoch, batch_size, learning_rate)
+    losses = fit_decoder(run, epochs, steps_per_epoch, batch_size, learning_rate,
+                         overwrite=overwrite)
     click.echo(f"fc decoder -> {RunDir(run) / RunDir.FC}  (validation L1 of normalised "
                f"coordinates {losses['val_loss']:.4f})")
