@@ -24,7 +24,7 @@ from .data.render import resize_set
 from .data.sets import EvalSet, data_id, folder_sets, load_set, suite_sets
 from .data.suites import load_suite
 from .errors import StickposeError
-from .files import write_atomic
+from .files import load_array, write_atomic
 from .models.registry import HEADS
 from .runs import RunDir, TrainConfig, load_run, test_names
 from .skeleton import NUM_JOINTS
@@ -187,10 +187,7 @@ def predict_keypoints(model, images: np.ndarray, config, head_target: str,
 
 def _keypoint_array(path: Path, joints: int) -> np.ndarray:
     """A ``.npy`` of keypoints ``(N, joints, 2)`` as float64, or an error naming its shape."""
-    try:
-        predicted = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise StickposeError(f"cannot read predictions {path}: {error}") from None
+    predicted = load_array(path, "predictions")
     if predicted.ndim != 3 or predicted.shape[1:] != (joints, 2):
         raise StickposeError(f"predictions {path} have shape {predicted.shape}; expected "
                              f"(N, {joints}, 2)")

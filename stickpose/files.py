@@ -27,6 +27,21 @@ def write_atomic(path: str | Path, data: bytes) -> Path:
     return path
 
 
+def load_array(path: str | Path, what: str = "", error=StickposeError):
+    """A NumPy array from a ``.npy`` file, never unpickling; ``error`` (naming ``what`` and
+    the file) for a file that is missing, empty, cut short or not a NumPy array file."""
+    import numpy as np
+
+    try:
+        return np.load(path, allow_pickle=False)
+    except EOFError:
+        reason = "the file is empty"
+    except (OSError, ValueError) as problem:
+        reason = ("it is not a NumPy .npy array file" if "pickle" in str(problem)
+                  else str(problem).splitlines()[0] or "it is cut short")
+    raise error(f"cannot read {what + ' ' if what else ''}{path}: {reason}") from None
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

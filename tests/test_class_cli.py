@@ -163,7 +163,7 @@ def test_relative_class_dir_and_unusual_files(class_dir, tmp_path, monkeypatch):
                       tmp_path / "x"), "the file is empty")
     (broken / "generator" / "test_split.npy").write_text("x0,y0\n1,2\n")
     fails_with(invoke("generate", "--suite", "class", "--class-dir", broken, "--out",
-                      tmp_path / "x"), "it is not a NumPy .npy array of numbers")
+                      tmp_path / "x"), "it is not a NumPy .npy array file")
     (tmp_path / "D" / "Test1").mkdir(parents=True)
     cv2_png = (tmp_path / "rel" / "test1" / "images" / "000000.png").read_bytes()
     (tmp_path / "D" / "Test1" / "0.png").write_bytes(cv2_png)

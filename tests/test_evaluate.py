@@ -117,6 +117,7 @@ def test_predictions_from_another_tool(dataset, tmp_path):
     (lambda p: (p / "p.json").write_text(json.dumps([{"image_id": 0, "keypoints": [1] * 42}])),
      "image 0 has 42 keypoint numbers; expected 48"),
     (lambda p: (p / "p.json").write_text("{"), "cannot read predictions"),
+    (lambda p: (p / "p.npy").write_text("0,1,2\n"), "it is not a NumPy .npy array file"),
     (lambda p: np.save(p / "p.npy", np.where(np.arange(12)[:, None, None] == 3, np.nan,
                                              np.zeros((12, 16, 2)))),
      "have 16 joint(s) that are NaN or infinite (first: image 3)"),
@@ -157,7 +158,7 @@ def test_bad_input(heatmap_run, dataset, tmp_path):
     shutil.copytree(dataset, damaged)
     (damaged / "keypoints.npy").write_bytes(b"")
     fails_with(invoke("evaluate", heatmap_run, "--dataset", damaged),
-                "keypoints.npy cannot be read as a NumPy array")
+                "cannot read dataset file")
     (damaged / "meta.json").write_text("{")
     fails_with(invoke("evaluate", heatmap_run, "--dataset", damaged), "meta.json cannot be read")
 

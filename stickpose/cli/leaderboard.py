@@ -15,12 +15,14 @@ def _duration(text: str) -> float:
     """``5m``, ``90s``, ``1.5h`` or plain minutes -> minutes."""
     units = {"s": 1 / 60, "m": 1.0, "h": 60.0}
     try:
-        if text and text[-1] in units:
-            return float(text[:-1]) * units[text[-1]]
-        return float(text)
+        minutes = (float(text[:-1]) * units[text[-1]] if text and text[-1] in units
+                   else float(text))
+        if not minutes > 0:
+            raise ValueError
+        return minutes
     except ValueError:
-        raise click.BadParameter(f"{text!r} is not a duration like 5m, 90s or 1.5h",
-                                 param_hint="--budget") from None
+        raise click.BadParameter(f"{text!r} is not a positive duration like 5m, 90s or "
+                                 "1.5h", param_hint="--budget") from None
 
 
 def _board_options(command):

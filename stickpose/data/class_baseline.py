@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StickposeError
+from ..files import load_array
 
 SPLITS = ("train_split", "test_split")
 WHERE = ("the class baseline repository (EdouardYvinec/IamStickman) or a folder holding "
@@ -25,14 +26,7 @@ class ClassFilesError(StickposeError):
 
 def read_npy(path: Path, error_class=ClassFilesError) -> np.ndarray:
     """A ``.npy`` array of numbers, or ``error_class`` naming the file and what is wrong."""
-    try:
-        array = np.load(path, allow_pickle=False)
-    except EOFError:
-        raise error_class(f"cannot read {path}: the file is empty") from None
-    except (OSError, ValueError) as error:
-        reason = ("it is not a NumPy .npy array of numbers" if "pickle" in str(error)
-                  else error)
-        raise error_class(f"cannot read {path}: {reason}") from None
+    array = load_array(path, error=error_class)
     if not np.issubdtype(array.dtype, np.number):
         raise error_class(f"{path} holds {array.dtype} values; expected numbers")
     return array

@@ -30,6 +30,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import StickposeError
+from ..files import load_array
 from ..skeleton import JOINT_NAMES, LIMBS, NUM_JOINTS
 from ..viz import encode_png
 from .stickman import CHUNK_SIZE, StickmanConfig, StickmanGenerator
@@ -271,14 +272,6 @@ class Dataset:
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def _array(path: Path) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as error:
-        raise DatasetError(f"{path} cannot be read as a NumPy array: "
-                           f"{error or 'the file is empty or cut short'}") from None
-
-
 def load_dataset(path: str | Path) -> Dataset:
     """Read a dataset folder written by ``write_dataset``, checking its shapes."""
     path = Path(path)
@@ -291,7 +284,8 @@ def load_dataset(path: str | Path) -> Dataset:
             raise ValueError("expected a JSON object with a config")
     except (OSError, ValueError) as error:
         raise DatasetError(f"{path}/meta.json cannot be read: {error}") from None
-    keypoints, visible = (_array(path / name) for name in ("keypoints.npy", "visible.npy"))
+    keypoints, visible = (load_array(path / name, "dataset file", DatasetError)
+                          for name in ("keypoints.npy", "visible.npy"))
     if keypoints.ndim != 3 or keypoints.shape[2] != 2 or keypoints.shape[1] != NUM_JOINTS:
         raise DatasetError(f"{path}/keypoints.npy has shape {keypoints.shape}; "
                            f"expected (N, {NUM_JOINTS}, 2)")

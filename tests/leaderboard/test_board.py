@@ -7,6 +7,7 @@ from click.testing import CliRunner
 from stickpose.cli import main
 from stickpose.leaderboard.board import best, comparison, load, render, seed_spread
 from stickpose.leaderboard.store import open_store, record
+from tests.cli_helpers import fails_with
 from tests.leaderboard.test_store import config
 
 SCORES = {("resnet", "heatmap"): [1.0, 1.4], ("resnet", "scalar"): [2.0],
@@ -82,6 +83,9 @@ def test_cli_table_filters_and_bad_input(filled):
         result = invoke("leaderboard", "--db", url, *args)
         assert result.exit_code == 1 and message in result.output, result.output
         assert "Traceback" not in result.output
+    for budget in ("0", "-5m", "soon"):
+        fails_with(invoke("leaderboard", "run", "--budget", budget, "--db", url),
+                   f"'{budget}' is not a positive duration like 5m")
 
 
 def test_filters_that_match_nothing(filled):
