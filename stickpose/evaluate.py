@@ -54,7 +54,7 @@ def resolve_decoders(spec: str, head_target: str, run: Path | None = None) -> li
         has_fc = run is not None and (run / RunDir.FC).is_file()
         return [n for n in DECODERS.names()
                 if n not in REFERENCE_ONLY and (n != "fc" or has_fc)]
-    names = [n.strip() for n in spec.split(",") if n.strip()]
+    names = list(dict.fromkeys(n.strip() for n in spec.split(",") if n.strip()))   # once each
     if not names:
         raise StickposeError(f"--decoders {spec!r} names no decoder; known: "
                              f"{', '.join(DECODERS.names())} or {ALL}")

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from stickpose.cli import main
+from tests.cli_helpers import invoke
 from stickpose.data.storage import load_dataset
 
 
@@ -109,7 +110,7 @@ def test_background_dir_and_pose_bank(run, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--circles", "1.5"], "'--circles': 1.5 is not in the range 0.0<=x<=1.0"),
     (["--squares", "-0.2"], "-0.2 is not in the range"),
-    (["--size", "16"], "size 16 is too small; expected an integer >= 32"),
+    (["--size", "16"], "'--size': 16 is not in the range 32<=x<=4096"),
     (["--backgrounds", "1", "--background-dir", "empty"], "holds no readable image"),
     (["--backgrounds", "1", "--background-dir", "broken"], "holds no readable image"),
     (["--backgrounds", "1", "--background-dir", "missing"], "does not exist"),
@@ -119,7 +120,7 @@ def test_background_dir_and_pose_bank(run, tmp_path):
     (["--placement", "tile"], "'tile' is not one of 'stretch', 'fit'"),
     (["--preview", "empty"], "--preview empty is a folder; expected a .png file path"),
     (["--background-dir", "empty"], "backgrounds probability is 0"),
-    (["--size", "100000"], "size 100000 is too large"),
+    (["--size", "100000"], "'--size': 100000 is not in the range 32<=x<=4096"),
 ])
 def test_bad_input_gives_one_clear_line_and_writes_nothing(run, tmp_path, args, message):
     (tmp_path / "empty").mkdir()
@@ -214,3 +215,15 @@ def test_an_interrupted_generate_leaves_nothing_half_written(tmp_path, signal_nu
     output = process.communicate(timeout=60)[0]
     assert process.returncode != 0 and "Traceback" not in output, output
     assert list(tmp_path.iterdir()) == []                 # no partial folder, no dataset
+
+
+def test_help_states_the_ranges_that_are_checked():
+    from stickpose.cli.common import IMAGE_SIZE
+    from stickpose.data.stickman import MAX_SIZE, MIN_SIZE
+
+    assert (IMAGE_SIZE.min, IMAGE_SIZE.max) == (MIN_SIZE, MAX_SIZE)
+    text = " ".join(invoke("generate", "--help").output.split())
+    assert "32<=x<=4096" in text and "0.0<=x<0.45" in text
+    text = " ".join(invoke("train", "--help").output.split())
+    assert "x>=32" in text and "32 for the hourglass" in text and "[no limit]" in text
+    assert "Base channels" in " ".join(invoke("models", "--help").output.split())

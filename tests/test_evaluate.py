@@ -132,6 +132,8 @@ def test_bad_input(heatmap_run, dataset, tmp_path):
     fails_with(invoke("evaluate", heatmap_run, "--decoders", "median"),
                 "unknown decoder 'median'; known: argmax, quarter, dark")
     fails_with(invoke("evaluate", heatmap_run, "--decoders", ","), "names no decoder")
+    from stickpose.evaluate import resolve_decoders
+    assert resolve_decoders("argmax, dark,argmax", "heatmaps") == ["argmax", "dark"]
     fails_with(invoke("evaluate", heatmap_run, "--occlusion", "left"),
                 "unknown value 'left'; known: none, random, upper, lower or all")
     fails_with(invoke("evaluate", heatmap_run, "--sets", "test9"),

@@ -14,6 +14,10 @@ POSITIVE = click.IntRange(min=1)
 PROBABILITY = click.FloatRange(0.0, 1.0)
 POSITIVE_FLOAT = click.FloatRange(min=0.0, min_open=True)
 SEED = click.IntRange(0, 2**32 - 1)      # what NumPy's and Keras' seeding accept
+INPUT_SIZE = click.IntRange(min=32)
+IMAGE_SIZE = click.IntRange(32, 4096)     # data.stickman's MIN_SIZE, MAX_SIZE (a test checks)
+INPUT_SIZE_HELP = ("Model input side in pixels: at least 32 and a multiple of the "
+                   "architecture's stride (16; 32 for the hourglass).")
 CLASS_DIR_OPTION = click.option(
     "--class-dir", type=click.Path(path_type=Path),
     help="Your copy of the class baseline repository (EdouardYvinec/IamStickman), or a folder "

@@ -6,8 +6,8 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from .common import (CLASS_DIR_OPTION, PROBABILITY, SEED, OutputPath, cores, progress_bars,
-                     user_errors)
+from .common import (CLASS_DIR_OPTION, IMAGE_SIZE, PROBABILITY, SEED, OutputPath, cores,
+                     progress_bars, user_errors)
 
 
 @click.command()
@@ -20,8 +20,8 @@ from .common import (CLASS_DIR_OPTION, PROBABILITY, SEED, OutputPath, cores, pro
                    "backgrounds 0.9); --circles etc. still override.")
 @click.option("--count", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Images per dataset (with --suite: overrides the suite's counts).")
-@click.option("--size", type=int, default=224, show_default=True,
-              help="Image side in pixels, at least 32 (with --suite: overrides the suite's).")
+@click.option("--size", type=IMAGE_SIZE, default=224, show_default=True,
+              help="Image side in pixels (with --suite: overrides the suite's).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 @click.option("--circles", type=PROBABILITY, help="Keep adding circles while a draw < P [0].")
 @click.option("--squares", type=PROBABILITY, help="Keep adding rectangles while a draw < P [0].")
@@ -33,7 +33,8 @@ from .common import (CLASS_DIR_OPTION, PROBABILITY, SEED, OutputPath, cores, pro
 @click.option("--placement", type=click.Choice(["stretch", "fit"]), default="stretch",
               show_default=True, help="stretch: bounding box fills the frame (class "
               "benchmark); fit: aspect kept, random scale and position.")
-@click.option("--margin", type=float, default=0.05, show_default=True,
+@click.option("--margin", type=click.FloatRange(0.0, 0.45, max_open=True), default=0.05,
+              show_default=True,
               help="Empty border on each side, as a fraction of the size.")
 @click.option("--labels", type=click.Choice(["observer", "person"]), default="observer",
               show_default=True, help="Left/right convention: observer-centric (the joint "

@@ -7,8 +7,8 @@ import click
 
 from ..leaderboard.recipe import SWEEP_SETTINGS
 from ..models.registry import ARCH_MODULES as ARCH_NAMES, HEAD_NAMES
-from .common import (DB_OPTION, POSITIVE, OutputPath, open_results_store, parse_names,
-                     progress_bars, store_url, user_errors)
+from .common import (DB_OPTION, INPUT_SIZE, INPUT_SIZE_HELP, POSITIVE, OutputPath,
+                     open_results_store, parse_names, progress_bars, store_url, user_errors)
 
 
 def _duration(text: str) -> float:
@@ -29,8 +29,8 @@ def _board_options(command):
     for option in reversed([
             click.option("--metric", default="score", show_default=True,
                          help="score (class test score), pck (PCK@0.15), mse or mpjpe."),
-            click.option("--arch", help="Only this architecture."),
-            click.option("--head", help="Only this head."),
+            click.option("--arch", help=f"Only this architecture: {', '.join(ARCH_NAMES)}."),
+            click.option("--head", help=f"Only this head: {', '.join(HEAD_NAMES)}."),
             click.option("--data", help="Only runs trained on stickman, class or lsp."),
             click.option("--suite", type=click.Choice(["stickman", "class"]),
                          help="Whose test1-test4: stickpose's stickman suite or the class's "
@@ -104,8 +104,8 @@ def leaderboard(ctx, metric, arch, head, data, by_decoder, suite, fmt, where):
 @click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds.")
 @click.option("--budget", default="5m", show_default=True,
               help="Training time per entry (5m, 90s, 1.5h).")
-@click.option("--input-size", type=POSITIVE, default=SWEEP_SETTINGS["input_size"],
-              show_default=True, help="Model input side in pixels, for every entry.")
+@click.option("--input-size", type=INPUT_SIZE, default=SWEEP_SETTINGS["input_size"],
+              show_default=True, help=INPUT_SIZE_HELP)
 @click.option("--width", type=POSITIVE, default=SWEEP_SETTINGS["width"], show_default=True,
               help="Base channels, for every entry.")
 @click.option("--steps", "steps_per_epoch", type=POSITIVE,

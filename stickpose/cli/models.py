@@ -4,12 +4,14 @@ from __future__ import annotations
 import click
 
 from ..models.registry import ARCH_MODULES as ARCH_NAMES, HEAD_NAMES
-from .common import POSITIVE, progress_bars, user_errors
+from .common import INPUT_SIZE, INPUT_SIZE_HELP, POSITIVE, progress_bars, user_errors
 
 
 @click.command()
-@click.option("--input-size", type=POSITIVE, default=64, show_default=True)
-@click.option("--width", type=POSITIVE, default=32, show_default=True)
+@click.option("--input-size", type=INPUT_SIZE, default=64, show_default=True,
+              help=INPUT_SIZE_HELP)
+@click.option("--width", type=POSITIVE, default=32, show_default=True,
+              help="Base channels (the models' size scales with its square).")
 @click.option("--arch", "archs", type=click.Choice(ARCH_NAMES), multiple=True,
               help="Only these architectures (repeatable) [all].")
 @click.option("--head", "heads", type=click.Choice(HEAD_NAMES), multiple=True,

@@ -7,15 +7,16 @@ import click
 from click.core import ParameterSource
 
 from ..models.registry import ARCH_MODULES as ARCH_NAMES, HEAD_NAMES
-from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, POSITIVE_FLOAT, PROBABILITY, SEED,
+from .common import (CLASS_DIR_OPTION, DB_OPTION, INPUT_SIZE, INPUT_SIZE_HELP, POSITIVE,
+                     POSITIVE_FLOAT, PROBABILITY, SEED,
                      OutputPath, open_results_store, record_run_or_warn, say_lsp, user_errors)
 
 
 @click.command()
 @click.option("--arch", type=click.Choice(ARCH_NAMES), default="hourglass", show_default=True)
 @click.option("--head", type=click.Choice(HEAD_NAMES), default="heatmap", show_default=True)
-@click.option("--input-size", type=POSITIVE, default=64, show_default=True,
-              help="Model input side in pixels (a multiple of the architecture's stride).")
+@click.option("--input-size", type=INPUT_SIZE, default=64, show_default=True,
+              help=INPUT_SIZE_HELP)
 @click.option("--width", type=POSITIVE, default=32, show_default=True, help="Base channels.")
 @click.option("--depth", type=POSITIVE, default=1, show_default=True, help="Blocks per stage.")
 @click.option("--stacks", type=POSITIVE, default=2, show_default=True,
@@ -32,7 +33,9 @@ from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, POSITIVE_FLOAT, PROB
 @click.option("--epochs", type=POSITIVE, default=55, show_default=True)
 @click.option("--steps", "steps_per_epoch", type=POSITIVE, default=100, show_default=True,
               help="Training steps per epoch.")
-@click.option("--minutes", type=POSITIVE_FLOAT, help="Stop after this many minutes of training.")
+@click.option("--minutes", type=POSITIVE_FLOAT,
+              help="Stop at the end of the first epoch past this many minutes of training, "
+                   "counted over every session of a resumed run [no limit].")
 @click.option("--patience", type=POSITIVE, default=8, show_default=True,
               help="Early stopping: epochs without a better validation loss.")
 @click.option("--seed", type=SEED, default=0, show_default=True)

@@ -60,8 +60,11 @@ class StickmanConfig:
     style: str = "stickpose"     # drawing rules: stickpose (sub-pixel) or class (section 9)
 
     def __post_init__(self):
-        if not isinstance(self.size, int) or self.size < MIN_SIZE:
-            raise ConfigError(f"size {self.size!r} is too small; expected an integer >= {MIN_SIZE}")
+        if not isinstance(self.size, int) or isinstance(self.size, bool):
+            raise ConfigError(f"size {self.size!r} is not a whole number of pixels; expected "
+                              f"an integer from {MIN_SIZE} to {MAX_SIZE}")
+        if self.size < MIN_SIZE:
+            raise ConfigError(f"size {self.size} is too small; expected an integer >= {MIN_SIZE}")
         if self.size > MAX_SIZE:
             raise ConfigError(f"size {self.size} is too large; expected at most {MAX_SIZE}")
         for name in ("circles", "squares", "backgrounds", "occluders", "margin", "min_scale",

@@ -59,6 +59,7 @@ def test_user_suite_with_relative_pose_bank(tmp_path):
     ("[sets]\na = 5\n", r"\[sets.a\] must be a table"),
     ("[suite]\nversion = 'x'\n[sets.a]\nseed = 1\ncount = 2\n", "version 'x' is not an integer"),
     ("[sets.'../../escape']\nseed = 1\ncount = 2\n", "a set's name is a plain name"),
+    ("[sets.a]\nseed = 1\ncount = 2\nsize = 64.5\n", "size 64.5 is not a whole number"),
     ("[streams.'a/b']\nseed = 1\n[sets.a]\nseed = 1\ncount = 2\n", "plain name"),
 ])
 def test_bad_suite_files(tmp_path, text, message):
