@@ -237,11 +237,15 @@ def _coco_results(path: Path, count: int) -> np.ndarray:
     best: dict[int, tuple[float, list]] = {}
     for entry in results:
         try:
-            image, values = int(entry["image_id"]), entry["keypoints"]
-            entry_score = float(entry.get("score", 0.0))
+            image, values = int(entry["image_id"]), list(entry["keypoints"])
         except (TypeError, KeyError, ValueError):
-            raise StickposeError(f"predictions {path}: every entry needs image_id and "
-                                 f"keypoints; found {str(entry)[:80]}") from None
+            raise StickposeError(f"predictions {path}: every entry needs an integer image_id "
+                                 f"and a keypoints list; found {str(entry)[:80]}") from None
+        try:
+            entry_score = float(entry.get("score", 0.0))
+        except (TypeError, ValueError):
+            raise StickposeError(f"predictions {path}: image {image} has score "
+                                 f"{entry.get('score')!r}; expected a number") from None
         if len(values) != 3 * NUM_JOINTS:
             raise StickposeError(f"predictions {path}: image {image} has {len(values)} "
                                  f"keypoint numbers; expected {3 * NUM_JOINTS} (x, y, v)")

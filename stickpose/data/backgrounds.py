@@ -175,7 +175,9 @@ def _image_files(source: Path) -> list[tuple[str, Callable[[], bytes]]]:
         names = sorted(n for n in archive.namelist() if Path(n).suffix.lower() in IMAGE_SUFFIXES)
         return [(n, partial(archive.read, n)) for n in names]
     if not source.is_dir():
-        raise BackgroundFolderError(f"background folder {source} does not exist")
+        raise BackgroundFolderError(
+            f"background folder {source} " + ("is a file, not a folder of images (or a .zip)"
+                                               if source.exists() else "does not exist"))
     paths = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     return [(p.name, p.read_bytes) for p in paths]
 
