@@ -228,3 +228,13 @@ def test_help_states_the_ranges_that_are_checked():
     text = " ".join(invoke("train", "--help").output.split())
     assert "x>=32" in text and "32 for the hourglass" in text and "[no limit]" in text
     assert "Base channels" in " ".join(invoke("models", "--help").output.split())
+
+
+def test_generate_says_what_an_interrupted_run_left_and_removes_it(run, tmp_path):
+    stale = tmp_path / ".set.partial-999999999"           # no such process
+    (stale / "images").mkdir(parents=True)
+    (stale / "images" / "000000.png").write_bytes(b"half")
+    result = run("generate", "--out", "set", "--count", 2, "--size", 32)
+    assert result.exit_code == 0, result.output
+    assert "removed .set.partial-999999999, left by an interrupted run" in result.output
+    assert not stale.exists() and (tmp_path / "set" / "meta.json").is_file()

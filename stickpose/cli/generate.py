@@ -71,7 +71,8 @@ def generate(ctx, suite, out, noise, count, size, seed, circles, squares, backgr
     stickpose generate --suite class --class-dir DIR         the class's own test sets
     stickpose generate --suite class --class-dir DIR --format class --out Dataset
     """
-    from ..data.storage import load_dataset, write_dataset, write_suite
+    from ..data.storage import (clean_up_after_killed_runs, load_dataset, write_dataset,
+                                write_suite)
     from ..data.stickman import StickmanConfig
     from ..data.suites import load_suite
     from ..files import check_writable, write_atomic
@@ -119,6 +120,9 @@ def generate(ctx, suite, out, noise, count, size, seed, circles, squares, backgr
             return {path.name: path}
         out = out or Path("data") / "generated"
     check_writable(out)                       # the default --out (a given one is checked)
+    for target in [out / name for name in names] if suite else [out]:
+        for line in clean_up_after_killed_runs(target):
+            click.echo(line)
     if fmt == "class":
         from ..data.class_format import load_class_set, write_class_sets
         folders = write_class_sets(

@@ -140,23 +140,29 @@ def coco_keypoints(keypoints: np.ndarray, visible: np.ndarray, size: int,
     }
 
 
-def clean_up_after_killed_runs(out: Path) -> None:
-    """Remove hidden folders left by killed runs for the same target.
+def clean_up_after_killed_runs(out: Path) -> list[str]:
+    """Remove hidden folders left by killed runs for the same target; returns what was done,
+    a line each, for the user.
 
     A ``partial`` folder is an unfinished render and is deleted. An ``old`` folder is the
     previous dataset of a run killed while swapping it for the new one: it is put back if
     the target is missing, else deleted.
     """
-    for stale in sorted(out.parent.glob(f".{out.name}.*-*")):
-        kind, _, pid = stale.name[len(out.name) + 2:].rpartition("-")
+    done = []
+    for stale in sorted(Path(out).parent.glob(f".{Path(out).name}.*-*")):
+        kind, _, pid = stale.name[len(Path(out).name) + 2:].rpartition("-")
         if kind not in ("partial", "old") or _alive(pid):
             continue
-        if kind == "old" and not out.exists():
+        if kind == "old" and not Path(out).exists():
             os.rename(stale, out)
-        elif stale.is_dir():
+            done.append(f"restored {out} from {stale.name}, left by an interrupted run")
+            continue
+        if stale.is_dir():
             shutil.rmtree(stale, ignore_errors=True)
         else:
             stale.unlink(missing_ok=True)
+        done.append(f"removed {stale}, left by an interrupted run")
+    return done
 
 
 def _alive(pid: str) -> bool:
