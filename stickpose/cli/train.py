@@ -31,8 +31,9 @@ from .common import (CLASS_DIR_OPTION, DB_OPTION, INPUT_SIZE, INPUT_SIZE_HELP, P
 @click.option("--schedule", type=click.Choice(["cosine", "constant", "step"]),
               default="cosine", show_default=True)
 @click.option("--epochs", type=POSITIVE, default=55, show_default=True)
-@click.option("--steps", "steps_per_epoch", type=POSITIVE, default=100, show_default=True,
-              help="Training steps per epoch.")
+@click.option("--steps", "--steps-per-epoch", "steps_per_epoch", type=POSITIVE, default=100,
+              show_default=True, help="Training steps per epoch (steps_per_epoch in "
+              "config.json).")
 @click.option("--minutes", type=POSITIVE_FLOAT,
               help="Stop at the end of the first epoch past this many minutes of training, "
                    "counted over every session of a resumed run [no limit].")
