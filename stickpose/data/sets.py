@@ -17,7 +17,9 @@ from typing import Callable
 import numpy as np
 
 from ..errors import StickposeError
+from .class_format import is_class_set, load_class_set
 from .stickman import CHUNK_SIZE, StickmanGenerator
+from .storage import is_dataset, load_dataset
 
 
 def set_key(suite: str, name: str) -> str:
@@ -40,9 +42,6 @@ def render_set(spec, count: int | None = None):
 def load_set(path: Path, count: int | None = None):
     """The same triple from a dataset folder written by ``stickpose generate``, or from a
     set in the class's layout (``Test1/`` beside ``test1_labels.npy``; ``class:DIR``)."""
-    from .class_format import is_class_set, load_class_set
-    from .storage import load_dataset
-
     if is_class_set(path):
         return load_class_set(path, count)
     dataset = load_dataset(path)
@@ -101,16 +100,13 @@ def folder_sets(paths, count: int | None = None) -> list[EvalSet]:
     """``EvalSet`` s for dataset folders (stickpose's or the class's layout). A folder that
     ``stickpose generate --suite SUITE`` wrote from a suite's set (same settings, seed and
     size) is that set: it is named and counted as the suite's own."""
-    from .class_format import is_class_set
-
     result = []
     for path in map(Path, paths):
-        if is_class_set(path):
+        if is_class_set(path):               # the class's layout: person-centric labels
             result.append(EvalSet(path.name, partial(load_set, path, count), str(path),
                                   False, True))
             continue
         name, canonical, person = path.name, False, False
-        from .storage import is_dataset, load_dataset
         if is_dataset(path):
             meta = load_dataset(path).meta
             person = meta["config"].get("labels") == "person"

@@ -119,10 +119,12 @@ def open_store(url: str | None = None, create: bool = True):
         if explicit and not Path(database).parent.is_dir():   # a typo makes no folders
             raise StoreError(f"cannot make results store {database}: the folder "
                              f"{Path(database).parent} does not exist")
-        try:                                     # the default store's folder is made
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise StoreError(f"cannot create the results store's folder: {error}") from None
+        if not explicit:                                        # the default store's is made
+            try:
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(f"cannot create the results store's folder: {error}") \
+                    from None
 
         @event.listens_for(engine, "connect")
         def _wal(connection, _):                     # readers never block the writer
