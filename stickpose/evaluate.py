@@ -24,7 +24,7 @@ from .data.render import resize_set
 from .data.sets import EvalSet, data_id, folder_sets, load_set, suite_sets
 from .data.suites import load_suite
 from .errors import StickposeError
-from .files import load_array, write_atomic
+from .files import check_stop, load_array, write_atomic
 from .models.registry import HEADS
 from .runs import RunDir, TrainConfig, load_run, test_names
 from .skeleton import NUM_JOINTS
@@ -366,6 +366,7 @@ def evaluate_model(model, config, sets: list[EvalSet], decoders: list[str], head
                 rows.append({"set": spec.name, "occlusion": kind, "images": len(images),
                              "decoder": name, "params": _params_of(name, params), **identity,
                              **row})
+            check_stop()
             if progress:
                 progress(f"{spec.name}, occlusion {kind}")
     return pd.DataFrame(rows)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import tempfile
 import threading
 from contextlib import contextmanager
@@ -10,9 +11,45 @@ from pathlib import Path
 
 from .errors import StickposeError
 
+#: signals received since ``stop_on_signals`` was installed (see ``check_stop``).
+_stop_signals: list[int] = []
+
+
+def stop_on_signals() -> None:
+    """Make SIGINT (Ctrl-C) and SIGTERM (``kill``, a scheduler's stop) end the command
+    reliably: the handler raises ``KeyboardInterrupt`` and also remembers the signal, so a
+    ``KeyboardInterrupt`` that Python drops (one raised while TensorFlow runs a ``__del__``
+    or a weakref callback is printed as "Exception ignored" and lost) is raised again by
+    the next ``check_stop``: every atomic write, every store write and the command's end."""
+    if threading.current_thread() is threading.main_thread():
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, _stop)
+        sys.unraisablehook = _unraisable
+
+
+def _stop(number, frame):
+    _stop_signals.append(number)
+    raise KeyboardInterrupt
+
+
+def _unraisable(unraisable):
+    """Python's report of an exception it had to drop, except for a dropped interrupt, which
+    ``check_stop`` raises again (so the user sees no traceback for their Ctrl-C)."""
+    if not (_stop_signals and isinstance(unraisable.exc_value, KeyboardInterrupt)):
+        sys.__unraisablehook__(unraisable)
+
+
+def check_stop() -> None:
+    """Raise ``KeyboardInterrupt`` if a stop signal arrived (even one whose own
+    ``KeyboardInterrupt`` was lost): long loops call it between steps, and nothing is
+    committed after it."""
+    if _stop_signals:
+        raise KeyboardInterrupt
+
 
 def write_atomic(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
+    check_stop()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -90,16 +127,15 @@ def check_output(path: str | Path, kind: str = "folder", suffix: str | None = No
 def interrupts_deferred():
     """Hold SIGINT and SIGTERM back while a few renames run, so that they all happen or
     none does; a signal that arrives meanwhile is raised as ``KeyboardInterrupt`` after."""
+    check_stop()
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    received = []
-    handlers = {s: signal.signal(s, lambda number, frame: received.append(number))
+    handlers = {s: signal.signal(s, lambda number, frame: _stop_signals.append(number))
                 for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
         for number, handler in handlers.items():
             signal.signal(number, handler)
-        if received:
-            raise KeyboardInterrupt
+        check_stop()

@@ -29,7 +29,7 @@ from .data.sets import render_set, suite_sets
 from .data.stickman import DECODER_STREAM, TRAINING_STREAM, StickmanGenerator
 from .errors import StickposeError
 from .evaluate import evaluate_lsp, evaluate_model, predict_keypoints
-from .files import write_atomic
+from .files import check_stop, write_atomic
 from .leaderboard.store import head_output
 from .models.build import build_model
 from .models.profile import count_flops
@@ -108,7 +108,11 @@ class RunKeeper(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.start = time.monotonic()
 
+    def on_train_batch_end(self, batch, logs=None):
+        check_stop()
+
     def on_epoch_end(self, epoch, logs=None):
+        check_stop()                                  # an interrupted epoch is not committed
         self.seconds += time.monotonic() - self.start
         row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()},
                "seconds": round(self.seconds, 3)}

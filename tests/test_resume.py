@@ -3,11 +3,9 @@ uninterrupted run with the same seed: the same ``best.keras`` weights, the same 
 (no epoch twice), the same totals and the same recorded numbers; and a finished run is
 never trained again."""
 import json
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import numpy as np
 import pandas as pd
@@ -119,26 +117,3 @@ def test_a_finished_run_is_never_trained_again(reference, tmp_path):
     assert {k: v for k, v in after.items() if k != ".lock"} == \
         {k: v for k, v in before.items() if k != ".lock"}
     assert RunDir(run).state().kind == FINISHED
-
-
-@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
-def test_an_interrupted_training_stops_cleanly_and_resumes(signal_number, tmp_path):
-    """Ctrl-C or a scheduler's SIGTERM mid-training: a one-line exit, nothing that looks
-    finished, and ``--resume`` completes the run."""
-    run, db = tmp_path / "run", f"sqlite:///{tmp_path / 'store.sqlite'}"
-    args = [arg if arg != "4" else "40" for arg in ARGS]          # longer epochs
-    process = subprocess.Popen([sys.executable, "-m", "stickpose", *args, "--out", str(run),
-                                "--db", db], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None and \
-            len(RunDir(run).history() if (run / RunDir.HISTORY).is_file() else []) < 1:
-        time.sleep(0.05)
-    process.send_signal(signal_number)
-    output = process.communicate(timeout=120)[0]
-    assert process.returncode != 0 and "Traceback" not in output, output
-    state = RunDir(run).state()
-    assert state.kind == TRAINING and not (run / RunDir.EVALUATION).exists(), state
-    ok(invoke("train", "--resume", "--out", run, "--db", db))
-    assert RunDir(run).state().kind == FINISHED
-    assert list(pd.read_csv(run / RunDir.HISTORY)["epoch"]) == [0, 1, 2]

@@ -8,12 +8,11 @@ which resolves every command for its short help, answers at once.
 from __future__ import annotations
 
 import importlib
-import signal
-import threading
 
 import click
 
 from .. import __version__
+from ..files import check_stop, stop_on_signals
 from .common import DB_OPTION
 
 #: command name -> "module.attribute" of its click command, relative to this package.
@@ -78,12 +77,9 @@ def main():
     stickpose leaderboard                   the comparison table of every recorded run
     stickpose bench generate | gmm | handedness   measured numbers
     """
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupted)
+    stop_on_signals()        # SIGTERM ends a command as Ctrl-C does: its clean-up runs
 
 
-def _interrupted(number, frame):
-    """SIGTERM (``kill``, a scheduler's stop) ends a command as Ctrl-C does: its clean-up
-    runs (a half-rendered dataset is removed, a run stays resumable) instead of the process
-    vanishing mid-write."""
-    raise KeyboardInterrupt
+@main.result_callback()
+def _finished(*args, **kwargs):
+    check_stop()             # an interrupted command never exits 0, even if TF swallowed it

@@ -30,7 +30,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import StickposeError
-from ..files import load_array
+from ..files import check_stop, load_array
 from ..skeleton import JOINT_NAMES, LIMBS, NUM_JOINTS
 from ..viz import encode_png
 from .stickman import CHUNK_SIZE, StickmanConfig, StickmanGenerator
@@ -216,6 +216,7 @@ def write_dataset(out: str | Path, config: StickmanConfig, seed: int, count: int
                 digest.update(d)
             if progress:
                 progress(len(chunk_keypoints))
+            check_stop()
         keypoints = np.concatenate(keypoints).astype(np.float32)
         visible = np.concatenate(visible).astype(bool)
         arrays = {"keypoints.npy": _npy_bytes(keypoints), "visible.npy": _npy_bytes(visible)}
@@ -237,6 +238,7 @@ def write_dataset(out: str | Path, config: StickmanConfig, seed: int, count: int
             "content_sha256": digest.hexdigest(),
         }
         (staging / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+        check_stop()
         if out.exists():                             # --overwrite of a dataset, or empty dir
             old = out.parent / f".{out.name}.old-{os.getpid()}"
             os.rename(out, old)

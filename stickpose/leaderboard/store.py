@@ -28,6 +28,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 
 from .. import __version__
 from ..errors import StickposeError
+from ..files import check_stop
 
 SCHEMA_VERSION = 2
 ENVIRONMENT = "STICKPOSE_DB"
@@ -241,6 +242,12 @@ def record(engine, config: dict, run: dict | None = None, sets: dict | None = No
     ``{set: {metric: value, ..., "images": n, "data_id": ..., "canonical": bool, "source":
     ...}}`` for one decoder with ``params`` (``""``: the run's own settings), in one
     transaction. Returns the run id."""
+    row, values = _rows(config, run, sets, decoder, params)
+    return _write(engine, row, values)
+
+
+def _rows(config: dict, run: dict | None, sets: dict | None, decoder: str, params: str):
+    """The ``runs`` row and the ``results`` rows that ``record`` writes."""
     identity = run_id(config)
     run = run or {}
     now = _now()
@@ -262,6 +269,14 @@ def record(engine, config: dict, run: dict | None = None, sets: dict | None = No
               for metric, value in measured.items()
               if metric not in DATA_KEYS and isinstance(value, Real)
               and not isinstance(value, bool)]
+    return row, values
+
+
+def _write(engine, row: dict, values: list[dict]) -> str:
+    """Upsert one run's row and its result rows in one transaction (unless a stop signal
+    came: nothing is recorded after it). Returns the run id."""
+    identity = row["run_id"]
+    check_stop()
     try:
         with engine.begin() as connection:
             existing = connection.execute(select(runs).where(runs.c.run_id == identity)
@@ -307,12 +322,12 @@ def record_results(engine, run: Path, table) -> str:
     from ..runs import RunDir
 
     config = asdict(RunDir(run).config())
-    identity = None
+    run_row, values = _rows(config, None, None, "", "")
     for (decoder, params), rows in table.groupby(["decoder", "params"], sort=False):
         sets = {}
         for _, row in rows.iterrows():
             name = row["set"] if row["occlusion"] == "none" else f"{row['set']}/{row['occlusion']}"
             sets[name] = {k: v for k, v in row.items()
                           if k not in ("set", "occlusion", "decoder", "params") and pd.notna(v)}
-        identity = record(engine, config, None, sets, decoder, params)
-    return identity
+        values += _rows(config, None, sets, decoder, params)[1]
+    return _write(engine, run_row, values)                 # every decoder, or none

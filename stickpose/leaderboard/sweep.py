@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from ..files import check_stop
 from ..runs import BROKEN, NEW, FOREIGN, RunDir, RunError, TrainConfig
 from ..train import train
 from .recipe import SWEEP_SETTINGS
@@ -44,6 +45,7 @@ def run_sweep(configs, root: Path, engine, progress=None) -> list[str]:
     check_entries(configs, root)
     ids = []
     for config in configs:
+        check_stop()
         out = Path(root) / config.name
         kind = RunDir(out).state().kind
         train(config, out, resume=kind not in (NEW, BROKEN), overwrite=kind == BROKEN,
