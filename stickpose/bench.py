@@ -129,3 +129,59 @@ def bench_handedness(suite, seed: int = 0) -> pd.DataFrame:
                                                           size, size),
                      "exact (truncation only)": class_score(exact, truth, size, size)})
     return pd.DataFrame(rows)
+
+
+#: The models ``bench_transfer`` measures: the default one and a coordinate-head one.
+TRANSFER_MODELS = (("hourglass", "heatmap"), ("hourglass", "integral"))
+
+
+def transfer_entries(root, poses=("procedural", "procedural2"), models=TRANSFER_MODELS,
+                     **settings) -> dict:
+    """``{run folder: TrainConfig}``: each model trained on each pose source, on the
+    stickman suite, with ``settings`` (epochs, ...) otherwise the defaults."""
+    from pathlib import Path
+
+    from .runs import TrainConfig
+
+    def folder(arch, head, source):
+        plain = "".join(c if c.isalnum() or c in "-." else "_" for c in Path(source).name)
+        return Path(root) / f"{arch}-{head}-{plain}"
+    return {folder(arch, head, source): TrainConfig(arch=arch, head=head, poses=source,
+                                                    **settings)
+            for arch, head in models for source in poses}
+
+
+def bench_transfer(entries: dict, real_suite, test_count: int | None = None,
+                   progress=None) -> pd.DataFrame:
+    """Train (or resume, or reuse) each entry of ``transfer_entries`` and score it on the
+    stickman suite's test1-test4 and on ``real_suite``'s (the class's MPII test poses drawn
+    by stickpose, ``class-poses``): one row per entry with both sets of class scores and
+    the transfer gap, how much worse the real poses score (%). ``progress(name)`` follows
+    each entry."""
+    from .data.sets import suite_sets
+    from .evaluate import evaluate_run
+    from .leaderboard.store import head_output
+    from .train import check_entries, train_entry
+
+    check_entries(entries, "benchmark run")
+    names = [n for n in real_suite.sets if n.startswith("test")]
+    rows = []
+    for folder, config in entries.items():
+        evaluation = train_entry(config, folder)
+        real = evaluate_run(folder, suite_sets(real_suite, names, test_count),
+                            head_output(config.head))
+        real = real[real["occlusion"] == "none"]
+        real = dict(zip(real["set"].str.split("/").str[-1], real["score"]))    # SUITE/SET
+        row = {"model": f"{config.arch}/{config.head}", "poses": config.poses,
+               "epochs": evaluation["epochs"]}
+        for name in names:
+            row[f"stickman {name}"] = evaluation["sets"][name]["score"]
+        for name in names:
+            row[f"real {name}"] = float(real[name])
+        stickman = np.mean([row[f"stickman {n}"] for n in names])
+        row["gap test1 %"] = 100 * (row["real test1"] / row["stickman test1"] - 1)
+        row["gap mean %"] = 100 * (np.mean([row[f"real {n}"] for n in names]) / stickman - 1)
+        rows.append(row)
+        if progress:
+            progress(folder.name)
+    return pd.DataFrame(rows)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from . import __version__
 from .data.sets import render_set, suite_set
-from .files import write_atomic
+from .files import check_output, write_atomic
 from .runs import RunDir, load_run, load_run_suite
 
 PICTURES = (("curves.png", "Training curves"),
@@ -105,17 +105,18 @@ def write_report(run: Path, out: Path | None, open_engine) -> Path:
     test1), then write the page atomically to ``out`` [``RUN/report.html``]; its
     leaderboard position comes from the results store that ``open_engine()`` opens (once
     the run is known to be sound, before any picture is made)."""
-    from .show import show_run
+    from .show import show_folder, show_run
 
     config, _ = load_run(run)
     engine = open_engine()
     run = RunDir(run)
+    out = Path(out) if out else check_output(run / run.REPORT, "file", ".html", "report")
     if (run / run.EVALUATION).is_file():
         run.evaluation()                          # unreadable: an error before any picture
     if not (run / run.SHOW).is_dir():
+        show_folder(run.path)
         images, truth, _ = render_set(suite_set(load_run_suite(config), "test1",
                                                 "the report's pictures"), 200)
         show_run(run.path, images, truth)
-    out = Path(out) if out else run / run.REPORT
     write_atomic(out, build_report(run.path, engine).encode())
     return out

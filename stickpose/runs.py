@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from .codecs.gaussian import HEATMAP_STRIDE
+from .data.poses import check_pose_sources
 from .errors import StickposeError
 from .models.registry import ARCH_MODULES, HEAD_NAMES
 from .skeleton import LABEL_CONVENTIONS
@@ -38,6 +39,10 @@ from .skeleton import LABEL_CONVENTIONS
 SCHEDULES = ("cosine", "constant", "step")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 CONFIG_SCHEMA = 1          # config.json's "schema"; a run without one predates it (0)
+#: Settings added after runs were recorded, with the value that means "as before": a run's
+#: identity (``leaderboard.store.config_hash``) leaves them out at that value, so runs
+#: recorded before keep their ids.
+LATER_SETTINGS = {"poses": None}
 
 
 class RunError(StickposeError):
@@ -72,6 +77,7 @@ class TrainConfig:
     circles: float | None = None    # None: the stream's own setting
     squares: float | None = None
     backgrounds: float | None = None
+    poses: str | None = None        # None: the stream's own (see data.poses.load_pose_source)
     validation_count: int = 256
     test_count: int = 1000
     precision: str = "float32"
@@ -101,6 +107,10 @@ class TrainConfig:
             if value not in known:
                 raise StickposeError(f"{name} {value!r} is unknown; expected one of "
                                      f"{', '.join(known)}")
+        if self.poses is not None:
+            if not isinstance(self.poses, str):
+                raise StickposeError(f"poses {self.poses!r} must be text")
+            check_pose_sources(self.poses)
         if not isinstance(self.suite, str) or not self.suite:
             raise StickposeError(f"suite {self.suite!r} must be a suite name or .toml path")
         if self.data != "stickman" and not str(self.data).startswith("lsp:"):
@@ -388,7 +398,7 @@ def stream_config(config: TrainConfig, suite):
         raise StickposeError(f"suite {suite.name} has no stream {config.train_stream!r}; "
                              f"it has {', '.join(suite.streams) or 'none'}")
     stream = suite.streams[config.train_stream]
-    overrides = {k: getattr(config, k) for k in ("circles", "squares", "backgrounds")
+    overrides = {k: getattr(config, k) for k in ("circles", "squares", "backgrounds", "poses")
                  if getattr(config, k) is not None}
     return replace(stream.config, size=stream.render_size or config.input_size,
                    labels=config.labels, **overrides)

@@ -10,7 +10,7 @@ import numpy as np
 from .codecs.gmm import TOP_PIXELS, _heaviest, fit_batched, top_pixels
 from .data.render import resize_set
 from .evaluate import HEAD_OUTPUT, forward, to_keypoints
-from .files import write_atomic
+from .files import check_output, write_atomic
 from .models.registry import HEADS
 from .runs import RunDir, load_run
 from .skeleton import JOINT_NAMES
@@ -102,6 +102,14 @@ def joint_errors(errors: dict) -> bytes:
     return figure_png(figure)
 
 
+def show_folder(run: Path) -> Path:
+    """``RUN/show/``, where ``show_run`` writes, once it is known to be writable (an error
+    naming it otherwise: a run on a read-only disk, a file named ``show``)."""
+    run = RunDir(run)
+    run.config()                                    # an error for a folder that is no run
+    return check_output(run / run.SHOW, "folder", what="pictures folder")
+
+
 def show_run(run: Path, images: np.ndarray, truth: np.ndarray, count: int = 16,
              decoders=("argmax", "quarter", "dark", "softargmax", "gmm", "dedup-gmm"),
              picks=(0, 1)) -> list[Path]:
@@ -111,9 +119,9 @@ def show_run(run: Path, images: np.ndarray, truth: np.ndarray, count: int = 16,
     grids and GMM clusters of the images ``picks`` (indices), the training curves. Returns
     the files written."""
 
+    out = show_folder(run)
     config, model = load_run(run)
     head_target = HEADS.get(config.head).target
-    out = RunDir(run) / RunDir.SHOW
     out.mkdir(parents=True, exist_ok=True)
     size = images.shape[1]
     small, small_truth = resize_set(images, truth, config.input_size)

@@ -373,3 +373,31 @@ def _pictures(out, model, config, images, keypoints, head_target) -> None:
                             contact_sheet(images[:16], predicted, columns=8, tile=128,
                                           row_labels=["predicted", ""])])
     write_atomic(out / RunDir.PREDICTIONS, encode_png(sheet))
+
+
+def check_entries(entries: dict, what: str = "entry") -> None:
+    """Refuse, before any training, run folders ``{folder: TrainConfig}`` of a sweep or a
+    benchmark that were trained with other settings (another budget, say) or that hold
+    files of another kind; ``what`` names an entry in the message."""
+    for folder, config in entries.items():
+        run = RunDir(folder)
+        state = run.state()
+        if state.kind == FOREIGN:
+            raise RunError(f"{what} {run}: {state.why}; choose another --out")
+        if state.kind not in (NEW, BROKEN):
+            theirs = replace(run.config(), class_dir=config.class_dir)
+            if theirs != config:
+                changed = [f"{k} {getattr(theirs, k)!r} (now {getattr(config, k)!r})"
+                           for k in config.__dataclass_fields__
+                           if getattr(theirs, k) != getattr(config, k)]
+                raise RunError(f"{what} {run} was trained with other settings: "
+                               f"{', '.join(changed)}; use another --out to keep both")
+
+
+def train_entry(config: TrainConfig, out: Path) -> dict:
+    """``train`` for an entry of a sweep or a benchmark, whatever its folder holds (checked
+    by ``check_entries``): a finished run is returned, a killed one resumes where it was
+    (its training time so far counts against its budget), a broken one starts again."""
+    kind = RunDir(out).state().kind
+    return train(config, out, resume=kind not in (NEW, BROKEN), overwrite=kind == BROKEN,
+                 verbose=0)

@@ -113,7 +113,7 @@ COMMANDS = {
     }),
     "leaderboard run": (_sweep, _sweep_not_finished, _sweep_again, {
         "training an entry": ("stickpose.train", "RunKeeper", "on_train_batch_end", 1),
-        "between entries": ("stickpose.leaderboard.sweep", None, "train", 2),
+        "between entries": ("stickpose.leaderboard.sweep", None, "train_entry", 2),
     }),
 }
 

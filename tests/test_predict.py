@@ -157,3 +157,26 @@ def test_heatmap_view_puts_points_on_their_pixels():
     np.testing.assert_allclose(axis.collections[1].get_offsets()[0], [13.5, 49.5])  # argmax
     import matplotlib.pyplot as plt
     plt.close(figure)
+
+
+def test_show_and_report_check_their_own_places_before_any_work(tiny_run, tmp_path):
+    """``show`` writes to RUN/show and ``report`` to RUN/report.html by default: a file or a
+    folder in the way is an error naming it, before any picture is rendered."""
+    import shutil
+
+    from stickpose.leaderboard.store import open_store
+    from tests.cli_helpers import fails_with, invoke
+
+    open_store(tmp_path / "s.db", create=True)
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("show", "report.html"))
+    (run / "show").write_text("my notes")
+    fails_with(invoke("show", run), f"pictures folder {run / 'show'} is a file; expected a "
+                                    "folder")
+    fails_with(invoke("report", run, "--db", tmp_path / "s.db"),
+               f"pictures folder {run / 'show'} is a file")
+    (run / "show").unlink()
+    (run / "report.html").mkdir()
+    fails_with(invoke("report", run, "--db", tmp_path / "s.db"),
+               f"report {run / 'report.html'} is a folder")
+    assert (run / "report.html").is_dir() and not (run / "show").exists()

@@ -211,3 +211,47 @@ def test_a_model_that_does_not_match_its_config_is_refused(tmp_path):
     (run / "best.keras").write_bytes(data[:len(data) // 2])
     with pytest.raises(RunError, match="damaged or not a Keras model"):
         load_run(run)
+
+
+def test_training_on_a_mix_of_pose_sources(tmp_path):
+    """``--poses procedural2:1,BANK:1``: recorded in config.json, drawn by the stream (half
+    of its poses are the bank's one marked pose), and named when it is wrong."""
+    from stickpose.data.stickman import StickmanGenerator
+    from stickpose.data.suites import load_suite
+    from stickpose.runs import stream_config
+    from tests.cli_helpers import fails_with, invoke
+
+    bank = tmp_path / "bank.npy"
+    marker = np.stack([np.arange(16.0), np.arange(16.0) ** 1.5], axis=1)[None]
+    np.save(bank, marker)
+    config = TrainConfig(**TINY, epochs=1, poses=f"procedural2:1,{bank}:1")
+    train(config, tmp_path / "run", verbose=0)
+    saved = RunDir(tmp_path / "run").config()
+    assert saved.poses == f"procedural2:1,{bank}:1"
+    generator = StickmanGenerator(stream_config(saved, load_suite("stickman")), 0)
+    _, keypoints, _ = generator.chunk(0)
+    assert generator.pose_source()["kind"] == "mixture"
+    # the marked pose, stretched to the frame, has its joints in a known order along x
+    from_bank = (np.diff(keypoints[..., 0], axis=1) > 0).all(axis=1) & \
+        (np.diff(keypoints[..., 1], axis=1) > 0).all(axis=1)
+    assert 0.25 < from_bank.mean() < 0.75
+    fails_with(invoke("train", "--poses", "procedural:0,x.npy:1", "--out", tmp_path / "r2"),
+               "each source of a mixture needs a positive weight")
+    fails_with(invoke("train", "--poses", tmp_path / "nope.npy", "--out", tmp_path / "r3"),
+               f"pose file {tmp_path / 'nope.npy'} does not exist")
+    fails_with(invoke("train", "--resume", "--out", tmp_path / "run", "--poses",
+                      "procedural"), "--poses cannot be changed on --resume")
+    assert not (tmp_path / "r2").exists() and not (tmp_path / "r3").exists()
+
+
+def test_a_runs_identity_is_unchanged_by_settings_added_later():
+    """Runs recorded before ``poses`` existed keep their id: the default config's hash is
+    the one it had then."""
+    from dataclasses import asdict
+
+    from stickpose.leaderboard.store import config_hash
+
+    assert config_hash(asdict(TrainConfig())) == \
+        "fb206912d13d9bcbabf7f9919e949ed4b31e693671673a7716c9be1d4b7531da"
+    assert config_hash(asdict(TrainConfig(poses="procedural2"))) != \
+        config_hash(asdict(TrainConfig()))

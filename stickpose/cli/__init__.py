@@ -24,6 +24,7 @@ COMMANDS = {
     "leaderboard": "leaderboard.leaderboard",
     "lsp": "lsp.lsp",
     "models": "models.models",
+    "poses": "poses.poses",
     "predict": "runs.predict",
     "report": "runs.report",
     "show": "runs.show",
@@ -70,6 +71,7 @@ def main():
     stickpose generate --suite class --class-dir DIR   the class's own test sets
     stickpose train --suite class --class-dir DIR      train and test on them
     stickpose models                        the model zoo: parameters, FLOPs, latency
+    stickpose poses compare BANK            procedural poses against real ones
     stickpose train --arch ARCH --head HEAD train a model into runs/
     stickpose evaluate RUN                  every decoder and metric on test1-test4
     stickpose train-decoder RUN             fit the fc decoder on a run's heatmaps

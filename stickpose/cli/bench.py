@@ -5,7 +5,8 @@ from pathlib import Path
 
 import click
 
-from .common import CLASS_DIR_OPTION, POSITIVE, SEED, cores, set_names, user_errors
+from .common import (CLASS_DIR_OPTION, POSITIVE, SEED, OutputPath, cores, progress_bars,
+                     set_names, user_errors)
 
 
 @click.group()
@@ -66,3 +67,42 @@ def bench_gmm_command(run, set_name, images):
     from ..bench import bench_gmm
 
     click.echo(bench_gmm(run, set_name, images).to_string(index=False))
+
+
+@bench.command("transfer")
+@CLASS_DIR_OPTION
+@click.option("--out", type=OutputPath("folder"), default=Path("runs/transfer"),
+              show_default=True, help="Folder of the benchmark's runs (kept: run the command "
+              "again after an interruption and it goes on where it stopped).")
+@click.option("--poses", multiple=True, default=("procedural", "procedural2"),
+              show_default=True, help="A pose source to train on, as `train --poses` takes "
+              "it (a mix such as procedural2:0.7,bank.npy:0.3 is one source); repeat it for "
+              "more.")
+@click.option("--epochs", type=POSITIVE, default=30, show_default=True,
+              help="Epochs of 100 steps per run (the cosine schedule ends there).")
+@click.option("--test-count", type=POSITIVE, default=None,
+              help="Images of each test set scored [all: 1000 stickman, 879 class-poses].")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Training seed.")
+@user_errors
+def bench_transfer_command(class_dir, out, poses, epochs, test_count, seed):
+    """The transfer gap of procedural poses: the default model (hourglass/heatmap) and a
+    coordinate-head one (hourglass/integral), trained on each pose source, scored with the
+    class score (lower is better) on stickpose's test1-test4 and on the class's MPII test
+    poses drawn the same way (suite class-poses: same renderer, noise and labels). The gap
+    is how much worse the real poses score. Four runs of about 9 minutes each on 2 cores."""
+    from ..bench import bench_transfer, transfer_entries
+    from ..data.suites import load_suite
+    from ..files import write_atomic
+
+    real = load_suite("class-poses", class_dir)
+    sources = list(dict.fromkeys(poses))
+    settings = {"epochs": epochs, "seed": seed}
+    if test_count:
+        settings["test_count"] = test_count
+    entries = transfer_entries(out, sources, **settings)
+    with progress_bars() as bar:
+        step = bar("transfer", len(entries))
+        table = bench_transfer(entries, real, test_count, progress=lambda name: step(1))
+    click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    write_atomic(out / "transfer.csv", table.to_csv(index=False).encode())
+    click.echo(f"table -> {out / 'transfer.csv'}")

@@ -86,6 +86,16 @@ def record_run_or_warn(engine, run: Path) -> None:
                    f"it with `stickpose train --resume --out {run}`", err=True)
 
 
+def check_input_size(input_size: int, archs) -> None:
+    """``--input-size`` checked against each architecture's rule, named as typed."""
+    from ..models.build import input_size_problem
+
+    for arch in archs:
+        problem = input_size_problem(arch, input_size)
+        if problem:
+            raise click.BadParameter(f"{input_size} {problem}", param_hint="'--input-size'")
+
+
 def user_errors(command):
     """Turn stickpose's user-input errors, and files or folders that cannot be read or
     written (a path under /proc, a full disk, no permission), into a one-line message and

@@ -7,7 +7,7 @@ import click
 
 from ..leaderboard.recipe import SWEEP_SETTINGS
 from ..models.registry import ARCH_MODULES as ARCH_NAMES, HEAD_NAMES
-from .common import (DB_OPTION, INPUT_SIZE, INPUT_SIZE_HELP, POSITIVE, OutputPath,
+from .common import (DB_OPTION, check_input_size, INPUT_SIZE, INPUT_SIZE_HELP, POSITIVE, OutputPath,
                      open_results_store, parse_names, progress_bars, store_url, user_errors)
 
 
@@ -31,7 +31,8 @@ def _board_options(command):
                          help="score (class test score), pck (PCK@0.15), mse or mpjpe."),
             click.option("--arch", help=f"Only this architecture: {', '.join(ARCH_NAMES)}."),
             click.option("--head", help=f"Only this head: {', '.join(HEAD_NAMES)}."),
-            click.option("--data", help="Only runs trained on stickman, class or lsp."),
+            click.option("--data", help="Only runs trained on stickman, class, lsp or the "
+                         "suite file NAME.toml of your own (its NAME)."),
             click.option("--suite", type=click.Choice(["stickman", "class"]),
                          help="Whose test1-test4: stickpose's stickman suite or the class's "
                               "own benchmark [stickman; the bare command prints both]."),
@@ -43,10 +44,12 @@ def _board_options(command):
 
 
 def _comparison(metric, arch, head, data, by_decoder, suite="stickman"):
-    from ..leaderboard.board import comparison, for_suite, load
+    from ..leaderboard.board import check_data, comparison, for_suite, load
 
-    frame = for_suite(load(open_results_store(create=False)), suite)
-    return comparison(frame, metric, arch, head, data, by_decoder, by_data=suite != "stickman")
+    frame = load(open_results_store(create=False))
+    check_data(frame, data)
+    return comparison(for_suite(frame, suite), metric, arch, head, data, by_decoder,
+                      by_data=suite != "stickman")
 
 
 @click.group(invoke_without_command=True)
@@ -132,8 +135,9 @@ def leaderboard_run(archs, heads, seeds, budget, out, **settings):
     except ValueError:
         raise click.BadParameter(f"{seeds!r} is not a list of seeds (integers 0 to 2^32 - 1)",
                                  param_hint="--seeds") from None
-    configs = sweep_configs(parse_names(archs, tuple(ARCH_NAMES), "--archs"),
-                            parse_names(heads, tuple(HEAD_NAMES), "--heads"), seed_list,
+    archs = parse_names(archs, tuple(ARCH_NAMES), "--archs")
+    check_input_size(settings["input_size"], archs)
+    configs = sweep_configs(archs, parse_names(heads, tuple(HEAD_NAMES), "--heads"), seed_list,
                             _duration(budget), **settings)
     engine = open_results_store()                  # a bad --db fails before any training
     with progress_bars() as bar:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import click
 
 from ..models.registry import ARCH_MODULES as ARCH_NAMES, HEAD_NAMES
-from .common import INPUT_SIZE, INPUT_SIZE_HELP, POSITIVE, progress_bars, user_errors
+from .common import (INPUT_SIZE, INPUT_SIZE_HELP, POSITIVE, check_input_size, progress_bars,
+                     user_errors)
 
 
 @click.command()
@@ -25,6 +26,7 @@ def models(input_size, width, archs, heads, repeats):
     from ..models.profile import model_table
 
     load_all()
+    check_input_size(input_size, archs or ARCH_NAMES)
     total = len(archs or ARCH_NAMES) * len(heads or HEAD_NAMES)
     with progress_bars() as bar:
         table = model_table(input_size, width, list(archs), list(heads), repeats,

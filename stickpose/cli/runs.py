@@ -50,9 +50,10 @@ def show(run, dataset, set_name, count, scan, pick):
     per-joint errors by decoder, heatmap grids with every decoder's point, GMM clusters and
     the training curves."""
     from ..data.sets import load_set, render_set, suite_set
-    from ..show import show_run
+    from ..show import show_folder, show_run
     from ..runs import RunDir, load_run_suite
 
+    show_folder(run)                               # before any work
     if dataset:
         images, truth, _ = load_set(dataset, max(scan, count))
     else:

@@ -8,8 +8,8 @@ from click.core import ParameterSource
 
 from ..models.registry import ARCH_MODULES as ARCH_NAMES, HEAD_NAMES
 from .common import (CLASS_DIR_OPTION, DB_OPTION, INPUT_SIZE, INPUT_SIZE_HELP, POSITIVE,
-                     POSITIVE_FLOAT, PROBABILITY, SEED,
-                     OutputPath, open_results_store, record_run_or_warn, say_lsp, user_errors)
+                     POSITIVE_FLOAT, PROBABILITY, SEED, OutputPath, check_input_size,
+                     open_results_store, record_run_or_warn, say_lsp, user_errors)
 
 
 @click.command()
@@ -58,6 +58,9 @@ from .common import (CLASS_DIR_OPTION, DB_OPTION, INPUT_SIZE, INPUT_SIZE_HELP, P
 @click.option("--circles", type=PROBABILITY, help="Override the stream's circles p.")
 @click.option("--squares", type=PROBABILITY, help="Override the stream's squares p.")
 @click.option("--backgrounds", type=PROBABILITY, help="Override the stream's backgrounds p.")
+@click.option("--poses", help="Override the stream's poses: procedural, procedural2, a pose "
+              "bank (.npy/.csv, lsp:DIR), or a mix such as procedural2:0.7,bank.npy:0.3 "
+              "(each pose from a source drawn with those weights).")
 @click.option("--validation-count", type=POSITIVE, default=256, show_default=True,
               help="Validation images scored after each epoch (early stopping, best model).")
 @click.option("--test-count", type=POSITIVE, default=1000, show_default=True,
@@ -87,6 +90,8 @@ def train(out, resume, overwrite, heatmap_stride, **options):
     if options["class_dir"] is not None:
         options["class_dir"] = str(options["class_dir"].resolve())
     config = TrainConfig(heatmap_stride=int(heatmap_stride), **options)
+    if not resume:
+        check_input_size(config.input_size, [config.arch])
     if config.data.startswith("lsp:"):
         say_lsp(config.data)
     if out is None:

@@ -19,7 +19,8 @@ from ..skeleton import (CLASS_COLOURS_RGB, LABEL_CONVENTIONS, NUM_JOINTS, STICKM
 from .backgrounds import ImageFolderBackgrounds, PlatformerScenes, draw_shapes
 from .occlusion import draw_occluders
 from .placement import PLACEMENTS, place
-from .poses import PoseBank, ProceduralPoses, augment_poses, load_pose_bank
+from .poses import (SAMPLERS, PoseBank, PoseMixture, augment_poses, check_pose_sources,
+                    load_pose_source)
 from .render import STYLES, class_labels, draw_stickman, draw_stickman_class
 
 CHUNK_SIZE = 64
@@ -49,7 +50,7 @@ class StickmanConfig:
     placement: str = "stretch"
     margin: float = 0.0          # fraction of the size left empty on each side
     min_scale: float = 0.5       # fit placement: smallest figure, as a share of the frame
-    poses: str = "procedural"    # or the path of a pose bank (.npy / .csv)
+    poses: str = "procedural"    # procedural2, a pose bank (.npy / .csv), or SOURCE:W,...
     pose_rows: tuple[int, int | None] = (0, None)   # a bank's complete poses start:stop
     pose_order: str = "random"   # a bank: random (with replacement) or in_order (image i = pose i)
     pose_mirror: float = 0.0     # augmentation: chance of mirroring a pose (labels follow)
@@ -102,9 +103,11 @@ class StickmanConfig:
         if self.pose_order not in POSE_ORDERS:
             raise ConfigError(f"pose_order {self.pose_order!r} is unknown; expected one of "
                               f"{', '.join(POSE_ORDERS)}")
-        if self.poses == "procedural" and (self.pose_order != "random" or rows != (0, None)):
-            raise ConfigError("pose_rows and pose_order apply to a pose bank, not to "
-                              "procedural poses")
+        sources = check_pose_sources(self.poses)
+        if ((len(sources) > 1 or sources[0][0] in SAMPLERS)
+                and (self.pose_order != "random" or rows != (0, None))):
+            raise ConfigError("pose_rows and pose_order apply to a single pose bank, not to "
+                              f"poses {self.poses!r}")
         if not 0.0 <= self.pose_mirror <= 1.0:
             raise ConfigError(f"pose_mirror probability {self.pose_mirror} is outside [0, 1]")
         if not 0.0 <= self.pose_rotate <= 180.0:
@@ -131,7 +134,10 @@ class StickmanConfig:
         if unknown:
             raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}; "
                               f"known: {', '.join(sorted(known))}")
-        return cls(**values)
+        try:
+            return cls(**values)
+        except ConfigError as error:               # say where the setting was written
+            raise ConfigError(f"{where}: {error}") from None
 
 
 class StickmanGenerator:
@@ -141,8 +147,9 @@ class StickmanGenerator:
         self.config = config
         self.seed = int(seed)
         self.stream = stream
-        self.poses = (ProceduralPoses() if config.poses == "procedural"
-                      else load_pose_bank(config.poses).rows(*config.pose_rows))
+        self.poses = load_pose_source(config.poses)
+        if isinstance(self.poses, PoseBank):
+            self.poses = self.poses.rows(*config.pose_rows)
 
     @cached_property
     def _backgrounds(self) -> PlatformerScenes | ImageFolderBackgrounds:
@@ -208,4 +215,8 @@ class StickmanGenerator:
                     "skipped_incomplete": self.poses.skipped,
                     "rows": f"{start}:{'' if stop is None else stop}",
                     "order": self.config.pose_order}
-        return {"kind": "procedural"}
+        if isinstance(self.poses, PoseMixture):
+            return {"kind": "mixture", "sources": [
+                {"poses": name, "weight": weight}
+                for name, weight in zip(self.poses.names, self.poses.weights)]}
+        return {"kind": self.config.poses}

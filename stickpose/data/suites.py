@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import StickposeError
 from .class_baseline import class_files, resolve
+from .poses import SAMPLERS, split_pose_sources
 from .stickman import StickmanConfig
 
 
@@ -65,19 +66,27 @@ def known_suites() -> list[str]:
 def _spec(name: str, values: dict, defaults: dict, where: str, stream: bool,
           class_files: dict | None) -> SetSpec:
     merged = {**defaults, **values}
-    for key in ("poses", "background_dir"):   # paths in a suite are relative to its file
-        if key in merged:
-            merged[key] = resolve(merged[key], class_files, f"{where} [{name}] {key}")
-        value = merged.get(key)
-        if isinstance(value, str) and value != "procedural" and not Path(value).is_absolute():
-            merged[key] = str(Path(where).parent / value)
+
+    def located(value, key):                   # paths in a suite are relative to its file
+        value = resolve(value, class_files, f"{where} [{name}] {key}")
+        if isinstance(value, str) and value not in SAMPLERS and not value.startswith("lsp:") \
+                and not Path(value).is_absolute():
+            return str(Path(where).parent / value)
+        return value
+    if "background_dir" in merged:
+        merged["background_dir"] = located(merged["background_dir"], "background_dir")
+    if isinstance(merged.get("poses"), str):      # each source of a mixture
+        merged["poses"] = ",".join(
+            located(source, "poses") + ("" if weight is None else f":{weight:g}")
+            for source, weight in split_pose_sources(merged["poses"]))
     seed, count = merged.pop("seed", None), merged.pop("count", None)
     render_size = merged.pop("render_size", None) if stream else None
     if render_size is not None and (not isinstance(render_size, int) or render_size < 32):
         raise SuiteError(f"{where}: stream {name!r} render_size {render_size!r} is not an "
                          "integer >= 32")
-    if not isinstance(seed, int):
-        raise SuiteError(f"{where}: set {name!r} needs an integer seed, got {seed!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
+        raise SuiteError(f"{where}: set {name!r} needs an integer seed from 0 to 2^32 - 1, "
+                         f"got {seed!r}")
     if not stream and (not isinstance(count, int) or count < 1):
         raise SuiteError(f"{where}: set {name!r} needs a positive integer count, got {count!r}")
     config = StickmanConfig.from_dict(merged, where=f"{where} [{name}]")

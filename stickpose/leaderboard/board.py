@@ -64,6 +64,17 @@ def _check(value, known, what: str) -> None:
         raise StickposeError(f"unknown {what} {value!r}; known: {', '.join(known) or 'none'}")
 
 
+def _trained_on(data: str) -> str:
+    return "lsp" if data.startswith("lsp:") else data
+
+
+def check_data(frame: pd.DataFrame, data: str | None) -> None:
+    """An error unless ``data`` is stickman, class, lsp or what a recorded run trained on
+    (a user's own suite's name)."""
+    _check(data, list(dict.fromkeys(["stickman", "class", "lsp",
+                                     *frame["data"].map(_trained_on)])), "data")
+
+
 def comparison(frame: pd.DataFrame, metric: str = "score", arch: str | None = None,
                head: str | None = None, data: str | None = None,
                decoders: bool = False, by_data: bool = False) -> pd.DataFrame:
@@ -77,14 +88,13 @@ def comparison(frame: pd.DataFrame, metric: str = "score", arch: str | None = No
     _check(metric, METRICS, "metric")
     _check(arch, ARCH_MODULES, "architecture")
     _check(head, HEAD_NAMES, "head")
-    _check(data, ("stickman", "class", "lsp"), "data")
     rows = frame[(frame["metric"] == metric) & frame["set"].isin(SETS)]
     if arch:
         rows = rows[rows["arch"] == arch]
     if head:
         rows = rows[rows["head"] == head]
     if data:
-        rows = rows[rows["data"].map(lambda d: "lsp" if d.startswith("lsp:") else d) == data]
+        rows = rows[rows["data"].map(_trained_on) == data]
     if not decoders:
         rows = rows[rows["decoder"].isin(HEAD_OUTPUTS)]
     keys = ["arch", "head"] + (["data"] if by_data else []) + (["decoder"] if decoders else [])

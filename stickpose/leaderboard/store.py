@@ -29,6 +29,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 from .. import __version__
 from ..errors import StickposeError
 from ..files import check_stop
+from ..runs import LATER_SETTINGS
 
 SCHEMA_VERSION = 2
 ENVIRONMENT = "STICKPOSE_DB"
@@ -82,8 +83,9 @@ def default_url() -> str:
     return f"sqlite:///{base / 'stickpose' / 'leaderboard.sqlite'}"
 
 
-def as_url(value: str) -> str:
+def as_url(value: str | Path) -> str:
     """A store as users type it: an SQLAlchemy URL, or a plain file path (a SQLite file)."""
+    value = str(value)
     return value if "://" in value else f"sqlite:///{Path(value).expanduser().absolute()}"
 
 
@@ -212,7 +214,10 @@ def git_commit() -> str | None:
 
 
 def config_hash(config: dict) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+    """The hash of a run's settings (those added later left out at their former value)."""
+    kept = {k: v for k, v in config.items()
+            if not (k in LATER_SETTINGS and v == LATER_SETTINGS[k])}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()
 
 
 def training_data(config: dict) -> str:

@@ -10,6 +10,18 @@ from ..registry import RegistryError
 from .registry import ARCHS, HEADS, load_all
 
 
+def input_size_problem(arch: str, input_size: int) -> str | None:
+    """Why ``input_size`` pixels do not suit ``arch`` (its down-sampling needs a multiple
+    of its divisor, at least 32), or None."""
+    load_all()
+    divisor = ARCHS.get(arch).divisor
+    if input_size >= 32 and input_size % divisor == 0:
+        return None
+    examples = [n * divisor for n in range(1, 20) if n * divisor >= 32][:5]
+    return (f"does not work with {arch}: use a multiple of {divisor} of at least 32, e.g. "
+            f"{', '.join(map(str, examples))}")
+
+
 def build_model(arch: str, head: str, input_size: int, width: int = 32, depth: int = 1,
                 heatmap_stride: int = HEATMAP_STRIDE, deconv: bool = False, **arch_options):
     """A named ``keras.Model``: images ``(B, S, S, 3)`` float in [0, 1] -> a dict of outputs
@@ -24,12 +36,9 @@ def build_model(arch: str, head: str, input_size: int, width: int = 32, depth: i
     for name, value in (("width", width), ("depth", depth), ("heatmap_stride", heatmap_stride)):
         if not isinstance(value, int) or value < 1:
             raise RegistryError(f"{name} {value!r} must be a positive integer")
-    if input_size < 32 or input_size % architecture_.divisor:
-        examples = [n * architecture_.divisor for n in range(1, 20)
-                    if n * architecture_.divisor >= 32][:5]
-        raise RegistryError(f"input size {input_size} does not work with {arch}: use a "
-                            f"multiple of {architecture_.divisor} of at least 32, e.g. "
-                            f"{', '.join(map(str, examples))}")
+    problem = input_size_problem(arch, input_size)
+    if problem:
+        raise RegistryError(f"input size {input_size} {problem}")
     if heatmap_stride not in (1, 2, 4, 8, 16):
         raise RegistryError(f"heatmap stride {heatmap_stride} must be 1, 2, 4, 8 or 16")
     inputs = keras.Input((input_size, input_size, 3), name="image")

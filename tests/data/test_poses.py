@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from stickpose.data.poses import (ANGLE_LIMITS, BONES, PoseFileError, ProceduralPoses,
-                                  load_pose_bank)
+from stickpose.data.poses import (ANGLE_LIMITS, ANGLES, BONES, SAMPLERS, PoseFileError,
+                                  ProceduralPoses, check_pose_sources, load_pose_bank,
+                                  load_pose_source, split_pose_sources)
 
 
 def _length(joints, a, b):
@@ -174,3 +175,63 @@ def test_pose_augmentation_mirrors_rotates_and_jitters(rng):
     extent = (poses.max(axis=1) - poses.min(axis=1)).max(axis=1)
     moved = np.linalg.norm(jittered - poses, axis=-1) / extent[:, None]
     assert 0.01 < moved.mean() < 0.04                       # about 0.02 * sqrt(pi / 2)
+
+
+def test_the_procedural_sampler_that_draws_the_test_sets_never_changes():
+    """stickpose's own test sets are drawn from ``procedural``: its poses for a seed are
+    fixed (the hash was taken before ``procedural2`` and mixtures were added)."""
+    import hashlib
+
+    poses = SAMPLERS["procedural"].sample(np.random.default_rng(0), 256)
+    assert hashlib.sha256(poses.tobytes()).hexdigest() == \
+        "43e789ab89a03f12e54fefe0a2254d6538df955689ee1523a7b905ce29871f60"
+
+
+def test_procedural2_has_the_proportions_it_states():
+    """The head is 1.42 times and the hips 1.35 times as long as in ``procedural``, and the
+    elbows are never piled up at straight."""
+    rng = np.random.default_rng(3)
+    one, two = (SAMPLERS[name].sample_bones(rng, 20000) for name in ("procedural",
+                                                                     "procedural2"))
+    assert two["head"].mean() / one["head"].mean() == pytest.approx(1.42, rel=0.02)
+    assert two["hip"].mean() / one["hip"].mean() == pytest.approx(1.35, rel=0.02)
+    elbows = SAMPLERS["procedural2"].sample_angles(rng, 20000)[:, ANGLES.index("l_elbow")]
+    straight = SAMPLERS["procedural"].sample_angles(rng, 20000)[:, ANGLES.index("l_elbow")]
+    assert (elbows == 0).mean() < 0.001 < 0.05 < (straight == 0).mean()
+
+
+@pytest.mark.parametrize("text, parts", [
+    ("procedural", [("procedural", None)]),
+    ("procedural:0.5,bank.npy:0.5", [("procedural", 0.5), ("bank.npy", 0.5)]),
+    ("lsp:/data/lsp", [("lsp:/data/lsp", None)]),
+    ("procedural2:3, lsp:/data/lsp:1", [("procedural2", 3.0), ("lsp:/data/lsp", 1.0)]),
+])
+def test_pose_sources_are_split_with_their_weights(text, parts):
+    assert split_pose_sources(text) == parts
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "poses is empty"),
+    ("procedural:0.5,bank.npy", "needs a positive weight"),
+    ("procedural:0,bank.npy:1", "got procedural:0"),
+    ("procedural:-1,bank.npy:1", "got procedural:-1"),
+    ("procedural:nan,bank.npy:1", "needs a positive weight"),
+])
+def test_bad_pose_mixtures_are_named(text, message):
+    with pytest.raises(PoseFileError, match=message):
+        check_pose_sources(text)
+
+
+def test_a_mixture_draws_each_source_with_its_weight(tmp_path):
+    """A bank of one pose far from any procedural one: a quarter of the mixture's poses are
+    it, and the same seed gives the same poses."""
+    marker = np.full((1, 16, 2), 1000.0)
+    marker[0, :, 0] += np.arange(16)
+    np.save(tmp_path / "bank.npy", marker)
+    mixture = load_pose_source(f"procedural2:3,{tmp_path / 'bank.npy'}:1")
+    assert mixture.weights == (0.75, 0.25)
+    poses = mixture.sample(np.random.default_rng(0), 4000)
+    from_bank = (poses == marker[0]).all(axis=(1, 2))
+    assert abs(from_bank.mean() - 0.25) < 0.03
+    np.testing.assert_array_equal(poses, mixture.sample(np.random.default_rng(0), 4000))
+    assert np.isfinite(poses[~from_bank]).all() and (poses[~from_bank] < 100).all()

@@ -94,6 +94,18 @@ def test_filters_that_match_nothing(filled):
     assert "no recorded results match these filters" in output
 
 
+def test_data_filter_knows_a_users_own_suite(filled):
+    """A run trained on the user's suite file mine.toml, scored on stickman's test1, is
+    found with ``--data mine``, the name its data is recorded under."""
+    url, engine = filled
+    record(engine, config("unet", "scalar", suite="/somewhere/mine.toml"), None,
+           {"test1": {"score": 0.5, "images": 100}}, "coordinates")
+    output = invoke("leaderboard", "--db", url, "--data", "mine").output
+    assert "unet" in output and "0.500" in output and "resnet" not in output, output
+    fails_with(invoke("leaderboard", "--db", url, "--data", "yours"),
+               "unknown data 'yours'; known: stickman, class, lsp, mine")
+
+
 def test_export_round_trip_and_import_without_duplicates(filled, tmp_path):
     url, engine = filled
     result = invoke("leaderboard", "--db", url, "export", tmp_path / "out")
