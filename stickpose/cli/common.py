@@ -13,6 +13,10 @@ import click
 POSITIVE = click.IntRange(min=1)
 PROBABILITY = click.FloatRange(0.0, 1.0)
 POSITIVE_FLOAT = click.FloatRange(min=0.0, min_open=True)
+POSES_HELP = ("procedural (the sampler of stickpose's test sets), procedural2 (tuned against "
+              "real poses), a pose bank (.npy/.csv of (N,16,2) or 32 numbers a row, lsp:DIR), "
+              "or a mix such as procedural2:0.7,bank.npy:0.3 (each pose from a source drawn "
+              "with those weights)")
 SEED = click.IntRange(0, 2**32 - 1)      # what NumPy's and Keras' seeding accept
 INPUT_SIZE = click.IntRange(min=32)
 IMAGE_SIZE = click.IntRange(32, 4096)     # data.stickman's MIN_SIZE, MAX_SIZE (a test checks)

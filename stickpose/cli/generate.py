@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from .common import (CLASS_DIR_OPTION, IMAGE_SIZE, PROBABILITY, SEED, OutputPath, cores,
+from .common import (CLASS_DIR_OPTION, IMAGE_SIZE, POSES_HELP, PROBABILITY, SEED, OutputPath, cores,
                      progress_bars, user_errors)
 
 
@@ -29,7 +29,7 @@ from .common import (CLASS_DIR_OPTION, IMAGE_SIZE, PROBABILITY, SEED, OutputPath
 @click.option("--background-dir", type=click.Path(path_type=Path),
               help="Crop backgrounds from your own images instead of procedural scenes.")
 @click.option("--poses", default="procedural", show_default=True,
-              help="'procedural', or a pose bank: .npy/.csv of (N,16,2) or 32 numbers a row.")
+              help=f"Where the poses come from: {POSES_HELP}.")
 @click.option("--placement", type=click.Choice(["stretch", "fit"]), default="stretch",
               show_default=True, help="stretch: bounding box fills the frame (class "
               "benchmark); fit: aspect kept, random scale and position.")

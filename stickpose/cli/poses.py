@@ -3,11 +3,7 @@ from __future__ import annotations
 
 import click
 
-from .common import POSITIVE, SEED, OutputPath, user_errors
-
-SOURCES_HELP = ("procedural (the sampler that draws stickpose's test sets), procedural2 (the "
-                "sampler tuned against real poses), a pose bank (.npy/.csv of (N,16,2) or 32 "
-                "numbers a row, lsp:DIR), or a mix such as procedural2:0.7,bank.npy:0.3")
+from .common import POSES_HELP, POSITIVE, SEED, OutputPath, user_errors
 
 
 @click.group()
@@ -18,7 +14,7 @@ def poses():
 @poses.command("compare")
 @click.argument("bank")
 @click.option("--against", default="procedural", show_default=True,
-              help=f"The poses compared with BANK: {SOURCES_HELP}.")
+              help=f"The poses compared with BANK: {POSES_HELP}.")
 @click.option("--count", type=POSITIVE, default=10000, show_default=True,
               help="Poses drawn from a sampler or a mix (a single bank gives all its poses).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of those draws.")

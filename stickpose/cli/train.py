@@ -8,7 +8,7 @@ from click.core import ParameterSource
 
 from ..models.registry import ARCH_MODULES as ARCH_NAMES, HEAD_NAMES
 from .common import (CLASS_DIR_OPTION, DB_OPTION, INPUT_SIZE, INPUT_SIZE_HELP, POSITIVE,
-                     POSITIVE_FLOAT, PROBABILITY, SEED, OutputPath, check_input_size,
+                     POSES_HELP, POSITIVE_FLOAT, PROBABILITY, SEED, OutputPath, check_input_size,
                      open_results_store, record_run_or_warn, say_lsp, user_errors)
 
 
@@ -58,9 +58,7 @@ from .common import (CLASS_DIR_OPTION, DB_OPTION, INPUT_SIZE, INPUT_SIZE_HELP, P
 @click.option("--circles", type=PROBABILITY, help="Override the stream's circles p.")
 @click.option("--squares", type=PROBABILITY, help="Override the stream's squares p.")
 @click.option("--backgrounds", type=PROBABILITY, help="Override the stream's backgrounds p.")
-@click.option("--poses", help="Override the stream's poses: procedural, procedural2, a pose "
-              "bank (.npy/.csv, lsp:DIR), or a mix such as procedural2:0.7,bank.npy:0.3 "
-              "(each pose from a source drawn with those weights).")
+@click.option("--poses", help=f"Override the training stream's poses: {POSES_HELP}.")
 @click.option("--validation-count", type=POSITIVE, default=256, show_default=True,
               help="Validation images scored after each epoch (early stopping, best model).")
 @click.option("--test-count", type=POSITIVE, default=1000, show_default=True,
