@@ -210,6 +210,9 @@ class RunDir:
         return (self / self.CONFIG).is_file()
 
     def config(self) -> TrainConfig:
+        if not self.path.exists():
+            raise RunError(f"run {self.path} does not exist; train one with `stickpose train "
+                           "--out RUN`")
         if not self.is_run():
             raise RunError(f"{self.path} is not a stickpose run (no {self.CONFIG}); train one "
                            "with `stickpose train --out RUN`")

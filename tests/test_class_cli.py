@@ -169,7 +169,7 @@ def test_relative_class_dir_and_unusual_files(class_dir, tmp_path, monkeypatch):
     (tmp_path / "D" / "Test1" / "0.png").write_bytes(cv2_png)
     run_dir = tmp_path / "no-run"
     fails_with(invoke("evaluate", run_dir, "--dataset", tmp_path / "D" / "Test1"),
-               "is not a stickpose run")
+               "does not exist; train one")
     from stickpose.data.class_format import ClassSetError, load_class_set
     with pytest.raises(ClassSetError, match="has no labels: expected"):
         load_class_set(tmp_path / "D" / "Test1")

@@ -191,7 +191,7 @@ def test_worker_count_does_not_change_the_bytes(run, tmp_path):
     (["--minutes", "-1"], "'--minutes': -1.0 is not in the range x>0.0"),
     (["--resume", "--overwrite", "--out", "x"], "give one"),
     (["--seed", "-1"], "'--seed': -1 is not in the range 0<=x<=4294967295"),
-    (["--resume", "--out", "x", "--steps", "3"], "--steps cannot be changed on --resume"),
+    (["--resume", "--out", "x", "--steps", "3"], "cannot resume x: no config.json there"),
     (["--epochs", "0"], "0 is not in the range x>=1"),
     (["--resume"], "--resume needs --out RUN"),
     (["--resume", "--out", "nowhere"], "cannot resume nowhere: no config.json there"),

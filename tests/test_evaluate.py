@@ -148,7 +148,7 @@ def test_bad_input(heatmap_run, dataset, tmp_path):
     no_model.mkdir()
     shutil.copy(heatmap_run / "config.json", no_model / "config.json")
     fails_with(invoke("evaluate", no_model), "has no model (best.keras)")
-    fails_with(invoke("evaluate", tmp_path / "nothing"), "is not a stickpose run")
+    fails_with(invoke("evaluate", tmp_path / "nothing"), "does not exist; train one")
     fourteen = tmp_path / "fourteen"
     shutil.copytree(dataset, fourteen)
     np.save(fourteen / "keypoints.npy", np.zeros((12, 14, 2), np.float32))

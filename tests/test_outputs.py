@@ -27,6 +27,9 @@ COMMANDS = {
                                  "scalar", "--out", "{out}"],
     ("leaderboard plot", "out"): ["leaderboard", "plot", "--out", "{out}"],
     ("leaderboard export", "folder"): ["leaderboard", "export", "{out}"],
+    ("poses compare", "out"): ["poses", "compare", "procedural", "--count", 10, "--out", "{out}"],
+    ("bench transfer", "out"): ["bench", "transfer", "--class-dir", "{tmp}/class", "--out",
+                                "{out}"],
     ("lsp score", "out"): ["lsp", "score", "{tmp}/p.mat", "{tmp}/joints.mat", "--out",
                            "{out}"],
 }

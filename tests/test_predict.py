@@ -105,7 +105,7 @@ def test_a_folder_predicts_its_images_and_nothing_readable_is_an_error(tiny_run,
 def test_predict_bad_input(tiny_run, tmp_path):
     result = CliRunner().invoke(main, ["predict", str(tmp_path / "x.png"), "--run",
                                        str(tmp_path / "nowhere")])
-    assert result.exit_code == 1 and "is not a stickpose run" in result.output
+    assert result.exit_code == 1 and "does not exist; train one" in result.output
     scalar = tmp_path / "scalar"
     train(TrainConfig(arch="resnet", head="scalar", input_size=32, width=8, batch_size=8,
                       steps_per_epoch=2, epochs=1, validation_count=16, test_count=16),
@@ -132,7 +132,7 @@ def test_show_writes_every_view(tiny_run, tmp_path):
     result = CliRunner().invoke(main, ["show", str(tiny_run), "--scan", "8", "--pick", "99"])
     assert result.exit_code == 2 and "image 99 is outside the 16 images" in result.output
     result = CliRunner().invoke(main, ["show", str(tmp_path / "nothing")])
-    assert result.exit_code == 1 and "is not a stickpose run" in result.output
+    assert result.exit_code == 1 and "does not exist; train one" in result.output
 
 
 def test_heatmap_view_puts_points_on_their_pixels():

@@ -219,7 +219,7 @@ def test_training_on_a_mix_of_pose_sources(tmp_path):
     from stickpose.data.stickman import StickmanGenerator
     from stickpose.data.suites import load_suite
     from stickpose.runs import stream_config
-    from tests.cli_helpers import fails_with, invoke
+    from tests.cli_helpers import fails_with, invoke, ok
 
     bank = tmp_path / "bank.npy"
     marker = np.stack([np.arange(16.0), np.arange(16.0) ** 1.5], axis=1)[None]
@@ -240,7 +240,10 @@ def test_training_on_a_mix_of_pose_sources(tmp_path):
     fails_with(invoke("train", "--poses", tmp_path / "nope.npy", "--out", tmp_path / "r3"),
                f"pose file {tmp_path / 'nope.npy'} does not exist")
     fails_with(invoke("train", "--resume", "--out", tmp_path / "run", "--poses",
-                      "procedural"), "--poses cannot be changed on --resume")
+                      "procedural"), "--poses cannot be changed on --resume (the run has "
+                                     f"'procedural2:1,{bank}:1', not 'procedural')")
+    ok(invoke("train", "--resume", "--out", tmp_path / "run", "--arch", "resnet", "--db",
+              tmp_path / "s.db"))                          # the run's own value: accepted
     assert not (tmp_path / "r2").exists() and not (tmp_path / "r3").exists()
 
 

@@ -95,7 +95,9 @@ def bench_transfer_command(class_dir, out, poses, epochs, test_count, seed):
     from ..files import write_atomic
 
     real = load_suite("class-poses", class_dir)
-    sources = list(dict.fromkeys(poses))
+    from ..data.poses import absolute_pose_sources
+
+    sources = list(dict.fromkeys(absolute_pose_sources(source) for source in poses))
     settings = {"epochs": epochs, "seed": seed}
     if test_count:
         settings["test_count"] = test_count

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from .common import POSES_HELP, POSITIVE, SEED, OutputPath, user_errors
+from .common import POSES_HELP, SEED, OutputPath, user_errors
 
 
 @click.group()
@@ -15,7 +15,7 @@ def poses():
 @click.argument("bank")
 @click.option("--against", default="procedural", show_default=True,
               help=f"The poses compared with BANK: {POSES_HELP}.")
-@click.option("--count", type=POSITIVE, default=10000, show_default=True,
+@click.option("--count", type=click.IntRange(1, 1_000_000), default=10000, show_default=True,
               help="Poses drawn from a sampler or a mix (a single bank gives all its poses).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of those draws.")
 @click.option("--out", type=OutputPath("file", ".png"),
@@ -38,14 +38,15 @@ def compare(bank, against, count, seed, out, fmt):
     from ..data.pose_stats import compare_features, comparison_figure, source_poses
     from ..files import write_atomic
 
-    reference = source_poses(bank, count, seed)
-    mine = source_poses(against, count, seed)
+    reference, about_bank = source_poses(bank, count, seed)
+    mine, about_mine = source_poses(against, count, seed)
     table = compare_features(mine, reference)
     shown = table.drop(columns="meaning").rename(columns={
         "reference mean": "bank mean", "reference std": "bank std", "distance": "W",
         "distance / spread": "W/σ"})
-    click.echo(f"mean, std: {len(mine)} poses of {against}; bank: {len(reference)} poses of "
-               f"{bank}. W/σ summed over the features: {table['distance / spread'].sum():.3f}")
+    click.echo(f"mean, std: {about_mine}\nbank: {about_bank}\nW/σ summed over the features: "
+               f"{table['distance / spread'].sum():.3f} (n/a: a feature the poses do not "
+               "vary in)")
     if fmt == "csv":
         click.echo(shown.to_csv(index=False), nl=False)
     elif fmt == "json":

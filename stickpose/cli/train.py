@@ -81,12 +81,15 @@ def train(out, resume, overwrite, heatmap_stride, **options):
     Writes the run directory (config, best model, history, curves, predictions, test1-4
     evaluation), records the evaluation in the results store and prints it.
     """
+    from ..data.poses import absolute_pose_sources
     from ..files import check_writable
-    from ..runs import TrainConfig
+    from ..runs import RunDir, TrainConfig
     from ..train import prepare, train as run_training
 
     if options["class_dir"] is not None:
         options["class_dir"] = str(options["class_dir"].resolve())
+    if options["poses"] is not None:                 # kept in config.json: resumable anywhere
+        options["poses"] = absolute_pose_sources(options["poses"])
     config = TrainConfig(heatmap_stride=int(heatmap_stride), **options)
     if not resume:
         check_input_size(config.input_size, [config.arch])
@@ -99,14 +102,18 @@ def train(out, resume, overwrite, heatmap_stride, **options):
     if resume and overwrite:
         raise click.UsageError("--resume continues a run, --overwrite starts it again: "
                                "give one")
-    if resume:
+    if resume and RunDir(out).is_run():
         context = click.get_current_context()
-        given = [p.opts[0] for p in context.command.params
-                 if p.name in ("heatmap_stride", *options) and p.name != "class_dir"
-                 and context.get_parameter_source(p.name) == ParameterSource.COMMANDLINE]
-        if given:
-            raise click.UsageError(f"{given[0]} cannot be changed on "
-                                   "--resume: the run continues with its own settings "
+        own = RunDir(out).config()
+        changed = [(p.opts[0], p.name) for p in context.command.params
+                   if p.name in ("heatmap_stride", *options) and p.name != "class_dir"
+                   and context.get_parameter_source(p.name) == ParameterSource.COMMANDLINE
+                   and getattr(config, p.name) != getattr(own, p.name)]
+        if changed:
+            option, name = changed[0]
+            raise click.UsageError(f"{option} cannot be changed on --resume (the run has "
+                                   f"{getattr(own, name)!r}, not {getattr(config, name)!r}): "
+                                   "the run continues with its own settings "
                                    "(config.json); start a new run to change them")
     prepare(config, out, resume, overwrite)            # refusals before any work
     check_writable(out)                       # the default --out (a given one is checked)

@@ -53,8 +53,7 @@ def _length(poses, a, b):
 def _angle(u, v):
     """Angles in degrees between vectors ``(n, 2)``; NaN where one has no length."""
     norms = np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cosine = np.where(norms > 0, (u * v).sum(-1) / norms, np.nan)
+    cosine = np.where(norms > 0, (u * v).sum(-1) / norms, np.nan)
     return np.degrees(np.arccos(np.clip(cosine, -1, 1)))
 
 
@@ -75,8 +74,13 @@ def _crossings(poses) -> np.ndarray:
 def pose_features(poses: np.ndarray) -> pd.DataFrame:
     """One row per pose ``(n, 16, 2)``, one column per entry of ``FEATURES``. Each side's
     elbow, knee, hip and shoulder counts as a sample of its feature (both sides pooled),
-    so those columns hold lists of two values; ``compare_features`` flattens them."""
-    poses = np.asarray(poses, np.float64)
+    so those columns hold lists of two values; ``compare_features`` flattens them. A value
+    that cannot be measured (a torso of no length, say) is NaN."""
+    with np.errstate(all="ignore"):
+        return _pose_features(np.asarray(poses, np.float64))
+
+
+def _pose_features(poses: np.ndarray) -> pd.DataFrame:
     torso = _length(poses, PELVIS, THORAX)
     torso = np.where(torso > 0, torso, np.nan)
     trunk = poses[:, THORAX] - poses[:, PELVIS]
@@ -99,12 +103,11 @@ def pose_features(poses: np.ndarray) -> pd.DataFrame:
     columns["neck angle"] = 180 - _angle(trunk, poses[:, HEAD_TOP] - poses[:, THORAX])
     columns["trunk tilt"] = _angle(trunk, np.array([[0.0, -1.0]]))
     extent = poses.max(axis=1) - poses.min(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        columns["aspect ratio"] = np.log2(extent[:, 0] / extent[:, 1])
-        for name, chains in (("arm", _ARMS), ("leg", _LEGS)):
-            lengths = np.stack([_length(poses, r, m) + _length(poses, m, e)
-                                for r, m, e in chains], axis=1)
-            columns[f"{name} foreshortening"] = lengths.min(1) / lengths.max(1)
+    columns["aspect ratio"] = np.log2(extent[:, 0] / extent[:, 1])
+    for name, chains in (("arm", _ARMS), ("leg", _LEGS)):
+        lengths = np.stack([_length(poses, r, m) + _length(poses, m, e)
+                            for r, m, e in chains], axis=1)
+        columns[f"{name} foreshortening"] = lengths.min(1) / lengths.max(1)
     columns["crossing limbs"] = _crossings(poses)
     return pd.DataFrame({name: list(columns[name]) if np.ndim(columns[name]) == 2
                          else columns[name] for name in FEATURES})
@@ -116,15 +119,19 @@ def _values(frame: pd.DataFrame, name: str) -> np.ndarray:
     return values[np.isfinite(values)]
 
 
-def source_poses(text: str, count: int, seed: int = 0) -> np.ndarray:
+def source_poses(text: str, count: int, seed: int = 0) -> tuple[np.ndarray, str]:
     """The poses a ``poses`` setting gives (``data.poses.load_pose_source``): every complete
-    pose of a single bank, else ``count`` poses drawn with ``seed``."""
+    pose of a single bank, else ``count`` poses drawn with ``seed``; and a description
+    ("7696 complete poses of FILE (4304 rows skipped: a joint missing)")."""
     from .poses import PoseBank, load_pose_source
 
     source = load_pose_source(text)
     if isinstance(source, PoseBank):
-        return source.poses
-    return source.sample(np.random.default_rng(seed), count)
+        skipped = (f" ({source.skipped} rows skipped: a joint missing or all at one point)"
+                   if source.skipped else "")
+        return source.poses, f"{len(source.poses)} complete poses of {text}{skipped}"
+    return (source.sample(np.random.default_rng(seed), count),
+            f"{count} poses of {text} (seed {seed})")
 
 
 def compare_features(poses: np.ndarray, reference: np.ndarray) -> pd.DataFrame:
@@ -137,15 +144,21 @@ def compare_features(poses: np.ndarray, reference: np.ndarray) -> pd.DataFrame:
     rows = []
     for name, (meaning, unit) in FEATURES.items():
         a, b = _values(mine, name), _values(theirs, name)
-        distance = wasserstein_distance(a, b) if len(a) and len(b) else np.nan
-        spread = b.std() if len(b) else np.nan
+        if len(a) < 2 or len(b) < 2:                       # nothing to compare: n/a
+            rows.append({"feature": name, "unit": unit, "meaning": meaning})
+            continue
+        distance, spread = wasserstein_distance(a, b), b.std()
+        flat = spread <= 1e-9 * max(1.0, abs(b.mean()))   # a bank of one pose, repeated
         rows.append({"feature": name, "unit": unit, "mean": a.mean(), "std": a.std(),
                      "reference mean": b.mean(), "reference std": spread,
                      "distance": distance,
-                     "distance / spread": distance / spread if spread > 0 else np.nan,
+                     "distance / spread": np.nan if flat else distance / spread,
                      "meaning": meaning})
-    return (pd.DataFrame(rows).sort_values("distance / spread", ascending=False,
-                                           na_position="last").reset_index(drop=True))
+    columns = ["feature", "unit", "mean", "std", "reference mean", "reference std",
+               "distance", "distance / spread", "meaning"]
+    table = pd.DataFrame(rows, columns=columns)
+    return table.sort_values("distance / spread", ascending=False,
+                             na_position="last").reset_index(drop=True)
 
 
 def comparison_figure(poses: np.ndarray, reference: np.ndarray, label: str,

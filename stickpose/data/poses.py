@@ -6,6 +6,7 @@ pointing down (image orientation); placement (``placement.py``) maps them into t
 from __future__ import annotations
 
 from dataclasses import dataclass
+import re
 import warnings
 from pathlib import Path
 
@@ -338,14 +339,21 @@ def load_pose_bank(path: str | Path) -> PoseBank:
     """
     if str(path).startswith("lsp:"):
         from .lsp import lsp_pose_bank
+        if not str(path)[4:].strip():
+            raise PoseFileError(f"poses {str(path)!r} names no folder; expected lsp:DIR")
         poses, skipped = lsp_pose_bank(str(path)[4:])
         return PoseBank(poses.astype(np.float64), skipped=skipped, source=str(path))
     path = Path(path)
+    if path.is_dir():
+        raise PoseFileError(f"pose file {path} is a folder; expected a .npy or .csv file")
     if not path.is_file():
-        raise PoseFileError(f"pose file {path} does not exist")
+        known = "" if path.suffix.lower() in (".npy", ".csv") else (
+            f" (and it is not a sampler: {', '.join(SAMPLERS)}; a mix is SOURCE:WEIGHT,...)")
+        raise PoseFileError(f"pose file {path} does not exist{known}")
     try:
         if path.suffix.lower() == ".npy":
-            array = np.load(path, allow_pickle=False)
+            from ..files import load_array
+            array = load_array(path, "pose file", PoseFileError)
         elif path.suffix.lower() == ".csv":
             with path.open() as stream:
                 first = stream.readline()
@@ -375,9 +383,12 @@ def load_pose_bank(path: str | Path) -> PoseBank:
     # row holding one, so its test sets are the rows left in order)
     flagged = (array == -1).any(axis=2) if class_layout else (array == -1).all(axis=2)
     missing = flagged | ~np.isfinite(array).all(axis=2)   # (N, 16)
-    complete = ~missing.any(axis=1)
+    with np.errstate(all="ignore"):                       # a pose with no extent is no pose
+        extent = np.nanmax(array, axis=1) - np.nanmin(array, axis=1)
+    complete = ~missing.any(axis=1) & np.isfinite(extent).all(axis=1) & (extent > 0).any(axis=1)
     if not complete.any():
-        raise PoseFileError(f"pose file {path} has no complete pose among {len(array)} rows")
+        raise PoseFileError(f"pose file {path} has no complete pose among {len(array)} rows "
+                            "(a joint at -1 or not a number, or all joints at one point)")
     return PoseBank(array[complete], skipped=int((~complete).sum()), source=str(path))
 
 
@@ -404,15 +415,18 @@ class PoseMixture:
 def split_pose_sources(text: str) -> list[tuple[str, float | None]]:
     """``"procedural:0.5,bank.npy:0.5"`` -> ``[("procedural", 0.5), ("bank.npy", 0.5)]``;
     a source without ``:WEIGHT`` gets ``None`` (a single source needs none). ``lsp:DIR``
-    and ``class:NAME`` keep their own colon."""
+    and ``class:NAME`` keep their own colon; spaces around names and weights are dropped."""
     parts = []
     for part in str(text).split(","):
         head, _, tail = part.strip().rpartition(":")
-        try:
-            weight = float(tail) if head else None
-        except ValueError:
-            weight = None
-        parts.append((head, weight) if weight is not None else (part.strip(), None))
+        weight = None
+        if head and re.fullmatch(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*|\s*[-+]?"
+                                 r"(nan|inf)\s*", tail, re.IGNORECASE):
+            weight = float(tail)
+        elif head.strip() in SAMPLERS:
+            raise PoseFileError(f"poses {text!r}: weight {tail.strip()!r} of {head.strip()} "
+                                "is not a number")
+        parts.append((head.strip(), weight) if weight is not None else (part.strip(), None))
     return parts
 
 
@@ -426,13 +440,29 @@ def check_pose_sources(text: str) -> list[tuple[str, float]]:
             raise PoseFileError("poses is empty; expected 'procedural', 'procedural2', a pose "
                                 "file, or a mixture such as 'procedural:0.5,FILE:0.5'")
         return [(parts[0][0], 1.0)]
-    for name, weight in parts:
-        if not name or weight is None or not np.isfinite(weight) or weight <= 0:
+    for index, (name, weight) in enumerate(parts):
+        if not name:
+            raise PoseFileError(f"poses {text!r}: source {index + 1} is empty (a ',' too many?)")
+        if weight is None or not np.isfinite(weight) or weight <= 0:
+            typed = str(text).split(",")[index].strip()
             raise PoseFileError(f"poses {text!r}: each source of a mixture needs a positive "
-                                f"weight, as in 'procedural:0.5,FILE:0.5' (got {name or '?'}"
-                                f"{'' if weight is None else f':{weight:g}'})")
+                                f"weight (a finite number), as in 'procedural:0.5,FILE:0.5' "
+                                f"(got {typed})")
     total = sum(weight for _, weight in parts)
     return [(name, weight / total) for name, weight in parts]
+
+
+def absolute_pose_sources(text: str) -> str:
+    """``text`` with every pose file (and ``lsp:DIR``) made absolute, for settings kept in a
+    run's config, which may be resumed from another folder."""
+    def absolute(name):
+        if name in SAMPLERS or name.startswith("class:"):
+            return name
+        if name.startswith("lsp:"):
+            return "lsp:" + str(Path(name[4:]).expanduser().absolute())
+        return str(Path(name).expanduser().absolute())
+    return ",".join(absolute(name) + ("" if weight is None else f":{weight:g}")
+                    for name, weight in split_pose_sources(text))
 
 
 def load_pose_source(text: str):

@@ -136,8 +136,8 @@ class StickmanConfig:
                               f"known: {', '.join(sorted(known))}")
         try:
             return cls(**values)
-        except ConfigError as error:               # say where the setting was written
-            raise ConfigError(f"{where}: {error}") from None
+        except StickposeError as error:            # say where the setting was written
+            raise type(error)(f"{where}: {error}") from None
 
 
 class StickmanGenerator:

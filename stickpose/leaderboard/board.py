@@ -71,8 +71,10 @@ def _trained_on(data: str) -> str:
 def check_data(frame: pd.DataFrame, data: str | None) -> None:
     """An error unless ``data`` is stickman, class, lsp or what a recorded run trained on
     (a user's own suite's name)."""
-    _check(data, list(dict.fromkeys(["stickman", "class", "lsp",
-                                     *frame["data"].map(_trained_on)])), "data")
+    known = list(dict.fromkeys(["stickman", "class", "lsp", *frame["data"].map(_trained_on)]))
+    if data is not None and data not in known:
+        raise StickposeError(f"unknown data {data!r}; known: {', '.join(known)} (your own "
+                             "suite's name is known once a run trained on it is recorded)")
 
 
 def comparison(frame: pd.DataFrame, metric: str = "score", arch: str | None = None,

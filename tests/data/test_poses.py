@@ -216,10 +216,37 @@ def test_pose_sources_are_split_with_their_weights(text, parts):
     ("procedural:0,bank.npy:1", "got procedural:0"),
     ("procedural:-1,bank.npy:1", "got procedural:-1"),
     ("procedural:nan,bank.npy:1", "needs a positive weight"),
+    ("procedural:1,", "source 2 is empty"),
+    ("procedural:abc,bank.npy:1", "weight 'abc' of procedural is not a number"),
+    ("procedural:1e400,bank.npy:1", r"\(got procedural:1e400\)"),
+    ("procedural:1_0,bank.npy:1", "weight '1_0' of procedural is not a number"),
 ])
 def test_bad_pose_mixtures_are_named(text, message):
     with pytest.raises(PoseFileError, match=message):
         check_pose_sources(text)
+
+
+def test_pose_files_made_absolute_and_degenerate_banks_refused(tmp_path, monkeypatch):
+    from stickpose.data.poses import absolute_pose_sources
+
+    monkeypatch.chdir(tmp_path)
+    assert absolute_pose_sources(" procedural2 : 3 , b/bank.npy:1") == \
+        f"procedural2:3,{tmp_path / 'b' / 'bank.npy'}:1"
+    assert absolute_pose_sources("lsp:lsp") == f"lsp:{tmp_path / 'lsp'}"
+    np.save(tmp_path / "zeros.npy", np.zeros((5, 16, 2)))
+    with pytest.raises(PoseFileError, match="no complete pose among 5 rows"):
+        load_pose_bank(tmp_path / "zeros.npy")
+    (tmp_path / "empty.npy").write_bytes(b"")
+    with pytest.raises(PoseFileError, match="empty.npy: the file is empty"):
+        load_pose_bank(tmp_path / "empty.npy")
+    (tmp_path / "text.npy").write_text("x" * 200)
+    with pytest.raises(PoseFileError, match="is not a NumPy .npy array file"):
+        load_pose_bank(tmp_path / "text.npy")
+    (tmp_path / "folder.npy").mkdir()
+    with pytest.raises(PoseFileError, match="is a folder"):
+        load_pose_bank(tmp_path / "folder.npy")
+    with pytest.raises(PoseFileError, match="not a sampler: procedural, procedural2"):
+        load_pose_source("Procedural")
 
 
 def test_a_mixture_draws_each_source_with_its_weight(tmp_path):
