@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import __version__
 from ..errors import StickposeError
-from .store import METRICS, UNIDENTIFIED, StoreError, _upsert, results, runs
+from .store import METRICS, UNIDENTIFIED, StoreError, _upsert, config_hash, results, runs
 
 LOWER_IS_BETTER = {"score": True, "flip_score": True, "swap": True, "pck": False, "mse": True,
                    "mpjpe": True}
@@ -305,6 +305,23 @@ def export(engine, folder: Path, command: str) -> list[Path]:
     return written + [folder / "results.csv"]
 
 
+def _config_problem(row: dict) -> str | None:
+    """Why an imported run row cannot be trusted: its config is not a JSON object, does not
+    hash to its ``config_hash``, or names another arch or head than the row."""
+    try:
+        config = json.loads(row["config"])
+    except (TypeError, ValueError):
+        return "has a config that is not JSON"
+    if not isinstance(config, dict):
+        return "has a config that is not a JSON object"
+    if config_hash(config) != row["config_hash"]:
+        return "has a config that does not match its config_hash (edited or damaged?)"
+    for key in ("arch", "head"):
+        if config.get(key) != row[key]:
+            return f"says {key} {row[key]!r} but its config says {config.get(key)!r}"
+    return None
+
+
 def import_results(engine, path: Path) -> tuple[int, int]:
     """Merge a ``results.csv`` (from ``export``) or the same rows as a JSON list into the
     store; rows already there are replaced, not duplicated. Returns (runs, results)."""
@@ -335,6 +352,10 @@ def import_results(engine, path: Path) -> tuple[int, int]:
                 .reindex(columns=RUN_COLUMNS).to_dict(orient="records"))
     for row in run_rows:
         row["recorded_at"] = row["recorded_at"] or date.today().isoformat()
+        problem = _config_problem(row)
+        if problem:
+            raise StickposeError(f"cannot import {path}: run {row['run_id']} {problem}; "
+                                 "nothing was imported")
     result_rows = (frame.reindex(columns=["run_id", *RESULT_COLUMNS, "recorded_at"])
                    .to_dict(orient="records"))
     try:

@@ -129,6 +129,21 @@ def test_export_round_trip_and_import_without_duplicates(filled, tmp_path):
     again = load(open_store(other))
     assert len(again) == len(load(engine))
     pd.testing.assert_frame_equal(comparison(again, "score"), comparison(load(engine), "score"))
+    exported = pd.read_csv(tmp_path / "out" / "results.csv", comment="#", dtype=str)
+    tampered = exported.copy()
+    tampered.loc[tampered["arch"] == "senet", "config"] = tampered.loc[
+        tampered["arch"] == "senet", "config"].str.replace('"seed": 0', '"seed": 9')
+    tampered.to_csv(tmp_path / "tampered.csv", index=False)
+    fresh = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+    open_store(fresh, create=True)
+    fails_with(invoke("leaderboard", "import", tmp_path / "tampered.csv", "--db", fresh),
+               "has a config that does not match its config_hash (edited or damaged?); "
+               "nothing was imported")
+    relabelled = exported.assign(arch=exported["arch"].replace("senet", "unet"))
+    relabelled.to_csv(tmp_path / "relabelled.csv", index=False)
+    fails_with(invoke("leaderboard", "import", tmp_path / "relabelled.csv", "--db", fresh),
+               "says arch 'unet' but its config says 'senet'")
+    assert load(open_store(fresh)).empty
     (tmp_path / "wrong.csv").write_text("a,b\n1,2\n")
     result = invoke("leaderboard", "import", tmp_path / "wrong.csv", "--db", other)
     assert result.exit_code == 1 and "is not a stickpose results file: it lacks" in result.output
