@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ from .data.sets import render_set, suite_set
 from .data.stickman import CHUNK_SIZE, StickmanConfig, StickmanGenerator
 from .metrics import class_score
 from .models.registry import HEADS
-from .runs import RunError, load_run, load_run_suite
+from .runs import RunError, TrainConfig, load_run, load_run_suite
 from .skeleton import observer_centric
 
 _bench_generator: StickmanGenerator | None = None
@@ -139,10 +140,6 @@ def transfer_entries(root, poses=("procedural", "procedural2"), models=TRANSFER_
                      **settings) -> dict:
     """``{run folder: TrainConfig}``: each model trained on each pose source, on the
     stickman suite, with ``settings`` (epochs, ...) otherwise the defaults."""
-    from pathlib import Path
-
-    from .runs import TrainConfig
-
     def folder(arch, head, source):
         plain = "".join(c if c.isalnum() or c in "-." else "_" for c in Path(source).name)
         return Path(root) / f"{arch}-{head}-{plain}"

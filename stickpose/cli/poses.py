@@ -35,12 +35,13 @@ def compare(bank, against, count, seed, out, fmt):
     stickpose poses compare train_split.npy --out procedural.png
     stickpose poses compare train_split.npy --against procedural2
     """
-    from ..data.pose_stats import compare_features, comparison_figure, source_poses
+    from ..data.pose_stats import comparison_figure, feature_table, pose_features, source_poses
     from ..files import write_atomic
 
     reference, about_bank = source_poses(bank, count, seed)
     mine, about_mine = source_poses(against, count, seed)
-    table = compare_features(mine, reference)
+    mine_features, bank_features = pose_features(mine), pose_features(reference)
+    table = feature_table(mine_features, bank_features)
     shown = table.drop(columns="meaning").rename(columns={
         "reference mean": "bank mean", "reference std": "bank std", "distance": "W",
         "distance / spread": "W/σ"})
@@ -56,5 +57,5 @@ def compare(bank, against, count, seed, out, fmt):
     else:
         click.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if out:
-        write_atomic(out, comparison_figure(mine, reference, against, bank, table))
+        write_atomic(out, comparison_figure(mine_features, bank_features, table, against, bank))
         click.echo(f"histograms -> {out}")

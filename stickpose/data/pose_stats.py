@@ -135,12 +135,17 @@ def source_poses(text: str, count: int, seed: int = 0) -> tuple[np.ndarray, str]
 
 
 def compare_features(poses: np.ndarray, reference: np.ndarray) -> pd.DataFrame:
-    """Per feature: the mean and standard deviation of ``poses`` and of ``reference``, the
-    Wasserstein distance between them, and that distance over the reference's standard
-    deviation (``distance / spread``), largest first."""
+    """``feature_table`` of two sets of poses ``(n, 16, 2)``."""
+    return feature_table(pose_features(poses), pose_features(reference))
+
+
+def feature_table(mine: pd.DataFrame, theirs: pd.DataFrame) -> pd.DataFrame:
+    """Per feature, from two ``pose_features`` frames: the mean and standard deviation of
+    ``mine`` and of ``theirs`` (the reference), the Wasserstein distance between them, and
+    that distance over the reference's standard deviation (``distance / spread``), largest
+    first."""
     from scipy.stats import wasserstein_distance
 
-    mine, theirs = pose_features(poses), pose_features(reference)
     rows = []
     for name, (meaning, unit) in FEATURES.items():
         a, b = _values(mine, name), _values(theirs, name)
@@ -161,16 +166,15 @@ def compare_features(poses: np.ndarray, reference: np.ndarray) -> pd.DataFrame:
                              na_position="last").reset_index(drop=True)
 
 
-def comparison_figure(poses: np.ndarray, reference: np.ndarray, label: str,
-                      reference_label: str, table: pd.DataFrame | None = None) -> bytes:
-    """A PNG: one panel per feature (the largest difference first), the two samples'
-    histograms over each other, each panel titled with its distance."""
+def comparison_figure(mine: pd.DataFrame, theirs: pd.DataFrame, table: pd.DataFrame,
+                      label: str, reference_label: str) -> bytes:
+    """A PNG of two ``pose_features`` frames and their ``feature_table``: one panel per
+    feature (the largest difference first), the two samples' histograms over each other,
+    each panel titled with its distance."""
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    table = compare_features(poses, reference) if table is None else table
-    mine, theirs = pose_features(poses), pose_features(reference)
     columns = 4
     rows = -(-len(table) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 2.8 * rows))

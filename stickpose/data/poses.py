@@ -6,13 +6,13 @@ pointing down (image orientation); placement (``placement.py``) maps them into t
 from __future__ import annotations
 
 from dataclasses import dataclass
-import re
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import StickposeError
+from ..files import load_array
 from ..skeleton import NUM_JOINTS
 
 # --- the kinematic model -------------------------------------------------------------------
@@ -352,7 +352,6 @@ def load_pose_bank(path: str | Path) -> PoseBank:
         raise PoseFileError(f"pose file {path} does not exist{known}")
     try:
         if path.suffix.lower() == ".npy":
-            from ..files import load_array
             array = load_array(path, "pose file", PoseFileError)
         elif path.suffix.lower() == ".csv":
             with path.open() as stream:
@@ -419,11 +418,11 @@ def split_pose_sources(text: str) -> list[tuple[str, float | None]]:
     parts = []
     for part in str(text).split(","):
         head, _, tail = part.strip().rpartition(":")
-        weight = None
-        if head and re.fullmatch(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*|\s*[-+]?"
-                                 r"(nan|inf)\s*", tail, re.IGNORECASE):
-            weight = float(tail)
-        elif head.strip() in SAMPLERS:
+        try:                                  # float() would also take "1_0"
+            weight = float(tail) if head and "_" not in tail else None
+        except ValueError:
+            weight = None
+        if weight is None and head.strip() in SAMPLERS:
             raise PoseFileError(f"poses {text!r}: weight {tail.strip()!r} of {head.strip()} "
                                 "is not a number")
         parts.append((head.strip(), weight) if weight is not None else (part.strip(), None))
