@@ -42,7 +42,10 @@ CONFIG_SCHEMA = 1          # config.json's "schema"; a run without one predates 
 #: Settings added after runs were recorded, with the value that means "as before": a run's
 #: identity (``leaderboard.store.config_hash``) leaves them out at that value, so runs
 #: recorded before keep their ids.
-LATER_SETTINGS = {"poses": None}
+LATER_SETTINGS = {"poses": None, "recipe": None}
+#: The class's best reported test score (seed 001's table: SE-Net scalar on test2); a run's
+#: time to accuracy is when its validation score first beat it.
+CLASS_BEST = 1.20
 
 
 class RunError(StickposeError):
@@ -84,6 +87,7 @@ class TrainConfig:
     jit: bool = False
     data: str = "stickman"          # or "lsp:DIR": LSP (+ LSPET) from a local folder
     init: str | None = None         # a run whose weights start this one (same model)
+    recipe: str | None = None       # the recipe the settings came from ("FILE vN arch/head")
 
     def __post_init__(self):
         for name in ("input_size", "width", "depth", "stacks", "heatmap_stride", "batch_size",
@@ -107,6 +111,8 @@ class TrainConfig:
             if value not in known:
                 raise StickposeError(f"{name} {value!r} is unknown; expected one of "
                                      f"{', '.join(known)}")
+        if self.recipe is not None and not isinstance(self.recipe, str):
+            raise StickposeError(f"recipe {self.recipe!r} must be text")
         if self.poses is not None:
             if not isinstance(self.poses, str):
                 raise StickposeError(f"poses {self.poses!r} must be text")
@@ -225,7 +231,7 @@ class RunDir:
         if not path.is_file():
             return []
         try:
-            rows = [{k: int(v) if k == "epoch" else float(v) for k, v in row.items()}
+            rows = [{k: int(v) if k == "epoch" else float(v) for k, v in row.items() if v != ""}
                     for row in csv.DictReader(io.StringIO(path.read_text()))]
         except (OSError, ValueError, TypeError) as error:
             raise RunError(f"cannot read {path}: {error}") from None
@@ -238,7 +244,8 @@ class RunDir:
         from .files import write_atomic
 
         text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=list(rows[0]), lineterminator="\n")
+        columns = list(dict.fromkeys(key for row in rows for key in row))  # older rows: fewer
+        writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
         write_atomic(self / self.HISTORY, text.getvalue().encode())
@@ -344,6 +351,24 @@ def stop_reason(history: list[dict], config: TrainConfig) -> str | None:
         return "patience"
     if config.minutes and history[-1].get("seconds", 0.0) > config.minutes * 60:
         return "minutes"
+    return None
+
+
+def training_images(config: TrainConfig, epochs: int | None = None) -> int:
+    """Images seen in ``epochs`` finished epochs (all of them by default): the budget."""
+    return (config.epochs if epochs is None else epochs) * config.steps_per_epoch \
+        * config.batch_size
+
+
+def time_to_accuracy(history: list[dict], target: float = CLASS_BEST) -> dict | None:
+    """When the run's validation class score first went below ``target`` (DAWNBench's
+    time to accuracy): the training ``images``, ``cpu_seconds`` and wall-clock ``seconds``
+    at the end of that epoch, or None if it never did (or the history predates
+    ``val_score``)."""
+    for row in history:
+        if row.get("val_score", float("inf")) < target:
+            return {"target": target, "epoch": row["epoch"] + 1, "images": int(row["images"]),
+                    "cpu_seconds": row.get("cpu_seconds"), "seconds": row.get("seconds")}
     return None
 
 

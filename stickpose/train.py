@@ -33,10 +33,12 @@ from .files import check_stop, write_atomic
 from .leaderboard.store import head_output
 from .models.build import build_model
 from .models.profile import count_flops
+from .metrics import class_score
 from .models.registry import HEADS
 from .runs import (BROKEN, FINISHED, FOREIGN, NEW, TRAINED, RunDir, RunError, TrainConfig,
                    check_suite, describe, load_run, load_run_suite, stop_reason,
-                   stream_config, test_names, validation_spec)
+                   stream_config, test_names, time_to_accuracy, training_images,
+                   validation_spec)
 
 
 def fit_handedness(config: TrainConfig, suite, out: Path):
@@ -86,15 +88,19 @@ def _targets(config: TrainConfig, head_target: str, output_names: list[str], cod
 class RunKeeper(keras.callbacks.Callback):
     """The run directory's epoch commit, in place of Keras' BackupAndRestore,
     ModelCheckpoint, EarlyStopping, CSVLogger and a time limit, whose states a resumed
-    ``fit`` would lose. At each epoch's end: the backup (weights and optimizer) goes to a
+    ``fit`` would lose. At each epoch's end: the validation images' class score (decoded by
+    the head's own output), the training images so far, wall-clock and process CPU seconds
+    are added to the epoch's row; the backup (weights and optimizer) goes to a
     new file, ``best.keras`` is replaced (atomically) when the validation loss improved on
     every earlier epoch's, then ``history.csv`` is rewritten with the new row (the commit;
     cumulative training seconds included), then the previous backup is removed. Training
     stops when ``runs.stop_reason`` says so, from the history alone."""
 
-    def __init__(self, run: RunDir, config: TrainConfig, history: list[dict]):
+    def __init__(self, run: RunDir, config: TrainConfig, history: list[dict], validation,
+                 head_target: str):
         super().__init__()
         self.run, self.config, self.rows = run, config, list(history)
+        self.validation, self.head_target = validation, head_target
 
     def on_train_begin(self, logs=None):
         done = len(self.rows)
@@ -102,21 +108,28 @@ class RunKeeper(keras.callbacks.Callback):
             if not self.model.optimizer.built:       # its variables must exist to be loaded
                 self.model.optimizer.build(self.model.trainable_variables)
             self.model.load_weights(self.run.backup(done))
-        self.seconds = self.rows[-1].get("seconds", 0.0) if self.rows else 0.0
-        self.start = time.monotonic()
+        last = self.rows[-1] if self.rows else {}
+        self.seconds, self.cpu_seconds = last.get("seconds", 0.0), last.get("cpu_seconds", 0.0)
+        self.start, self.cpu_start = time.monotonic(), time.process_time()
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.monotonic()
+        self.start, self.cpu_start = time.monotonic(), time.process_time()
 
     def on_train_batch_end(self, batch, logs=None):
         check_stop()
 
     def on_epoch_end(self, epoch, logs=None):
         check_stop()                                  # an interrupted epoch is not committed
+        images, keypoints = self.validation      # its class score, for time to accuracy
+        predicted = predict_keypoints(self.model, images, self.config, self.head_target)
+        size = self.config.input_size
         self.seconds += time.monotonic() - self.start
-        row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()},
-               "seconds": round(self.seconds, 3)}
+        self.cpu_seconds += time.process_time() - self.cpu_start
         done = len(self.rows) + 1
+        row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()},
+               "val_score": round(class_score(predicted, keypoints, size, size), 5),
+               "images": training_images(self.config, done),
+               "seconds": round(self.seconds, 3), "cpu_seconds": round(self.cpu_seconds, 3)}
         backup = self.run.backup(done)
         backup.parent.mkdir(exist_ok=True)
         temporary = backup.with_name(f".{backup.name}")
@@ -245,7 +258,7 @@ def _fit(model, config: TrainConfig, run: RunDir, suite, head_target: str, valid
                   loss={name: loss for name in model.output}, jit_compile=config.jit)
     model.fit(train_data.map(to_targets), epochs=config.epochs, initial_epoch=done,
               steps_per_epoch=config.steps_per_epoch, shuffle=False, validation_data=val_data,
-              callbacks=[RunKeeper(run, config, history),
+              callbacks=[RunKeeper(run, config, history, (images, keypoints), head_target),
                          keras.callbacks.TensorBoard(str(run / RunDir.TENSORBOARD))],
               verbose=verbose)
 
@@ -271,15 +284,37 @@ def _evaluate(best, config: TrainConfig, run: RunDir, suite, lsp_test) -> dict:
             for _, row in table.iterrows()}
     history = run.history()
     seconds = history[-1].get("seconds")       # None in runs trained before it was logged
+    cpu_seconds = history[-1].get("cpu_seconds")
     return {"run": config.name, "epochs": len(history),
             "stopped_by": stop_reason(history, config),
+            "train_images": training_images(config, len(history)),
             "train_seconds": seconds and round(seconds, 1),
+            "cpu_seconds": cpu_seconds and round(cpu_seconds, 1),
             "train_images_per_second": seconds and round(
-                len(history) * config.steps_per_epoch * config.batch_size / seconds, 1),
+                training_images(config, len(history)) / seconds, 1),
+            "time_to_accuracy": time_to_accuracy(history), "hardware": hardware(),
             "parameters": int(best.count_params()),
             "flops": count_flops(best, config.input_size),
             "inference_ms": round(float(table["pipeline_ms"].mean()), 3),
             "decoder": decoder, "params": "", "sets": sets}
+
+
+def hardware() -> str:
+    """The machine a run trained on: CPU model and cores, and any GPUs TensorFlow sees."""
+    import os
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next((line.split(":", 1)[1].strip() for line in info
+                        if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    gpus = [tf.config.experimental.get_device_details(device).get("device_name", device.name)
+            for device in tf.config.list_physical_devices("GPU")]
+    return f"{cpu}, {len(os.sched_getaffinity(0))} cores" + (f"; {', '.join(gpus)}" if gpus
+                                                            else "")
 
 
 def _plain(value):

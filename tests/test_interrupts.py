@@ -81,7 +81,8 @@ def _evaluate_again(tmp_path, db):
 
 def _sweep(tmp_path, db):
     return ["leaderboard", "run", "--archs", "resnet", "--heads", "scalar,heatmap", "--budget",
-            "1s", "--input-size", "32", "--width", "8", "--steps", "2", "--test-count", "8",
+            "64", "--seeds", "0", "--input-size", "32", "--width", "8", "--steps", "2",
+            "--test-count", "8",
             "--out", str(tmp_path / "sweep"), "--db", db]
 
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import click
 
-from ..leaderboard.recipe import SWEEP_SETTINGS
 from ..models.registry import ARCH_MODULES as ARCH_NAMES, HEAD_NAMES
-from .common import (DB_OPTION, check_input_size, INPUT_SIZE, INPUT_SIZE_HELP, POSITIVE, OutputPath,
-                     open_results_store, parse_names, progress_bars, store_url, user_errors)
+from .common import (CLASS_DIR_OPTION, DB_OPTION, INPUT_SIZE, INPUT_SIZE_HELP, POSITIVE,
+                     OutputPath, check_input_size, open_results_store, parse_names,
+                     progress_bars, store_url, user_errors)
 
 
 def _duration(text: str) -> float:
@@ -22,7 +22,18 @@ def _duration(text: str) -> float:
         return minutes
     except ValueError:
         raise click.BadParameter(f"{text!r} is not a positive duration like 5m, 90s or "
-                                 "1.5h", param_hint="--budget") from None
+                                 "1.5h", param_hint="--time-limit") from None
+
+
+def _images(text: str) -> int:
+    from ..errors import StickposeError
+    from ..leaderboard.recipe import parse_images
+
+    try:
+        return parse_images(text)
+    except StickposeError as error:
+        raise click.BadParameter(str(error).replace("--budget ", "", 1),
+                                 param_hint="--budget") from None
 
 
 def _board_options(command):
@@ -43,13 +54,12 @@ def _board_options(command):
     return command
 
 
-def _comparison(metric, arch, head, data, by_decoder, suite="stickman"):
-    from ..leaderboard.board import check_data, comparison, for_suite, load
+def _board(metric, arch, head, data, by_decoder, suite="stickman"):
+    from ..leaderboard.board import check_data, load, suite_board
 
     frame = load(open_results_store(create=False))
     check_data(frame, data)
-    return comparison(for_suite(frame, suite), metric, arch, head, data, by_decoder,
-                      by_data=suite != "stickman")
+    return suite_board(frame, suite, metric, arch, head, data, by_decoder)
 
 
 @click.group(invoke_without_command=True)
@@ -60,18 +70,20 @@ def _comparison(metric, arch, head, data, by_decoder, suite="stickman"):
 @click.pass_context
 @user_errors
 def leaderboard(ctx, metric, arch, head, data, by_decoder, suite, fmt, where):
-    """The comparison table of every recorded run: architecture x head rows, test sets as
-    columns (mean over the recorded runs), the best of each column marked. Every
-    `stickpose train` and `stickpose evaluate` records into the store.
+    """The comparison table of every recorded run: a row per architecture x head x training
+    setup, test sets as columns (mean ± std over seeds), first place and the cells tied
+    with it marked, with parameters, MFLOPs, the budget and the time to the class's best
+    score. Every `stickpose train` and `stickpose evaluate` records into the store.
 
     \b
     stickpose leaderboard --metric pck --format md
-    stickpose leaderboard run --budget 5m        train and record the whole sweep
+    stickpose leaderboard run --budget 200k      train and record the whole sweep
+    stickpose leaderboard reference              add the class's published table
     stickpose leaderboard plot --out board.png
     stickpose leaderboard export leaderboards/
     stickpose leaderboard import results.csv
     """
-    from ..leaderboard.board import render
+    from ..leaderboard.board import SUITE_TITLES, legend, render
     from ..leaderboard.store import where as store_where
 
     if where:
@@ -79,7 +91,7 @@ def leaderboard(ctx, metric, arch, head, data, by_decoder, suite, fmt, where):
         return
     if ctx.invoked_subcommand is not None:
         return
-    tables = {name: _comparison(metric, arch, head, data, by_decoder, name)
+    tables = {name: _board(metric, arch, head, data, by_decoder, name)
               for name in ([suite] if suite else ["stickman", "class"])}
     if suite is None:
         tables = {name: table for name, table in tables.items() if not table.empty} or tables
@@ -88,15 +100,13 @@ def leaderboard(ctx, metric, arch, head, data, by_decoder, suite, fmt, where):
                    "no results recorded yet: `stickpose train` or `stickpose leaderboard run` "
                    "adds some")
         return
-    better = "lower" if metric not in ("pck",) else "higher"
     for name, table in tables.items():
         if len(tables) > 1 and fmt in ("table", "md"):
-            title = {"stickman": "stickpose's stickman suite",
-                     "class": "the class's own benchmark (its MPII test poses, drawing and "
-                              "person-centric labels; data = what the model trained on)"}[name]
-            click.echo(f"{'## ' if fmt == 'md' else ''}{metric} on {title}, {better} is better"
+            click.echo(f"{'## ' if fmt == 'md' else ''}{metric} on {SUITE_TITLES[name]}"
                        + ("\n" if fmt == "md" else ""))
         click.echo(render(table, metric, fmt))
+        if fmt in ("table", "md"):
+            click.echo(("\n" if fmt == "md" else "") + legend(metric, "reported" in table))
         if len(tables) > 1:
             click.echo()
 
@@ -104,16 +114,26 @@ def leaderboard(ctx, metric, arch, head, data, by_decoder, suite, fmt, where):
 @leaderboard.command("run")
 @click.option("--archs", default="all", show_default=True, help="Comma-separated or all.")
 @click.option("--heads", default="all", show_default=True, help="Comma-separated or all.")
-@click.option("--seeds", default="0", show_default=True, help="Comma-separated seeds.")
-@click.option("--budget", default="5m", show_default=True,
-              help="Training time per entry (5m, 90s, 1.5h).")
-@click.option("--input-size", type=INPUT_SIZE, default=SWEEP_SETTINGS["input_size"],
-              show_default=True, help=INPUT_SIZE_HELP)
-@click.option("--width", type=POSITIVE, default=SWEEP_SETTINGS["width"], show_default=True,
-              help="Base channels, for every entry.")
+@click.option("--seeds", default="0,1,2", show_default=True,
+              help="Comma-separated seeds: each arch x head is trained once per seed.")
+@click.option("--budget", default="200k", show_default=True,
+              help="Training images per entry (200k, 1.5M, 96000); the cosine schedule ends "
+                   "there. Rounded up to whole epochs of the recipe's steps x batch.")
+@click.option("--recipes", default="recipes", show_default=True,
+              help="Recipe file (.toml) giving each arch x head its width, learning rate, "
+                   "sigma, ...; the default is generators/recipes.toml.")
+@click.option("--suite", type=click.Choice(["stickman", "class"]), default="stickman",
+              show_default=True, help="Whose training stream, validation and test sets: "
+                                      "stickpose's or the class's (needs --class-dir).")
+@CLASS_DIR_OPTION
+@click.option("--time-limit", help="Also stop an entry after this much training time (5m, "
+                                   "90s, 1.5h) [none: the budget alone decides, so the "
+                                   "results do not depend on the machine].")
+@click.option("--input-size", type=INPUT_SIZE, help=INPUT_SIZE_HELP + " Overrides the recipes.")
+@click.option("--width", type=POSITIVE, help="Base channels for every entry (overrides the "
+                                             "recipes).")
 @click.option("--steps", "steps_per_epoch", type=POSITIVE,
-              default=SWEEP_SETTINGS["steps_per_epoch"], show_default=True,
-              help="Training steps per epoch.")
+              help="Training steps per epoch (overrides the recipes).")
 @click.option("--test-count", type=POSITIVE, default=1000, show_default=True,
               help="Images of each test set in the final evaluation (the suite's 1,000 are "
                    "the canonical leaderboard data).")
@@ -121,11 +141,15 @@ def leaderboard(ctx, metric, arch, head, data, by_decoder, suite, fmt, where):
               show_default=True, help="Folder of the sweep's run directories.")
 @DB_OPTION
 @user_errors
-def leaderboard_run(archs, heads, seeds, budget, out, **settings):
-    """Train every architecture x head under the same budget (input 64, width 16, constant
-    learning rate), evaluate and record each. Run it again after an interruption: finished
-    entries are skipped, a killed one resumes (its training time so far counts against its
-    budget)."""
+def leaderboard_run(archs, heads, seeds, budget, recipes, suite, class_dir, time_limit, out,
+                    **settings):
+    """Train every architecture x head x seed on the same budget of training images, each
+    with its recipe, then evaluate on the suite's test1-test4 and record. Entries go seed by
+    seed, so an unfinished sweep has every combination at its first seed. Run it again
+    after an interruption: finished entries are only recorded again, a killed one resumes
+    from its last finished epoch; another machine's sweep merges with `leaderboard
+    export` / `import`."""
+    from ..leaderboard.recipe import load_recipes
     from ..leaderboard.sweep import run_sweep, sweep_configs
 
     try:
@@ -135,10 +159,20 @@ def leaderboard_run(archs, heads, seeds, budget, out, **settings):
     except ValueError:
         raise click.BadParameter(f"{seeds!r} is not a list of seeds (integers 0 to 2^32 - 1)",
                                  param_hint="--seeds") from None
+    images = _images(budget)
+    minutes = _duration(time_limit) if time_limit is not None else None
     archs = parse_names(archs, tuple(ARCH_NAMES), "--archs")
-    check_input_size(settings["input_size"], archs)
-    configs = sweep_configs(archs, parse_names(heads, tuple(HEAD_NAMES), "--heads"), seed_list,
-                            _duration(budget), **settings)
+    heads = parse_names(heads, tuple(HEAD_NAMES), "--heads")
+    overrides = {k: v for k, v in settings.items() if v is not None}
+    if suite != "stickman":
+        overrides.update(suite=suite, class_dir=str(class_dir) if class_dir else None)
+    configs = sweep_configs(archs, heads, seed_list, images, load_recipes(recipes), minutes,
+                            **overrides)
+    for config in configs:
+        check_input_size(config.input_size, [config.arch])
+    if suite != "stickman":                        # the class files, before any training
+        from ..runs import load_run_suite
+        load_run_suite(configs[0])
     engine = open_results_store()                  # a bad --db fails before any training
     with progress_bars() as bar:
         step = bar("sweep", len(configs))
@@ -146,13 +180,28 @@ def leaderboard_run(archs, heads, seeds, budget, out, **settings):
     click.echo(f"{len(ids)} entries recorded in {out}")
 
 
+@leaderboard.command("reference")
+@DB_OPTION
+@user_errors
+def leaderboard_reference():
+    """Record the class's published table (seed 001: 12 arch x head cells on the class's
+    test1-test4, three of them left empty) as reference rows: shown beside stickpose's scores
+    on the class suite, marked as reported, never re-run or averaged in. Again: replaced,
+    not duplicated."""
+    from ..leaderboard.reference import record_class_table
+
+    cells = record_class_table(open_results_store())
+    click.echo(f"recorded the class's published table ({cells} cells) as reference rows")
+
+
 @leaderboard.command("plot")
 @_board_options
 @click.option("--out", type=OutputPath("file", ".png"), required=True, help="PNG file.")
 @user_errors
 def leaderboard_plot(metric, arch, head, data, by_decoder, suite, out):
-    """Grouped bar charts of the comparison table, one panel per test set; with --decoders,
-    PCK-vs-threshold curves, a line per decoder."""
+    """Grouped bar charts of the comparison table, one panel per test set, error bars of
+    one standard deviation over seeds; with --decoders, PCK-vs-threshold curves, a line per
+    decoder."""
     from ..leaderboard.board import load, plot, plot_curves
 
     if by_decoder:
@@ -160,8 +209,7 @@ def leaderboard_plot(metric, arch, head, data, by_decoder, suite, out):
         frame = for_suite(load(open_results_store(create=False)), suite or "stickman")
         plot_curves(frame, out, arch, head)
     else:
-        plot(_comparison(metric, arch, head, data, by_decoder, suite or "stickman"),
-             metric, out)
+        plot(_board(metric, arch, head, data, by_decoder, suite or "stickman"), metric, out)
     click.echo(f"plot -> {out}")
 
 
@@ -170,8 +218,9 @@ def leaderboard_plot(metric, arch, head, data, by_decoder, suite, out):
 @DB_OPTION
 @user_errors
 def leaderboard_export(folder):
-    """Write stickman.md/.csv/.png, decoders.md and results.csv (importable) to FOLDER,
-    each stamped with the command, version and date."""
+    """Write, per suite with results, SUITE.md (tables and legend), SUITE.csv and SUITE.png,
+    then decoders.md and results.csv (everything, importable) to FOLDER, each stamped with
+    the command, version and date."""
     import sys
 
     from ..leaderboard.board import export

@@ -34,6 +34,9 @@ from .common import (CLASS_DIR_OPTION, DB_OPTION, INPUT_SIZE, INPUT_SIZE_HELP, P
 @click.option("--steps", "--steps-per-epoch", "steps_per_epoch", type=POSITIVE, default=100,
               show_default=True, help="Training steps per epoch (steps_per_epoch in "
               "config.json).")
+@click.option("--budget", help="Training images instead of --epochs (200k, 1.5M, 96000): "
+              "epochs = budget / (steps x batch size), rounded up; the cosine schedule ends "
+              "there.")
 @click.option("--minutes", type=POSITIVE_FLOAT,
               help="Stop at the end of the first epoch past this many minutes of training, "
                    "counted over every session of a resumed run [no limit].")
@@ -86,6 +89,15 @@ def train(out, resume, overwrite, heatmap_stride, **options):
     from ..runs import RunDir, TrainConfig
     from ..train import prepare, train as run_training
 
+    budget = options.pop("budget")
+    if budget is not None:
+        from ..leaderboard.recipe import budget_epochs, parse_images
+
+        if click.get_current_context().get_parameter_source("epochs") == \
+                ParameterSource.COMMANDLINE:
+            raise click.UsageError("give --budget (training images) or --epochs, not both")
+        options["epochs"] = budget_epochs(parse_images(budget), options["batch_size"],
+                                          options["steps_per_epoch"])
     if options["class_dir"] is not None:
         options["class_dir"] = str(options["class_dir"].resolve())
     if options["poses"] is not None:                 # kept in config.json: resumable anywhere

@@ -59,8 +59,14 @@ def is_builtin(suite: Suite) -> bool:
 
 
 def known_suites() -> list[str]:
-    """Names of the built-in suites."""
-    return sorted({p.stem for d in suite_dirs() for p in d.glob("*.toml")})
+    """Names of the built-in suites (the files of ``generators/`` with a ``[suite]`` table;
+    the others there are pose samplers and training recipes)."""
+    def is_suite(path: Path) -> bool:
+        try:
+            return "suite" in tomllib.loads(path.read_text())
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            return False
+    return sorted({p.stem for d in suite_dirs() for p in d.glob("*.toml") if is_suite(p)})
 
 
 def _spec(name: str, values: dict, defaults: dict, where: str, stream: bool,

@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import __version__
 from ..errors import StickposeError
+from ..runs import CLASS_BEST
 from .store import METRICS, UNIDENTIFIED, StoreError, _upsert, config_hash, results, runs
 
 LOWER_IS_BETTER = {"score": True, "flip_score": True, "swap": True, "pck": False, "mse": True,
@@ -77,20 +78,39 @@ def check_data(frame: pd.DataFrame, data: str | None) -> None:
                              "suite's name is known once a run trained on it is recorded)")
 
 
+#: what a run's setup leaves out: two runs that differ only in these are seeds of one cell
+SEED_SETTINGS = ("seed", "class_dir")
+
+
+def _setup(config: str) -> str:
+    """The hash of a run's settings other than its seed: the runs of one table row."""
+    try:
+        values = json.loads(config)
+    except (TypeError, ValueError):
+        return "?"
+    return config_hash({k: v for k, v in values.items() if k not in SEED_SETTINGS})[:8]
+
+
 def comparison(frame: pd.DataFrame, metric: str = "score", arch: str | None = None,
                head: str | None = None, data: str | None = None,
                decoders: bool = False, by_data: bool = False) -> pd.DataFrame:
     """Rows ``arch, head`` (and ``data``, what the runs trained on, when ``by_data``; and
-    ``decoder`` when ``decoders``), one column per test set: the metric's mean over the
-    matching runs (seeds), and ``runs``, how many there were. Without ``decoders`` each run
-    counts with its own head's output (quarter-pixel argmax for heatmap heads, the
-    coordinates of scalar and integral heads)."""
+    ``decoder`` when ``decoders``) per training setup (every setting but the seed: runs of
+    another width or budget get a row of their own), one column per test set: the metric's
+    mean over the setup's runs (seeds) and, in ``SET std``, their standard deviation; then
+    ``runs``, ``width``, ``budget`` (training images), ``params``, ``MFLOPs``, the median time
+    to accuracy over the runs that reached it (``tta_images``, ``tta_cpu_seconds``, and
+    ``tta_runs`` how many did) and ``images`` (evaluated per set). Reference rows (published
+    numbers, ``reference``) are never counted. Without ``decoders`` each run counts with its
+    own head's output (quarter-pixel argmax for heatmap heads, the coordinates of scalar and
+    integral heads)."""
     from ..models.registry import ARCH_MODULES, HEAD_NAMES
 
     _check(metric, METRICS, "metric")
     _check(arch, ARCH_MODULES, "architecture")
     _check(head, HEAD_NAMES, "head")
-    rows = frame[(frame["metric"] == metric) & frame["set"].isin(SETS)]
+    rows = frame[(frame["metric"] == metric) & frame["set"].isin(SETS)
+                 & (frame["reported"].fillna(0) == 0)]
     if arch:
         rows = rows[rows["arch"] == arch]
     if head:
@@ -101,10 +121,24 @@ def comparison(frame: pd.DataFrame, metric: str = "score", arch: str | None = No
         rows = rows[rows["decoder"].isin(HEAD_OUTPUTS)]
     keys = ["arch", "head"] + (["data"] if by_data else []) + (["decoder"] if decoders else [])
     if rows.empty:
-        return pd.DataFrame(columns=[*keys, "runs", "images"])
-    table = rows.pivot_table(index=keys, columns="set", values="value", aggfunc="mean")
-    table = table[[s for s in SETS if s in table.columns]]
-    table["runs"] = rows.groupby(keys)["run_id"].nunique()
+        return pd.DataFrame(columns=[*keys, "width", "budget", "runs", "images"])
+    rows = rows.assign(setup=rows["config"].map(_setup))
+    keys.append("setup")
+    stats = rows.groupby([*keys, "set"])["value"].agg(["mean", "std"])
+    means, spreads = stats["mean"].unstack("set"), stats["std"].unstack("set")
+    sets = [s for s in SETS if s in means.columns]
+    table = means[sets].copy()
+    for name in sets:
+        table[f"{name} std"] = spreads[name]
+    by_run = rows.drop_duplicates("run_id").groupby(keys)
+    table["runs"] = by_run["run_id"].nunique()
+    table["width"] = by_run["width"].first()
+    table["budget"] = by_run["train_images"].max()
+    table["params"] = by_run["parameters"].mean()
+    table["MFLOPs"] = by_run["flops"].mean() / 1e6
+    table["tta_images"] = by_run["tta_images"].median()
+    table["tta_cpu_seconds"] = by_run["tta_cpu_seconds"].median()
+    table["tta_runs"] = by_run["tta_images"].count()
     table["images"] = rows.groupby(keys)["images"].agg(_image_counts)
     return table.reset_index()
 
@@ -119,58 +153,119 @@ def _image_counts(counts: pd.Series) -> str:
     return str(high) if low == high else f"{low}-{high}"
 
 
-def seed_spread(frame: pd.DataFrame, metric: str = "score") -> pd.DataFrame:
-    """For each arch x head recorded with several seeds: a row per seed, then the mean and
-    the standard deviation (ddof 1) over the seeds."""
-    rows = frame[(frame["metric"] == metric) & frame["set"].isin(SETS)
-                 & frame["decoder"].isin(HEAD_OUTPUTS)]
-    table = rows.pivot_table(index=["arch", "head", "seed"], columns="set", values="value",
-                             aggfunc="mean")
-    table = table[[s for s in SETS if s in table.columns]]
-    parts = []
-    for (arch, head), group in table.groupby(level=[0, 1]):
-        if len(group) < 2:
-            continue
-        group = group.reset_index()
-        summary = pd.DataFrame([{"arch": arch, "head": head, "seed": label,
-                                 **getattr(group[table.columns], how)()}
-                                for label, how in (("mean", "mean"), ("std", "std"))])
-        parts += [group.astype({"seed": str}), summary]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+def reference(frame: pd.DataFrame, metric: str = "score") -> pd.DataFrame:
+    """The reference rows (``reported``: published, not re-run) of ``frame`` (one suite's,
+    see ``for_suite(every_measurement=True)``): ``arch, head``, one column per set, and
+    ``reported`` True also for a cell published empty (its sets NaN)."""
+    rows = frame[frame["reported"].fillna(0) == 1]
+    if rows.empty:
+        return pd.DataFrame(columns=["arch", "head", "reported"])
+    cells = rows.drop_duplicates(["arch", "head"])[["arch", "head"]].set_index(["arch", "head"])
+    values = rows[(rows["metric"] == metric) & rows["set"].isin(SETS)]
+    table = cells.join(values.pivot_table(index=["arch", "head"], columns="set",
+                                          values="value", aggfunc="mean"))
+    table["reported"] = True
+    return table.reset_index()
+
+
+def with_reference(table: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with a ``SET reported`` column beside each set from ``published``
+    (``reference``), joined on arch x head; published cells that ``table`` lacks get a row
+    of their own."""
+    if published.empty:
+        return table
+    sets = [s for s in SETS if s in published.columns]
+    theirs = published.rename(columns={s: f"{s} reported" for s in sets})
+    merged = table.merge(theirs, on=["arch", "head"], how="outer", sort=False)
+    merged["reported"] = merged["reported"].fillna(False).astype(bool)
+    return merged.sort_values(["arch", "head"], kind="stable").reset_index(drop=True)
 
 
 def best(table: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """``True`` where a value is the best of its column."""
+    """``True`` where a value is the best of its column or not distinguishable from it:
+    within two standard errors of the difference (``std / sqrt(runs)`` of each; a cell of
+    one run has none, so it ties only when equal)."""
     marks = pd.DataFrame(False, index=table.index, columns=table.columns)
     for column in (c for c in SETS if c in table.columns):
-        values = table[column]
-        target = values.min() if LOWER_IS_BETTER[metric] else values.max()
-        marks[column] = values == target
+        values = table[column].astype(float)
+        if values.isna().all():
+            continue
+        leader = values.idxmin() if LOWER_IS_BETTER[metric] else values.idxmax()
+        spread = table.get(f"{column} std", pd.Series(0.0, index=table.index))
+        error = (spread.astype(float).fillna(0.0)
+                 / table["runs"].astype(float).clip(lower=1) ** 0.5)
+        allowed = 2 * (error ** 2 + error[leader] ** 2) ** 0.5
+        marks[column] = (values - values[leader]).abs() <= allowed + 1e-12
     return marks
 
 
+def _thousands(value) -> str:
+    return "" if pd.isna(value) else f"{value / 1000:.0f}k" if value >= 1000 \
+        else f"{value:.0f}"
+
+
+def _to_accuracy(row) -> str:
+    """``48k img, 95 CPU s (3/3)``: the median time to accuracy, of how many runs."""
+    if pd.isna(row.get("budget")):
+        return ""                                # trained before it was measured
+    if not row.get("tta_runs"):
+        return "not reached"
+    return (f"{_thousands(row['tta_images'])} img, {row['tta_cpu_seconds']:.0f} CPU s "
+            f"({row['tta_runs']:.0f}/{row['runs']:.0f})")
+
+
 def render(table: pd.DataFrame, metric: str, fmt: str = "table") -> str:
-    """The table as text (best marked ``*``), Markdown (best **bold**), CSV, HTML (best in
-    <b>) or JSON (records, with a ``best`` list per row)."""
+    """The table as text (first place and ties marked ``*``), Markdown (**bold**), CSV, HTML
+    (<b>) or JSON (records, with a ``best`` list per row). Text, Markdown and HTML show
+    ``mean ± std`` per cell, the published value beside it (``n/r``: published empty),
+    parameters, MFLOPs, the budget and the time to accuracy; CSV and JSON every column."""
     _check(fmt, FORMATS, "format")
-    sets = [c for c in SETS if c in table.columns]
-    marks = best(table, metric)
+    sets = [c for c in SETS if c in table.columns or f"{c} reported" in table.columns]
+    table = table.reindex(columns=[*table.columns, *(c for c in sets if c not in table)])
+    ours = table[~table["reported"].fillna(False).astype(bool)] if "reported" in table \
+        else table
+    marks = best(ours, metric).reindex(index=table.index, columns=table.columns,
+                                       fill_value=False)
     digits = 1 if metric == "mse" else 3
     if fmt == "csv":
         return table.to_csv(index=False)
     if fmt == "json":
-        records = table.to_dict(orient="records")
+        records = table.astype(object).where(table.notna(), None).to_dict(orient="records")
         for record, (_, row) in zip(records, marks.iterrows()):
             record["best"] = [s for s in sets if row[s]]
         return json.dumps({"metric": metric, "rows": records}, indent=2, default=float)
-    shown = table.copy().astype(object)
+    shown = pd.DataFrame(index=table.index)
+    for column in [c for c in ("arch", "head", "data", "decoder", "width") if c in table]:
+        shown[column] = table[column].map(lambda v: "" if pd.isna(v) else
+                                          f"{v:.0f}" if isinstance(v, float) else v)
+    if "budget" in table:
+        shown["budget"] = table["budget"].map(_thousands)
     for column in sets:
-        for index, value in table[column].items():
-            text = "" if pd.isna(value) else f"{value:.{digits}f}"
-            if text and marks.at[index, column]:
-                text = {"table": f"{text}*", "md": f"**{text}**",
+        def cell(index):
+            value, spread = table.at[index, column], table.get(f"{column} std")
+            if pd.isna(value):
+                return ""
+            text = f"{value:.{digits}f}"
+            if spread is not None and not pd.isna(spread[index]):
+                text += f" ± {spread[index]:.{digits}f}"
+            if marks.at[index, column]:
+                text = {"table": f"{text} *", "md": f"**{text}**",
                         "html": f"<b>{text}</b>"}[fmt]
-            shown.at[index, column] = text
+            return text
+        shown[column] = [cell(index) for index in table.index]
+        if f"{column} reported" in table:
+            shown[f"{column} class"] = [
+                "" if not table.at[i, "reported"] else
+                "n/r" if pd.isna(table.at[i, f"{column} reported"]) else
+                f"{table.at[i, f'{column} reported']:.2f}" for i in table.index]
+    if "runs" in table:
+        shown["runs"] = table["runs"].map(lambda v: "" if pd.isna(v) else f"{v:.0f}")
+    if "params" in table:
+        shown["params"] = table["params"].map(_thousands)
+        shown["MFLOPs"] = table["MFLOPs"].map(lambda v: "" if pd.isna(v) else f"{v:.0f}")
+        shown[f"to {CLASS_BEST:.2f}"] = [_to_accuracy(row) for _, row in table.iterrows()]
+    if "images" in table:
+        shown["images"] = table["images"].fillna("")
     if fmt == "md":
         return shown.to_markdown(index=False, stralign="right")
     if fmt == "html":
@@ -178,9 +273,24 @@ def render(table: pd.DataFrame, metric: str, fmt: str = "table") -> str:
     return shown.to_string(index=False)
 
 
+def legend(metric: str, reference_rows: bool = False) -> str:
+    """Two lines under a table: how to read it."""
+    better = "lower" if LOWER_IS_BETTER[metric] else "higher"
+    text = (f"{metric}: mean ± std over seeds ({better} is better); * / bold: best in its "
+            "column, or within two standard errors of it (tied). budget: training images "
+            f"per run; to {CLASS_BEST:.2f}: median training images and CPU seconds until "
+            f"the validation score first beat the class's best reported {CLASS_BEST:.2f} "
+            "(runs that did / runs).")
+    if reference_rows:
+        text += ("\nSET class: the class's own published score (seed 001), reported, not "
+                 "re-run here and never averaged in; n/r: the class left that cell empty.")
+    return text
+
+
 def plot(table: pd.DataFrame, metric: str, path: Path) -> None:
-    """Grouped bars: one panel per test set, architectures along x, a bar per head (per
-    head and decoder in the decoders view); written atomically as PNG."""
+    """Grouped bars with error bars (one standard deviation over seeds): one panel per test
+    set, architectures along x, a bar per head (per head and decoder in the decoders view;
+    per setup where one arch x head has several); written atomically as PNG."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -189,20 +299,24 @@ def plot(table: pd.DataFrame, metric: str, path: Path) -> None:
     from ..files import write_atomic
     from ..viz import figure_png
 
+    if "reported" in table:
+        table = table[~table["reported"].fillna(False).astype(bool)]
     sets = [c for c in SETS if c in table.columns]
     if table.empty or not sets:
         raise StickposeError("nothing to plot: the store holds no matching results")
     series = [c for c in ("head", "data", "decoder") if c in table.columns]
-    groups = table.groupby(series, sort=True)
+    table = table.assign(bar=table.groupby(["arch", *series]).cumcount())
+    groups = table.groupby([*series, "bar"], sort=True)
     archs = sorted(table["arch"].unique())
     figure, axes = plt.subplots(1, len(sets), figsize=(4.2 * len(sets), 3.8), squeeze=False)
     width = 0.8 / max(len(groups), 1)
     for axis, column in zip(axes[0], sets):
         for k, (name, rows) in enumerate(groups):
-            values = rows.set_index("arch")[column].reindex(archs)
-            label = name if isinstance(name, str) else " / ".join(map(str, name))
-            axis.bar(np.arange(len(archs)) + (k - (len(groups) - 1) / 2) * width, values,
-                     width, label=label)
+            rows = rows.set_index("arch").reindex(archs)
+            spread = rows[f"{column} std"] if f"{column} std" in rows else None
+            label = " / ".join(map(str, name[:-1])) + (f" ({name[-1] + 1})" if name[-1] else "")
+            axis.bar(np.arange(len(archs)) + (k - (len(groups) - 1) / 2) * width, rows[column],
+                     width, yerr=spread, capsize=2, label=label)
         axis.set_xticks(np.arange(len(archs)), archs, rotation=30, ha="right")
         axis.set_title(column)
         axis.set_ylabel(metric + (" (lower is better)" if LOWER_IS_BETTER[metric] else ""))
@@ -252,54 +366,69 @@ def stamp(command: str, fmt: str = "md") -> str:
     return f"<!-- {text} -->\n{text}\n\n" if fmt == "md" else f"# {text}\n"
 
 
+SUITE_TITLES = {"stickman": "stickpose's stickman suite",
+                "class": "the class's own benchmark (its MPII test poses, drawing and "
+                         "person-centric labels; data = what the model trained on)"}
+
+
+def suite_board(frame: pd.DataFrame, suite: str = "stickman", metric: str = "score",
+                arch: str | None = None, head: str | None = None, data: str | None = None,
+                decoders: bool = False) -> pd.DataFrame:
+    """The table of one suite that ``stickpose leaderboard`` prints and ``export`` writes:
+    ``comparison`` of its results, with the published reference cells beside ours (the
+    class's, on the class suite)."""
+    rows = for_suite(frame, suite)
+    table = comparison(rows, metric, arch, head, data, decoders,
+                       by_data=suite != "stickman" or rows["data"].nunique() > 1)
+    if decoders or data not in (None, "class"):
+        return table
+    published = reference(for_suite(frame, suite), metric)
+    published = published[(published["arch"] == arch) if arch else published["arch"].notna()]
+    published = published[(published["head"] == head) if head else published["head"].notna()]
+    return with_reference(table, published)
+
+
 def export(engine, folder: Path, command: str) -> list[Path]:
-    """``stickman.md`` / ``.csv`` / ``.png`` (the class score per arch x head) and
-    ``decoders.md`` (every decoder recorded) when stickman results are recorded, ``class.md``
-    (the class's own benchmark) when those are, and ``results.csv`` (everything,
-    importable). Nothing is written from an empty store."""
+    """Per suite with results (stickman, class): ``SUITE.md`` (the class score with its
+    legend, then PCK; the class suite also the flip-tolerant score and swap rate),
+    ``SUITE.csv`` (the score table, every column) and ``SUITE.png`` (bars with error bars);
+    ``decoders.md`` (every decoder recorded on stickman) and ``results.csv`` (everything,
+    reference rows included, importable). Nothing is written from an empty store."""
     from ..files import write_atomic
 
     folder = Path(folder)
     frame = load(engine)
-    stickman = for_suite(frame[frame["data"] == "stickman"], "stickman")
-    on_class = for_suite(frame, "class")
-    has_stickman = not comparison(stickman, "score").empty
-    if not has_stickman and on_class.empty:
+    boards = {suite: suite_board(frame, suite) for suite in SUITES}
+    boards = {suite: table for suite, table in boards.items() if not table.empty}
+    if not boards:
         raise StickposeError("nothing to export: the store holds no stickman or class results")
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    if has_stickman:
+    metrics = {"stickman": ("score", "pck"), "class": ("score", "flip_score", "swap", "pck")}
+    titles = {"score": "Class test score", "flip_score": "Flip-tolerant class score",
+              "swap": "Left/right swap rate", "pck": "PCK@0.15 of the bounding-box diagonal"}
+    for suite, table in boards.items():
         sections = []
-        for metric in ("score", "pck"):
-            table = comparison(stickman, metric)
-            title = {"score": "Class test score (lower is better)",
-                     "pck": "PCK@0.15 of the bounding-box diagonal"}[metric]
-            sections.append(f"## {title}\n\n{render(table, metric, 'md')}\n")
-        spread = seed_spread(stickman, "score")
-        if not spread.empty:
-            sections.append("## Spread over seeds (class test score)\n\n"
-                            + spread.to_markdown(index=False, floatfmt=".3f") + "\n")
-        write_atomic(folder / "stickman.md", (stamp(command) + "\n".join(sections)).encode())
-        write_atomic(folder / "stickman.csv", (stamp(command, "csv")
-                                              + render(comparison(stickman, "score"), "score",
-                                                       "csv")).encode())
-        plot(comparison(stickman, "score"), "score", folder / "stickman.png")
+        for metric in metrics[suite]:
+            shown = table if metric == "score" else suite_board(frame, suite, metric)
+            if shown.empty:
+                continue
+            sections.append(f"## {titles[metric]} on {SUITE_TITLES[suite]}\n\n"
+                            f"{render(shown, metric, 'md')}\n\n"
+                            f"{legend(metric, 'reported' in shown)}\n")
+        write_atomic(folder / f"{suite}.md", (stamp(command) + "\n".join(sections)).encode())
+        write_atomic(folder / f"{suite}.csv",
+                     (stamp(command, "csv") + render(table, "score", "csv")).encode())
+        written += [folder / f"{suite}.md", folder / f"{suite}.csv"]
+        if not comparison(for_suite(frame, suite), "score").empty:
+            plot(table, "score", folder / f"{suite}.png")
+            written.append(folder / f"{suite}.png")
+    stickman = for_suite(frame[frame["data"] == "stickman"], "stickman")
+    if not comparison(stickman, "score").empty:
         decoders = [f"## {m}\n\n{render(comparison(stickman, m, decoders=True), m, 'md')}\n"
                     for m in ("score", "pck", "mse")]
         write_atomic(folder / "decoders.md", (stamp(command) + "\n".join(decoders)).encode())
-        written += [folder / n for n in ("stickman.md", "stickman.csv", "stickman.png",
-                                         "decoders.md")]
-    if not on_class.empty:
-        sections = [f"## {title}\n\n"
-                    f"{render(comparison(on_class, metric, by_data=True), metric, 'md')}\n"
-                    for metric, title in (
-                        ("score", "Class test score (lower is better)"),
-                        ("flip_score", "Flip-tolerant class score (lower is better)"),
-                        ("swap", "Left/right swap rate"), ("pck", "PCK@0.15"))]
-        write_atomic(folder / "class.md", (stamp(command) + "The class's own benchmark "
-                                           "(`--suite class`); data: what each model trained "
-                                           "on.\n\n" + "\n".join(sections)).encode())
-        written.append(folder / "class.md")
+        written.append(folder / "decoders.md")
     write_atomic(folder / "results.csv", (stamp(command, "csv")
                                           + frame.to_csv(index=False)).encode())
     return written + [folder / "results.csv"]
@@ -347,6 +476,7 @@ def import_results(engine, path: Path) -> tuple[int, int]:
                              f"column(s) {', '.join(missing)} (export one with "
                              "`stickpose leaderboard export DIR`: results.csv)")
     frame["params"] = frame["params"].fillna("")
+    frame["reported"] = frame.get("reported", pd.Series(0, index=frame.index)).fillna(0)
     frame = frame.astype(object).where(frame.notna(), None)
     run_rows = (frame.drop_duplicates("run_id")
                 .reindex(columns=RUN_COLUMNS).to_dict(orient="records"))

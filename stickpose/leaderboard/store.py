@@ -31,12 +31,19 @@ from ..errors import StickposeError
 from ..files import check_stop
 from ..runs import LATER_SETTINGS
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 ENVIRONMENT = "STICKPOSE_DB"
 METRICS = ("score", "flip_score", "swap", "pck", "mse", "mpjpe")
 # what a results entry says about the measured data, besides its metrics
 DATA_KEYS = ("images", "data_id", "canonical", "source")
 UNIDENTIFIED = "unidentified"     # data_id of results recorded before schema 2
+
+#: Columns added to ``runs`` in schema 3: the training budget and CPU time, the time to
+#: accuracy (training images and CPU seconds when the validation score first beat the
+#: class's best), the machine, and ``reported`` (1: a published number not re-run here).
+RUN_COLUMNS_3 = (("train_images", Integer()), ("cpu_seconds", Float()),
+                 ("tta_images", Integer()), ("tta_cpu_seconds", Float()),
+                 ("hardware", String(200)), ("reported", Integer()))
 
 metadata = MetaData()
 meta = Table("meta", metadata, Column("key", String(64), primary_key=True),
@@ -51,7 +58,8 @@ runs = Table(
     Column("config", Text, nullable=False), Column("version", String(32)),
     Column("git_commit", String(64)), Column("parameters", Integer), Column("flops", Float),
     Column("train_seconds", Float), Column("inference_ms", Float),
-    Column("recorded_at", String(32), nullable=False))
+    Column("recorded_at", String(32), nullable=False),
+    *[Column(name, kind) for name, kind in RUN_COLUMNS_3])
 
 
 def _results_table(name: str, owner: MetaData) -> Table:
@@ -181,7 +189,16 @@ def _identify_results(connection) -> None:
     connection.exec_driver_sql("ALTER TABLE results_v2 RENAME TO results")
 
 
-MIGRATIONS = {1: _identify_results}   # version -> function(connection) bringing it to + 1
+def _add_run_columns(connection) -> None:
+    """Schema 2 -> 3: runs gain ``RUN_COLUMNS_3`` (empty for runs recorded before; they are
+    not reported rows)."""
+    for name, kind in RUN_COLUMNS_3:
+        connection.exec_driver_sql(f"ALTER TABLE runs ADD COLUMN {name} "
+                                   f"{kind.compile(dialect=connection.dialect)}")
+    connection.execute(runs.update().values(reported=0))
+
+
+MIGRATIONS = {1: _identify_results, 2: _add_run_columns}   # version -> function(connection) bringing it to + 1
 
 
 def _upsert(connection, table: Table, rows: list[dict]) -> None:
@@ -264,7 +281,11 @@ def _rows(config: dict, run: dict | None, sets: dict | None, decoder: str, param
            "version": __version__, "git_commit": git_commit(),
            "parameters": run.get("parameters"), "flops": run.get("flops"),
            "train_seconds": run.get("train_seconds"), "inference_ms": run.get("inference_ms"),
-           "recorded_at": now}
+           "recorded_at": now, "train_images": run.get("train_images"),
+           "cpu_seconds": run.get("cpu_seconds"),
+           "tta_images": (run.get("time_to_accuracy") or {}).get("images"),
+           "tta_cpu_seconds": (run.get("time_to_accuracy") or {}).get("cpu_seconds"),
+           "hardware": run.get("hardware"), "reported": int(bool(run.get("reported")))}
     values = [{"run_id": identity, "set": name, "decoder": decoder, "params": params,
                "data_id": measured.get("data_id") or UNIDENTIFIED, "metric": metric,
                "value": float(value), "images": measured.get("images"),

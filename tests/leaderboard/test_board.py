@@ -5,7 +5,8 @@ import pytest
 from click.testing import CliRunner
 
 from stickpose.cli import main
-from stickpose.leaderboard.board import best, comparison, load, render, seed_spread
+from stickpose.leaderboard.board import (best, comparison, for_suite, load, render,
+                                         suite_board)
 from stickpose.leaderboard.store import open_store, record
 from tests.cli_helpers import fails_with
 from tests.leaderboard.test_store import config
@@ -37,15 +38,22 @@ def filled(tmp_path):
 def test_table_shape_means_and_best(filled):
     _, engine = filled
     table = comparison(load(engine), "score")
-    assert list(table.columns) == ["arch", "head", "test1", "test2", "test3", "test4", "runs",
-                                   "images"]
+    assert list(table.columns) == [
+        "arch", "head", "setup", "test1", "test2", "test3", "test4", "test1 std", "test2 std",
+        "test3 std", "test4 std", "runs", "width", "budget", "params", "MFLOPs", "tta_images",
+        "tta_cpu_seconds", "tta_runs", "images"]
     assert len(table) == 4
     row = table[(table["arch"] == "resnet") & (table["head"] == "heatmap")].iloc[0]
     assert row["test1"] == pytest.approx(1.2) and row["runs"] == 2   # mean of two seeds
+    assert row["test1 std"] == pytest.approx(0.2828, abs=1e-4)       # their spread (ddof 1)
     marks = best(table, "score")
-    assert table.loc[marks["test1"], "arch"].tolist() == ["senet"]   # lowest score wins
+    # senet heatmap's 0.9 is lowest; resnet heatmap's 1.2 (two seeds, standard error 0.2) is
+    # within two standard errors of it: tied for first. The rest are clearly behind.
+    assert table.loc[marks["test1"], ["arch", "head"]].values.tolist() == [
+        ["resnet", "heatmap"], ["senet", "heatmap"]]
     pck = comparison(load(engine), "pck")
-    assert pck.loc[best(pck, "pck")["test1"], "arch"].tolist() == ["senet"]   # highest wins
+    leaders = pck.loc[best(pck, "pck")["test1"], ["arch", "head"]].values.tolist()
+    assert ["senet", "heatmap"] in leaders and ["resnet", "scalar"] not in leaders  # highest
     by_decoder = comparison(load(engine), "score", decoders=True)
     assert len(by_decoder) == 6 and set(by_decoder["decoder"]) == {"quarter", "dark",
                                                                     "coordinates"}
@@ -57,11 +65,11 @@ def test_every_format(filled):
     _, engine = filled
     table = comparison(load(engine), "score")
     text = render(table, "score", "table")
-    assert "0.900*" in text and "1.200" in text
+    assert "0.900 *" in text and "1.200 ± 0.283" in text
     assert "**0.900**" in render(table, "score", "md")
     assert "<b>0.900</b>" in render(table, "score", "html")
     csv = pd.read_csv(pd.io.common.StringIO(render(table, "score", "csv")))
-    assert csv.shape == (4, 8)
+    assert csv.shape == (4, 20)
     records = json.loads(render(table, "score", "json"))
     senet = [r for r in records["rows"] if r["arch"] == "senet" and r["head"] == "heatmap"]
     assert senet[0]["best"] == ["test1", "test2", "test3", "test4"]
@@ -83,9 +91,16 @@ def test_cli_table_filters_and_bad_input(filled):
         result = invoke("leaderboard", "--db", url, *args)
         assert result.exit_code == 1 and message in result.output, result.output
         assert "Traceback" not in result.output
-    for budget in ("0", "-5m", "soon"):
+    for budget in ("0", "-5", "soon", "1.5", "2G"):
         fails_with(invoke("leaderboard", "run", "--budget", budget, "--db", url),
-                   f"'{budget}' is not a positive duration like 5m")
+                   f"Invalid value for --budget: '{budget}' is not a number of images like "
+                   "200k, 1.5M or 96000")
+    fails_with(invoke("leaderboard", "run", "--budget", "5m", "--db", url),
+               "(the budget is a number of training images now; a time limit is "
+               "--time-limit 5m)")
+    for limit in ("0", "-5m", "soon"):
+        fails_with(invoke("leaderboard", "run", "--time-limit", limit, "--db", url),
+                   f"Invalid value for --time-limit: '{limit}' is not a positive duration")
 
 
 def test_filters_that_match_nothing(filled):
@@ -115,12 +130,9 @@ def test_export_round_trip_and_import_without_duplicates(filled, tmp_path):
     first = (tmp_path / "out" / "stickman.md").read_text().splitlines()[0]
     assert "stickpose leaderboard" in first and "export" in first and "stickpose 0." in first
     stickman = (tmp_path / "out" / "stickman.md").read_text()
-    assert "**0.900**" in stickman and "## Spread over seeds" in stickman
     # resnet heatmap has seeds 0 and 1 (test1 1.0 and 1.4): mean 1.2, std 0.283
-    spread = seed_spread(load(engine), "score").set_index("seed")
-    assert list(spread.index) == ["0", "1", "mean", "std"]
-    assert spread.loc["mean", "test1"] == pytest.approx(1.2)
-    assert spread.loc["std", "test1"] == pytest.approx(0.2828, abs=1e-4)
+    assert "**0.900**" in stickman and "1.200 ± 0.283" in stickman and "lower is better" \
+        in stickman
     assert "dark" in (tmp_path / "out" / "decoders.md").read_text()
     other = f"sqlite:///{tmp_path / 'other.sqlite'}"
     for _ in range(2):                                      # twice: nothing duplicated

@@ -6,6 +6,7 @@ from click.testing import CliRunner
 from stickpose.cli import main
 from stickpose.leaderboard.board import load
 from stickpose.leaderboard.store import open_store, run_id
+from stickpose.leaderboard.recipe import load_recipes
 from stickpose.leaderboard.sweep import run_sweep, sweep_configs
 from stickpose.runs import RunDir
 from stickpose.errors import StickposeError
@@ -48,7 +49,8 @@ def test_train_and_evaluate_record(store, tmp_path):
 
 
 def test_sweep_resumes_after_a_kill_between_entries(store, tmp_path):
-    configs = sweep_configs(["resnet"], ["heatmap", "scalar"], [0], minutes=0.001, **TINY)
+    configs = sweep_configs(["resnet"], ["heatmap", "scalar"], [0], 16, load_recipes(), **TINY)
+    assert [c.epochs for c in configs] == [1, 1]             # 16 images: one epoch of 2 x 8
     finished = []
 
     def killed_after_first(name):
@@ -64,8 +66,9 @@ def test_sweep_resumes_after_a_kill_between_entries(store, tmp_path):
     assert first.stat().st_mtime_ns == stamp                 # the finished entry was skipped
     assert len(ids) == 2 and set(load(open_store(store))["run_id"]) == set(ids)
     assert (tmp_path / "sweep" / configs[1].name / RunDir.EVALUATION).is_file()
-    other = sweep_configs(["resnet"], ["heatmap"], [0], minutes=0.5, **TINY)
-    with pytest.raises(StickposeError, match="was trained with other settings: minutes"):
+    other = sweep_configs(["resnet"], ["heatmap"], [0], 32, load_recipes(), **TINY)
+    with pytest.raises(StickposeError, match="was trained with other settings: epochs 1 "
+                                             r"\(now 2\)"):
         run_sweep(other, tmp_path / "sweep", engine)
 
 
@@ -94,7 +97,7 @@ def test_db_is_the_only_store_touched(tmp_path, monkeypatch):
                       f"sqlite:///{tmp_path / 'typo.sqlite'}"), "there is no results store")
     assert not (tmp_path / "p2.html").exists() and not (tmp_path / "typo.sqlite").exists()
     ok(invoke("leaderboard", "run", "--archs", "resnet", "--heads", "scalar", "--budget",
-              "1s", "--input-size", 32, "--width", 8, "--steps", 2, "--test-count", 8,
+              64, "--seeds", 0, "--input-size", 32, "--width", 8, "--steps", 2, "--test-count", 8,
               "--out", tmp_path / "sweep", "--db", db))
     frame = load(open_store(db))
     assert len(set(frame["run_id"])) == 2 and "argmax" in set(frame["decoder"])
