@@ -222,8 +222,7 @@ def render(table: pd.DataFrame, metric: str, fmt: str = "table") -> str:
     _check(fmt, FORMATS, "format")
     sets = [c for c in SETS if c in table.columns or f"{c} reported" in table.columns]
     table = table.reindex(columns=[*table.columns, *(c for c in sets if c not in table)])
-    ours = table[~table["reported"].fillna(False).astype(bool)] if "reported" in table \
-        else table
+    ours = table[table["runs"].notna()] if "runs" in table else table   # not published-only
     marks = best(ours, metric).reindex(index=table.index, columns=table.columns,
                                        fill_value=False)
     digits = 1 if metric == "mse" else 3
@@ -299,8 +298,8 @@ def plot(table: pd.DataFrame, metric: str, path: Path) -> None:
     from ..files import write_atomic
     from ..viz import figure_png
 
-    if "reported" in table:
-        table = table[~table["reported"].fillna(False).astype(bool)]
+    if "runs" in table:
+        table = table[table["runs"].notna()]             # not the published-only rows
     sets = [c for c in SETS if c in table.columns]
     if table.empty or not sets:
         raise StickposeError("nothing to plot: the store holds no matching results")
