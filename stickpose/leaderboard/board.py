@@ -272,18 +272,24 @@ def render(table: pd.DataFrame, metric: str, fmt: str = "table") -> str:
     return shown.to_string(index=False)
 
 
+METRIC_NAMES = {"score": "class test score", "flip_score": "flip-tolerant class score",
+                "swap": "left/right swap rate", "pck": "PCK@0.15", "mse": "MSE (px²)",
+                "mpjpe": "MPJPE (px)"}
+
+
 def legend(metric: str, reference_rows: bool = False) -> str:
-    """Two lines under a table: how to read it."""
+    """The two lines under a table that say how to read it."""
     better = "lower" if LOWER_IS_BETTER[metric] else "higher"
-    text = (f"{metric}: mean ± std over seeds ({better} is better); * / bold: best in its "
-            "column, or within two standard errors of it (tied). budget: training images "
-            f"per run; to {CLASS_BEST:.2f}: median training images and CPU seconds until "
-            f"the validation score first beat the class's best reported {CLASS_BEST:.2f} "
-            "(runs that did / runs).")
+    first = (f"{METRIC_NAMES[metric]}: mean ± std over seeds, {better} is better; * (bold): "
+             "best in its column or tied with it (within two standard errors); budget: "
+             "training images per run.")
+    second = (f"to {CLASS_BEST:.2f}: median training images and CPU seconds until the "
+              f"validation score first beat the class's best reported {CLASS_BEST:.2f} (runs "
+              "that did / runs)")
     if reference_rows:
-        text += ("\nSET class: the class's own published score (seed 001), reported, not "
-                 "re-run here and never averaged in; n/r: the class left that cell empty.")
-    return text
+        second += ("; SET class: the class's own published score (seed 001), reported, not "
+                   "re-run here and never averaged in; n/r: left empty in their table")
+    return f"{first}\n{second}."
 
 
 def plot(table: pd.DataFrame, metric: str, path: Path) -> None:
