@@ -313,8 +313,8 @@ def hardware() -> str:
         pass
     gpus = [tf.config.experimental.get_device_details(device).get("device_name", device.name)
             for device in tf.config.list_physical_devices("GPU")]
-    return f"{cpu}, {len(os.sched_getaffinity(0))} cores" + (f"; {', '.join(gpus)}" if gpus
-                                                            else "")
+    cores = len(os.sched_getaffinity(0))
+    return f"{cpu}, {cores} cores" + (f"; {', '.join(gpus)}" if gpus else "")
 
 
 def _plain(value):

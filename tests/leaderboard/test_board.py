@@ -5,8 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 from stickpose.cli import main
-from stickpose.leaderboard.board import (best, comparison, for_suite, load, render,
-                                         suite_board)
+from stickpose.leaderboard.board import best, comparison, load, render
 from stickpose.leaderboard.store import open_store, record
 from tests.cli_helpers import fails_with
 from tests.leaderboard.test_store import config
