@@ -30,10 +30,9 @@ def _images(text: str) -> int:
     from ..leaderboard.recipe import parse_images
 
     try:
-        return parse_images(text)
+        return parse_images(text, "")
     except StickposeError as error:
-        raise click.BadParameter(str(error).replace("--budget ", "", 1),
-                                 param_hint="--budget") from None
+        raise click.BadParameter(str(error).strip(), param_hint="--budget") from None
 
 
 def _board_options(command):

@@ -86,7 +86,8 @@ def train(out, resume, overwrite, heatmap_stride, **options):
     """
     from ..data.poses import absolute_pose_sources
     from ..files import check_writable
-    from ..runs import RunDir, TrainConfig
+    from ..errors import StickposeError
+    from ..runs import RunDir, TrainConfig, training_images
     from ..train import prepare, train as run_training
 
     budget = options.pop("budget")
@@ -96,7 +97,11 @@ def train(out, resume, overwrite, heatmap_stride, **options):
         if click.get_current_context().get_parameter_source("epochs") == \
                 ParameterSource.COMMANDLINE:
             raise click.UsageError("give --budget (training images) or --epochs, not both")
-        options["epochs"] = budget_epochs(parse_images(budget), options["batch_size"],
+        try:
+            images = parse_images(budget, "", "--minutes 5")
+        except StickposeError as error:
+            raise click.BadParameter(str(error).strip(), param_hint="--budget") from None
+        options["epochs"] = budget_epochs(images, options["batch_size"],
                                           options["steps_per_epoch"])
     if options["class_dir"] is not None:
         options["class_dir"] = str(options["class_dir"].resolve())
@@ -121,6 +126,10 @@ def train(out, resume, overwrite, heatmap_stride, **options):
                    if p.name in ("heatmap_stride", *options) and p.name != "class_dir"
                    and context.get_parameter_source(p.name) == ParameterSource.COMMANDLINE
                    and getattr(config, p.name) != getattr(own, p.name)]
+        if budget is not None and config.epochs != own.epochs:
+            raise click.UsageError(f"--budget cannot be changed on --resume (the run trains on "
+                                   f"{training_images(own)} images, not "
+                                   f"{training_images(config)}); start a new run to change it")
         if changed:
             option, name = changed[0]
             raise click.UsageError(f"{option} cannot be changed on --resume (the run has "

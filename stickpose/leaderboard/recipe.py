@@ -26,15 +26,16 @@ class RecipeError(StickposeError):
     """A recipe file that cannot be read or names unknown settings."""
 
 
-def parse_images(text: str, option: str = "--budget") -> int:
-    """A number of training images as users type it: ``200k``, ``1.5M``, ``96000``."""
+def parse_images(text: str, option: str = "--budget", time_limit: str = "--time-limit 5m") -> int:
+    """A number of training images as users type it: ``200k``, ``1.5M``, ``96000``; an
+    error naming ``option`` (and the ``time_limit`` option when it looks like a duration)."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKM]?)\s*", str(text))
     if match:
         images = float(match[1]) * {"": 1, "k": 1e3, "K": 1e3, "M": 1e6}[match[2]]
         if images >= 1 and images == int(images):
             return int(images)
     hint = (" (the budget is a number of training images now; a time limit is "
-            "--time-limit 5m)" if re.fullmatch(r"\s*[\d.]+\s*[smh]\s*", str(text)) else "")
+            f"{time_limit})" if re.fullmatch(r"\s*[\d.]+\s*[smh]\s*", str(text)) else "")
     raise StickposeError(f"{option} {text!r} is not a number of images like 200k, 1.5M or "
                          f"96000{hint}")
 

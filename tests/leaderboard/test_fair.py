@@ -72,6 +72,22 @@ def test_recipes_are_data_and_unknown_settings_are_refused(tmp_path):
     assert not (tmp_path / "sweep").exists() and not (tmp_path / "s.sqlite").exists()
 
 
+def test_train_takes_a_budget_of_images(tmp_path):
+    tiny = ["--arch", "resnet", "--head", "scalar", "--input-size", 32, "--width", 4,
+            "--batch-size", 8, "--steps", 2, "--validation-count", 16, "--test-count", 8,
+            "--db", tmp_path / "s.sqlite"]
+    ok(invoke("train", *tiny, "--budget", 40, "--out", tmp_path / "run"))
+    assert RunDir(tmp_path / "run").config().epochs == 3        # 40 images: 3 epochs of 16
+    fails_with(invoke("train", *tiny, "--budget", 80, "--out", tmp_path / "run", "--resume"),
+               "--budget cannot be changed on --resume (the run trains on 48 images, not 80)")
+    fails_with(invoke("train", *tiny, "--budget", "5m", "--out", tmp_path / "other"),
+               "'5m' is not a number of images like 200k, 1.5M or 96000 (the budget is a "
+               "number of training images now; a time limit is --minutes 5)")
+    fails_with(invoke("train", *tiny, "--budget", "1k", "--epochs", 2, "--out",
+                      tmp_path / "other"), "give --budget (training images) or --epochs")
+    assert not (tmp_path / "other").exists()
+
+
 def test_time_to_accuracy_is_read_from_the_history():
     rows = [{"epoch": k, "val_score": score, "images": 100 * (k + 1), "cpu_seconds": 10.0 * k,
              "seconds": 5.0 * k} for k, score in enumerate([3.0, 1.3, 1.19, 0.9])]
