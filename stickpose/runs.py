@@ -231,7 +231,8 @@ class RunDir:
         if not path.is_file():
             return []
         try:
-            rows = [{k: int(v) if k == "epoch" else float(v) for k, v in row.items() if v != ""}
+            rows = [{k: int(v) if k in ("epoch", "images") else float(v)
+                     for k, v in row.items() if v != ""}
                     for row in csv.DictReader(io.StringIO(path.read_text()))]
         except (OSError, ValueError, TypeError) as error:
             raise RunError(f"cannot read {path}: {error}") from None

@@ -223,8 +223,8 @@ def test_export_with_only_class_results(tmp_path):
     record(engine, config, None, {"class/test1": {"score": 1.5, "flip_score": 0.8,
                                                   "swap": 0.2, "pck": 0.9, "images": 879}})
     written = sorted(p.name for p in export(engine, tmp_path / "out", "test"))
-    assert written == ["class.md", "results.csv"]
+    assert written == ["class.csv", "class.md", "class.png", "results.csv"]
     table = (tmp_path / "out" / "class.md").read_text()
-    assert "| hourglass | heatmap |  class | **1.500** |" in table
+    assert "| hourglass | heatmap |  class |      32 |          | **1.500** |" in table
     board = ok(invoke("leaderboard", "--db", f"sqlite:///{tmp_path / 'store.sqlite'}"))
     assert "Empty DataFrame" not in board and "1.500" in board
