@@ -155,7 +155,7 @@ def _image_counts(counts: pd.Series) -> str:
 
 def reference(frame: pd.DataFrame, metric: str = "score") -> pd.DataFrame:
     """The reference rows (``reported``: published, not re-run) of ``frame`` (one suite's,
-    see ``for_suite(every_measurement=True)``): ``arch, head``, one column per set, and
+    from ``for_suite``): ``arch, head``, one column per set, and
     ``reported`` True also for a cell published empty (its sets NaN)."""
     rows = frame[frame["reported"].fillna(0) == 1]
     if rows.empty:
