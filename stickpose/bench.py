@@ -157,8 +157,7 @@ def bench_transfer(entries: dict, real_suite, test_count: int | None = None,
     each entry."""
     from .data.sets import suite_sets
     from .evaluate import evaluate_run
-    from .leaderboard.store import head_output
-    from .train import check_entries, train_entry
+    from .training import check_entries, train_entry
 
     check_entries(entries, "benchmark run")
     names = [n for n in real_suite.sets if n.startswith("test")]
@@ -166,7 +165,7 @@ def bench_transfer(entries: dict, real_suite, test_count: int | None = None,
     for folder, config in entries.items():
         evaluation = train_entry(config, folder)
         real = evaluate_run(folder, suite_sets(real_suite, names, test_count),
-                            head_output(config.head))
+                            HEADS.get(config.head).decoder)
         real = real[real["occlusion"] == "none"]
         real = dict(zip(real["set"].str.split("/").str[-1], real["score"]))    # SUITE/SET
         row = {"model": f"{config.arch}/{config.head}", "poses": config.poses,

@@ -27,22 +27,25 @@ import io
 import json
 import shutil
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from .codecs.gaussian import HEATMAP_STRIDE
 from .data.poses import check_pose_sources
 from .errors import StickposeError
-from .models.registry import ARCH_MODULES, HEAD_NAMES
+from .models.registry import check_spec, short_name
 from .skeleton import LABEL_CONVENTIONS
 
 SCHEDULES = ("cosine", "constant", "step")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-CONFIG_SCHEMA = 1          # config.json's "schema"; a run without one predates it (0)
+CONFIG_SCHEMA = 2          # config.json's "schema"; a run without one predates it (0)
 #: Settings added after runs were recorded, with the value that means "as before": a run's
 #: identity (``leaderboard.store.config_hash``) leaves them out at that value, so runs
 #: recorded before keep their ids.
-LATER_SETTINGS = {"poses": None, "recipe": None}
+LATER_SETTINGS = {"poses": None, "recipe": None, "plugins": {}}
+#: Schema 1's ``stacks`` (an hourglass setting every config carried) and its default: since
+#: schema 2 it is ``arch_options["stacks"]``.
+STACKS_DEFAULT = 2
 #: The class's best reported test score (seed 001's table: SE-Net scalar on test2); a run's
 #: time to accuracy is when its validation score first beat it.
 CLASS_BEST = 1.20
@@ -61,7 +64,7 @@ class TrainConfig:
     input_size: int = 64
     width: int = 32
     depth: int = 1
-    stacks: int = 2                 # hourglass only
+    arch_options: dict = field(default_factory=dict)   # the backbone builder's own options
     heatmap_stride: int = HEATMAP_STRIDE
     deconv: bool = False
     sigma: float = 1.5              # heatmap pixels
@@ -88,9 +91,10 @@ class TrainConfig:
     data: str = "stickman"          # or "lsp:DIR": LSP (+ LSPET) from a local folder
     init: str | None = None         # a run whose weights start this one (same model)
     recipe: str | None = None       # the recipe the settings came from ("FILE vN arch/head")
+    plugins: dict = field(default_factory=dict)   # {spec: {file, sha256}} of plugin parts
 
     def __post_init__(self):
-        for name in ("input_size", "width", "depth", "stacks", "heatmap_stride", "batch_size",
+        for name in ("input_size", "width", "depth", "heatmap_stride", "batch_size",
                      "epochs", "steps_per_epoch", "patience", "validation_count", "test_count"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -106,11 +110,12 @@ class TrainConfig:
             if value not in known:
                 raise StickposeError(f"{name} {value!r} is unknown; expected one of "
                                      f"{', '.join(known)}")
-        for name, value, known in (("arch", self.arch, ARCH_MODULES),
-                                   ("head", self.head, HEAD_NAMES)):
-            if value not in known:
-                raise StickposeError(f"{name} {value!r} is unknown; expected one of "
-                                     f"{', '.join(known)}")
+        check_spec(self.arch, "arch")
+        check_spec(self.head, "head")
+        for name in ("arch_options", "plugins"):
+            value = getattr(self, name)
+            if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+                raise StickposeError(f"{name} {value!r} must be a mapping of names")
         if self.recipe is not None and not isinstance(self.recipe, str):
             raise StickposeError(f"recipe {self.recipe!r} must be text")
         if self.poses is not None:
@@ -127,16 +132,14 @@ class TrainConfig:
     def name(self) -> str:
         data = "_lsp" if self.data != "stickman" else \
             "" if self.suite == "stickman" else f"_{Path(self.suite).stem}"
-        return f"{self.arch}-{self.head}_{self.input_size}_w{self.width}_s{self.seed}{data}"
-
-    def arch_options(self) -> dict:
-        return {"stacks": self.stacks} if self.arch == "hourglass" else {}
+        return (f"{short_name(self.arch)}-{short_name(self.head)}_{self.input_size}"
+                f"_w{self.width}_s{self.seed}{data}")
 
     def model_settings(self) -> dict:
         """What decides the model's weights' shapes (two runs can share weights iff equal)."""
         return {"arch": self.arch, "head": self.head, "input_size": self.input_size,
                 "width": self.width, "depth": self.depth, "heatmap_stride": self.heatmap_stride,
-                "deconv": self.deconv, **self.arch_options()}
+                "deconv": self.deconv, "arch_options": self.arch_options}
 
     def to_json(self) -> str:
         return json.dumps({"schema": CONFIG_SCHEMA, **asdict(self)}, indent=2) + "\n"
@@ -158,6 +161,10 @@ class TrainConfig:
                            f"up to {CONFIG_SCHEMA} (upgrade stickpose)")
         if "train_suite" in values:                 # schema 0: the suite's earlier name
             values.setdefault("suite", values.pop("train_suite"))
+        if schema < 2 and "stacks" in values:       # schema 1: stacks, for the hourglass
+            stacks = values.pop("stacks")
+            if values.get("arch") == "hourglass" and stacks != STACKS_DEFAULT:
+                values.setdefault("arch_options", {"stacks": stacks})
         unknown = sorted(set(values) - {f.name for f in fields(cls)})
         if unknown:
             raise RunError(f"run config {path} has unknown setting(s) {', '.join(unknown)}; "
@@ -373,6 +380,25 @@ def time_to_accuracy(history: list[dict], target: float = CLASS_BEST) -> dict | 
     return None
 
 
+def import_parts(config: TrainConfig, what: str):
+    """Import the run's architecture and head (their Keras layers register for loading):
+    a warning for a plugin whose source changed since ``what`` was trained, an error for one
+    that cannot be imported. Returns ``(architecture, head)``."""
+    from .models.registry import ARCHS, HEADS, check_sources
+
+    check_sources(config.plugins, what)
+    return ARCHS.get(config.arch), HEADS.get(config.head)
+
+
+def with_plugins(config: TrainConfig) -> TrainConfig:
+    """``config`` with its file plugins' paths made absolute and, in ``plugins``, where the
+    code of its plugin architecture and head comes from (file and sha256)."""
+    from .models.registry import absolute_spec, plugin_sources
+
+    config = replace(config, arch=absolute_spec(config.arch), head=absolute_spec(config.head))
+    return replace(config, plugins=plugin_sources([config.arch, config.head]))
+
+
 def load_run(path: Path):
     """``(config, model)`` of a trained run directory, or a ``RunError`` naming what is
     missing."""
@@ -386,17 +412,17 @@ def load_run(path: Path):
             f"it is {describe(state)} - train it again with `stickpose train --overwrite`"))
     import keras
 
-    from .models.registry import load_all
-
-    load_all()                                   # heads register their layers for loading
+    import_parts(config, f"run {path}")          # plugins register their layers for loading
     try:
         model = keras.models.load_model(run / run.BEST, compile=False)
-    except (OSError, ValueError, EOFError) as error:       # a truncated zip is not "missing"
+    except (OSError, ValueError, EOFError, TypeError) as error:    # a truncated zip is not
+        # "missing"; TypeError: a custom layer its plugin no longer defines
         reason = str(error).splitlines()[0] if (run / run.BEST).stat().st_size else "empty"
         raise RunError(f"cannot load {run / run.BEST} (damaged or not a Keras model: "
                        f"{reason}); train the run again with --overwrite") from None
     built = (model.name, tuple(model.input_shape[1:3]))
-    expected = (f"{config.arch}-{config.head}", (config.input_size, config.input_size))
+    expected = (f"{short_name(config.arch)}-{short_name(config.head)}",
+                (config.input_size, config.input_size))
     if built != expected:
         raise RunError(f"run {path}: {run.BEST} holds a {built[0]} model for {built[1][0]} px "
                        f"but {run.CONFIG} says {expected[0]} at {config.input_size} px; the "

@@ -8,7 +8,7 @@ import pytest
 
 from stickpose.data.storage import load_dataset
 from stickpose.runs import TrainConfig
-from stickpose.train import train
+from stickpose.training import train
 from tests.cli_helpers import fails_with, invoke, ok
 
 TINY = dict(arch="resnet", input_size=32, width=8, batch_size=8, steps_per_epoch=3,

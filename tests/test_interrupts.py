@@ -105,15 +105,15 @@ COMMANDS = {
         "writing the labels": ("stickpose.data.storage", None, "coco_keypoints", 1),
     }),
     "train": (_train, _train_not_finished, _train_again, {
-        "during an epoch": ("stickpose.train", "RunKeeper", "on_train_batch_end", 6),
-        "during the final evaluation": ("stickpose.train", None, "evaluate_model", 1),
+        "during an epoch": ("stickpose.training", "RunKeeper", "on_train_batch_end", 6),
+        "during the final evaluation": ("stickpose.training", None, "evaluate_model", 1),
     }),
     "evaluate": (_evaluate, _evaluate_not_finished, _evaluate_again, {
         "scoring a set": ("stickpose.evaluate", None, "decoder_table", 3),
         "recording": ("stickpose.leaderboard.store", None, "_write", 1),
     }),
     "leaderboard run": (_sweep, _sweep_not_finished, _sweep_again, {
-        "training an entry": ("stickpose.train", "RunKeeper", "on_train_batch_end", 1),
+        "training an entry": ("stickpose.training", "RunKeeper", "on_train_batch_end", 1),
         "between entries": ("stickpose.leaderboard.sweep", None, "train_entry", 2),
     }),
 }

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from stickpose.cli import main
 from stickpose.leaderboard.store import open_store, record_run
 from stickpose.runs import TrainConfig
-from stickpose.train import train
+from stickpose.training import train
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 

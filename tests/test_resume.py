@@ -28,13 +28,13 @@ TIMINGS = ("train_seconds", "cpu_seconds", "train_images_per_second", "inference
 # Each scenario kills the training process at one point, with SIGKILL, from inside it: a
 # wrapper around the function that runs at that point.
 KILLS = {
-    "during an epoch": ("stickpose.train", "RunKeeper", "on_train_batch_end",
+    "during an epoch": ("stickpose.training", "RunKeeper", "on_train_batch_end",
                         "len(self.rows) == 1 and args[0] == 2"),
-    "between epochs": ("stickpose.train", "RunKeeper", "on_epoch_begin",
+    "between epochs": ("stickpose.training", "RunKeeper", "on_epoch_begin",
                        "args[0] == 2"),
     "during the epoch's commit": ("stickpose.runs", "RunDir", "write_history",
                                   "len(args[0]) == 2"),
-    "during the final evaluation": ("stickpose.train", None, "evaluate_model", "True"),
+    "during the final evaluation": ("stickpose.training", None, "evaluate_model", "True"),
     "during recording": ("stickpose.leaderboard.store", None, "record", "True"),
 }
 

@@ -70,12 +70,12 @@ def test_the_checker_finds_a_cycle():
 
 def test_the_import_graph_has_no_cycle():
     edges = graph()
-    assert "stickpose.runs" in edges["stickpose.train"]          # the graph is real
+    assert "stickpose.runs" in edges["stickpose.training"]          # the graph is real
     assert find_cycle(edges) is None, " -> ".join(find_cycle(edges))
 
 
 def test_layers_point_one_way():
-    """skeleton -> data / codecs / models -> runs -> train / evaluate -> leaderboard -> cli."""
+    """skeleton -> data / codecs / models -> runs -> training / evaluate -> leaderboard -> cli."""
     edges = graph()
 
     def part(module):
@@ -83,7 +83,7 @@ def test_layers_point_one_way():
     below_runs = [m for m in edges if part(m) in ("data", "codecs", "models")]
     for module in below_runs:
         upward = {d for d in edges[module] if part(d) in
-                  ("runs", "train", "evaluate", "leaderboard", "cli", "report", "show",
+                  ("runs", "training", "evaluate", "leaderboard", "cli", "report", "show",
                    "predict", "bench")}
         assert not upward, f"{module} imports {upward}"
     assert not any(d.startswith("stickpose.cli") for m, ds in edges.items()

@@ -11,7 +11,7 @@ from stickpose.models.registry import load_all
 from stickpose.models.build import build_model
 from stickpose.models.registry import ARCHS, HEADS
 from stickpose.runs import CONFIG_SCHEMA, FINISHED, RunDir, RunError, TrainConfig
-from stickpose.train import heatmap_loss, train
+from stickpose.training import heatmap_loss, train
 
 import keras
 

@@ -88,7 +88,7 @@ def train(out, resume, overwrite, heatmap_stride, **options):
     from ..files import check_writable
     from ..errors import StickposeError
     from ..runs import RunDir, TrainConfig, training_images
-    from ..train import prepare, train as run_training
+    from ..training import prepare, train as run_training
 
     budget = options.pop("budget")
     if budget is not None:
@@ -166,7 +166,7 @@ def train_decoder(run, epochs, steps_per_epoch, batch_size, learning_rate, overw
     frozen heatmaps; saves RUN/decoder-fc.keras for `stickpose evaluate --decoders fc` once
     training has finished (an interrupted one leaves the old decoder in place)."""
     from ..runs import RunDir
-    from ..train import train_decoder as fit_decoder
+    from ..training import train_decoder as fit_decoder
 
     losses = fit_decoder(run, epochs, steps_per_epoch, batch_size, learning_rate,
                          overwrite=overwrite)

@@ -29,7 +29,8 @@ from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 from .. import __version__
 from ..errors import StickposeError
 from ..files import check_stop
-from ..runs import LATER_SETTINGS
+from ..models.registry import short_name
+from ..runs import LATER_SETTINGS, STACKS_DEFAULT
 
 SCHEMA_VERSION = 3
 ENVIRONMENT = "STICKPOSE_DB"
@@ -51,7 +52,7 @@ meta = Table("meta", metadata, Column("key", String(64), primary_key=True),
 runs = Table(
     "runs", metadata,
     Column("run_id", String(200), primary_key=True),
-    Column("arch", String(64), nullable=False), Column("head", String(64), nullable=False),
+    Column("arch", String(512), nullable=False), Column("head", String(512), nullable=False),
     Column("data", String(500), nullable=False), Column("input_size", Integer),
     Column("width", Integer), Column("seed", Integer), Column("epochs", Integer),
     Column("steps_per_epoch", Integer), Column("config_hash", String(64), nullable=False),
@@ -231,9 +232,16 @@ def git_commit() -> str | None:
 
 
 def config_hash(config: dict) -> str:
-    """The hash of a run's settings (those added later left out at their former value)."""
+    """The hash of a run's settings (those added later left out at their former value; a
+    built-in architecture's ``arch_options`` of at most ``stacks`` hashed as schema 1's
+    ``stacks``, so runs recorded before keep their ids)."""
     kept = {k: v for k, v in config.items()
             if not (k in LATER_SETTINGS and v == LATER_SETTINGS[k])}
+    options = kept.get("arch_options")
+    if isinstance(options, dict) and set(options) <= {"stacks"} and ":" not in str(
+            kept.get("arch")):
+        del kept["arch_options"]
+        kept["stacks"] = options.get("stacks", STACKS_DEFAULT)
     return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()
 
 
@@ -250,7 +258,8 @@ def run_id(config: dict) -> str:
     suite other than stickman) and a config hash."""
     data = training_data(config)
     data = "" if data == "stickman" else "_lsp" if data.startswith("lsp:") else f"_{data}"
-    return (f"{config['arch']}-{config['head']}_{config['input_size']}_w{config['width']}"
+    return (f"{short_name(config['arch'])}-{short_name(config['head'])}"
+            f"_{config['input_size']}_w{config['width']}"
             f"_s{config['seed']}{data}_{config_hash(config)[:8]}")
 
 
@@ -317,12 +326,6 @@ def _write(engine, row: dict, values: list[dict]) -> str:
     return identity
 
 
-def head_output(head: str) -> str:
-    """What a run's own evaluation records as its decoder: quarter-pixel argmax for heatmap
-    heads, the coordinates that scalar and integral heads predict."""
-    return "quarter" if head == "heatmap" else "coordinates"
-
-
 def record_run(engine, run: Path) -> str:
     """Record a finished run directory (its ``evaluation.json``): the same run recorded
     again replaces its rows. Returns the run id."""
@@ -335,7 +338,8 @@ def record_run(engine, run: Path) -> str:
                        "finish it with `stickpose train --resume --out RUN`")
     evaluation = run.evaluation()
     return record(engine, asdict(config), evaluation, evaluation["sets"],
-                  evaluation.get("decoder", head_output(config.head)),
+                  evaluation.get("decoder", "quarter" if config.head == "heatmap"  # written
+                                  else "coordinates"),          # before "decoder" was
                   evaluation.get("params", ""))
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..files import check_stop
 from ..runs import TrainConfig
-from ..train import check_entries, train_entry
+from ..training import check_entries, train_entry
 from .recipe import Recipes, budget_epochs
 from .store import record_run
 

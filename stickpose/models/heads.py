@@ -7,27 +7,13 @@ maps; coordinates are ``(B, 16, 2)`` xy divided by the input size (see ``codecs`
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 from ..quiet_tf import tf  # noqa: F401  (TensorFlow before Keras, quietly)
 import keras
 from keras import layers, ops
 
 from ..skeleton import NUM_JOINTS
 from .blocks import conv_bn
-from .registry import HEADS, Features
-
-
-@dataclass(frozen=True)
-class Head:
-    """``build(features, input_size, heatmap_stride, deconv, name) -> tensor`` and the kind
-    of target it trains on (``heatmaps`` or ``coordinates``)."""
-
-    name: str
-    build: Callable
-    target: str
-    summary: str
+from .registry import Features, Head, PluginError, head
 
 
 def _upsample(x, stride: int, to_stride: int, deconv: bool, name: str):
@@ -49,16 +35,18 @@ def _upsample(x, stride: int, to_stride: int, deconv: bool, name: str):
     return x
 
 
+@head("heatmaps", name="heatmap")
 def heatmap_head(feature, stride: int, input_size: int, heatmap_stride: int, deconv: bool,
                  name: str):
-    """Heatmaps ``(B, S/heatmap_stride, S/heatmap_stride, 16)``, one per joint."""
+    """Gaussian heatmaps per joint, decoded to keypoints ``(B, S/hs, S/hs, 16)``."""
     x = _upsample(feature, stride, heatmap_stride, deconv, name)
     return layers.Conv2D(NUM_JOINTS, 1, name=f"{name}_out")(x)
 
 
+@head("coordinates", name="scalar")
 def scalar_head(feature, stride: int, input_size: int, heatmap_stride: int, deconv: bool,
                 name: str):
-    """Direct coordinate regression: pooled features -> dense -> ``(B, 16, 2)``."""
+    """Direct (x, y) regression from pooled features: dense -> ``(B, 16, 2)``."""
     x = conv_bn(feature, feature.shape[-1], 3, 2, f"{name}_reduce")
     x = layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)
     x = layers.Dense(256, activation="relu", name=f"{name}_dense")(x)
@@ -93,29 +81,32 @@ class SoftArgmax(layers.Layer):
         return {**super().get_config(), "stride": self.stride, "input_size": self.input_size}
 
 
+@head("coordinates", name="integral")
 def integral_head(feature, stride: int, input_size: int, heatmap_stride: int, deconv: bool,
                   name: str):
-    """Heatmap logits turned into differentiable coordinates by soft-argmax ``(B, 16, 2)``."""
+    """Soft-argmax over heatmaps, trained on coordinates ``(B, 16, 2)``."""
     logits = heatmap_head(feature, stride, input_size, heatmap_stride, deconv, name)
     return SoftArgmax(heatmap_stride, input_size, name=f"{name}_softargmax")(logits)
 
 
-HEADS.register("heatmap", Head("heatmap", heatmap_head, "heatmaps",
-                               "Gaussian heatmaps per joint, decoded to keypoints"))
-HEADS.register("scalar", Head("scalar", scalar_head, "coordinates",
-                              "direct (x, y) regression from pooled features"))
-HEADS.register("integral", Head("integral", integral_head, "coordinates",
-                                "soft-argmax over heatmaps, trained on coordinates"))
-
-
 def apply_head(head: Head, features: Features, input_size: int, heatmap_stride: int,
                deconv: bool) -> dict:
-    """Outputs ``{name: tensor}`` of ``head`` on every feature map, the final one last."""
+    """Outputs ``{name: tensor}`` of ``head`` on every feature map, the final one last; a
+    ``PluginError`` when the head's output is not the shape its codec needs."""
     outputs = {}
     count = len(features.maps)
+    side = input_size // heatmap_stride
+    expected = (side, side, NUM_JOINTS) if head.target == "heatmaps" else (NUM_JOINTS, 2)
     for index, feature in enumerate(features.maps, start=1):
         key = head.target if index == count else f"{head.target}_stack{index}"
-        tensor = head.build(feature, features.stride, input_size, heatmap_stride, deconv,
-                            f"{head.name}{index if count > 1 else ''}")
+        tensor = head.build(feature, stride=features.stride, input_size=input_size,
+                            heatmap_stride=heatmap_stride, deconv=deconv,
+                            name=f"{head.name}{index if count > 1 else ''}")
+        shape = tuple(tensor.shape) if isinstance(tensor, keras.KerasTensor) else None
+        if shape is None or shape[1:] != expected:
+            got = f"shape {shape}" if shape is not None else f"a {type(tensor).__name__}"
+            raise PluginError(f"head {head.spec or head.name} returned {got}; its codec "
+                              f"{head.codec} needs {head.target} (batch, "
+                              f"{', '.join(map(str, expected))})")
         outputs[key] = layers.Identity(name=key, dtype="float32")(tensor)   # fp32 under mixed precision
     return outputs

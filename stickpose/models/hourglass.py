@@ -23,7 +23,7 @@ def hourglass_module(x, filters: int, levels: int, name: str):
     return layers.Add(name=f"{name}_merge")([upper, lower])
 
 
-@architecture("hourglass", divisor=4 * 2 ** LEVELS, encoder_decoder=True)
+@architecture("hourglass", divisor=4 * 2 ** LEVELS)
 def hourglass(inputs, width: int = 32, depth: int = 1, stacks: int = 2) -> Features:
     """Stacked hourglass: repeated bottom-up/top-down modules, stride 4, one feature map
     per stack for intermediate supervision."""

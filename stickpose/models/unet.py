@@ -14,7 +14,7 @@ def _double_conv(x, filters: int, name: str):
     return conv_bn(conv_bn(x, filters, 3, 1, f"{name}_a"), filters, 3, 1, f"{name}_b")
 
 
-@architecture("unet", divisor=2 ** LEVELS, encoder_decoder=True)
+@architecture("unet", divisor=2 ** LEVELS)
 def unet(inputs, width: int = 16, depth: int = 1, output_stride: int = 4) -> Features:
     """U-Net: encoder-decoder with skip connections, decoded to ``output_stride``."""
     skips, x = [], inputs

@@ -30,15 +30,14 @@ from .data.stickman import DECODER_STREAM, TRAINING_STREAM, StickmanGenerator
 from .errors import StickposeError
 from .evaluate import evaluate_lsp, evaluate_model, predict_keypoints
 from .files import check_stop, write_atomic
-from .leaderboard.store import head_output
 from .models.build import build_model
 from .models.profile import count_flops
 from .metrics import class_score
 from .models.registry import HEADS
 from .runs import (BROKEN, FINISHED, FOREIGN, NEW, TRAINED, RunDir, RunError, TrainConfig,
-                   check_suite, describe, load_run, load_run_suite, stop_reason,
+                   check_suite, describe, import_parts, load_run, load_run_suite, stop_reason,
                    stream_config, test_names, time_to_accuracy, training_images,
-                   validation_spec)
+                   validation_spec, with_plugins)
 
 
 def fit_handedness(config: TrainConfig, suite, out: Path):
@@ -184,6 +183,10 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
     config, run, state = prepare(config, out, resume, overwrite)
     if resume and state.kind == FINISHED:
         return run.evaluation()
+    if resume:
+        import_parts(config, f"run {out}")
+    else:
+        config = with_plugins(config)                 # where its plugins' code comes from
     suite = load_run_suite(config)
     if config.data == "stickman":                     # checked before anything is written
         check_suite(config, suite)
@@ -194,7 +197,7 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
     keras.mixed_precision.set_global_policy(config.precision)
     model = build_model(config.arch, config.head, config.input_size, width=config.width,
                         depth=config.depth, heatmap_stride=config.heatmap_stride,
-                        deconv=config.deconv, **config.arch_options())
+                        deconv=config.deconv, **config.arch_options)
     if config.init and (not resume or state.epochs == 0):
         _initialise(model, config, Path(config.init))
     with run.lock():
@@ -267,7 +270,7 @@ def _evaluate(best, config: TrainConfig, run: RunDir, suite, lsp_test) -> dict:
     """The run's summary: training totals from ``history.csv`` and its head's own output on
     the suite's test sets (``test_count`` images each), with what identifies the data."""
     head_target = HEADS.get(config.head).target
-    decoder = head_output(config.head)
+    decoder = HEADS.get(config.head).decoder
     if lsp_test is None:
         handedness = fit_handedness(config, suite, run.path)
         table = evaluate_model(best, config, suite_sets(suite, test_names(suite),
@@ -420,7 +423,8 @@ def check_entries(entries: dict, what: str = "entry") -> None:
         if state.kind == FOREIGN:
             raise RunError(f"{what} {run}: {state.why}; choose another --out")
         if state.kind not in (NEW, BROKEN):
-            theirs = replace(run.config(), class_dir=config.class_dir)
+            theirs = replace(run.config(), class_dir=config.class_dir,
+                             plugins=config.plugins)         # a changed plugin: a warning
             if theirs != config:
                 changed = [f"{k} {getattr(theirs, k)!r} (now {getattr(config, k)!r})"
                            for k in config.__dataclass_fields__
