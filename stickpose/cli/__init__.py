@@ -13,11 +13,12 @@ import click
 
 from .. import __version__
 from ..files import check_stop, stop_on_signals
-from .common import DB_OPTION
+from .common import DB_OPTION, show_warnings
 
 #: command name -> "module.attribute" of its click command, relative to this package.
 COMMANDS = {
     "bench": "bench.bench",
+    "check-model": "models.check_model",
     "decoders": "evaluate.decoders_command",
     "evaluate": "evaluate.evaluate",
     "generate": "generate.generate",
@@ -71,6 +72,7 @@ def main():
     stickpose generate --suite class --class-dir DIR   the class's own test sets
     stickpose train --suite class --class-dir DIR      train and test on them
     stickpose models                        the model zoo: parameters, FLOPs, latency
+    stickpose check-model my_nets:tiny_net  does your own backbone work with stickpose?
     stickpose poses compare BANK            procedural poses against real ones
     stickpose train --arch ARCH --head HEAD train a model into runs/
     stickpose evaluate RUN                  every decoder and metric on test1-test4
@@ -80,6 +82,7 @@ def main():
     stickpose bench generate | gmm | handedness   measured numbers
     """
     stop_on_signals()        # SIGTERM ends a command as Ctrl-C does: its clean-up runs
+    show_warnings()          # stickpose's warnings as one line each
 
 
 @main.result_callback()

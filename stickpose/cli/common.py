@@ -21,7 +21,46 @@ SEED = click.IntRange(0, 2**32 - 1)      # what NumPy's and Keras' seeding accep
 INPUT_SIZE = click.IntRange(min=32)
 IMAGE_SIZE = click.IntRange(32, 4096)     # data.stickman's MIN_SIZE, MAX_SIZE (a test checks)
 INPUT_SIZE_HELP = ("Model input side in pixels: at least 32 and a multiple of the "
-                   "architecture's stride (16; 32 for the hourglass).")
+                   "architecture's stride (16; 32 for the hourglass; your own backbone's).")
+ARCH_HELP = ("Architecture: {names}, or your own as MODULE:NAME (a module in the current "
+             "folder or on PYTHONPATH) or FILE.py:NAME.")
+HEAD_HELP = ("Head: {names}, or your own (declared with @stickpose.head) as MODULE:NAME or "
+             "FILE.py:NAME.")
+
+
+class NamesOption(click.Option):
+    """An option whose help lists the names of a registry (``"architecture"`` or
+    ``"head"``), read from package metadata only when help is shown."""
+
+    def __init__(self, *args, registry: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.registry = registry
+
+    def get_help_record(self, ctx):
+        from ..models.registry import ARCHS, HEADS
+
+        names = (ARCHS if self.registry == "architecture" else HEADS).names()
+        self.help = (ARCH_HELP if self.registry == "architecture" else HEAD_HELP).format(
+            names=", ".join(names))
+        return super().get_help_record(ctx)
+
+
+def parse_arch_options(values) -> dict:
+    """``--arch-option key=value`` (repeatable) -> ``{key: value}``, each value read as JSON
+    (numbers, true/false, lists) or else kept as text."""
+    import json
+
+    options = {}
+    for text in values:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise click.BadParameter(f"{text!r} is not KEY=VALUE (e.g. stacks=3)",
+                                     param_hint="--arch-option")
+        try:
+            options[key.strip()] = json.loads(value)
+        except ValueError:
+            options[key.strip()] = value
+    return options
 CLASS_DIR_OPTION = click.option(
     "--class-dir", type=click.Path(path_type=Path),
     help="Your copy of the class baseline repository (EdouardYvinec/IamStickman), or a folder "
@@ -91,13 +130,38 @@ def record_run_or_warn(engine, run: Path) -> None:
 
 
 def check_input_size(input_size: int, archs) -> None:
-    """``--input-size`` checked against each architecture's rule, named as typed."""
+    """``--input-size`` checked against each architecture's rule, named as typed (an
+    architecture that cannot be found or imported is named as typed too)."""
     from ..models.build import input_size_problem
 
     for arch in archs:
         problem = input_size_problem(arch, input_size)
         if problem:
             raise click.BadParameter(f"{input_size} {problem}", param_hint="'--input-size'")
+
+
+def show_warnings() -> None:
+    """Print stickpose's own warnings (a plugin changed since training) as one line,
+    ``warning: ...``, on stderr; other warnings as Python shows them."""
+    import warnings
+
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        from ..models.registry import PluginWarning
+
+        if issubclass(category, PluginWarning):
+            click.echo(f"warning: {message}", err=True)
+        else:
+            shown(message, category, filename, lineno, file, line)
+    warnings.showwarning = show
+
+
+def check_head(head: str) -> None:
+    """``--head`` found and importable, named as typed."""
+    from ..models.registry import HEADS
+
+    HEADS.get(head)
 
 
 def user_errors(command):
@@ -159,10 +223,11 @@ def set_names(spec, sets: str) -> list[str]:
     return names
 
 
-def parse_names(value: str, known: tuple, option: str) -> list[str]:
-    """A comma-separated ``value`` checked against ``known`` (``all`` means every one)."""
+def parse_names(value: str, known: tuple, option: str, plugins: bool = False) -> list[str]:
+    """A comma-separated ``value`` checked against ``known`` (``all`` means every one);
+    with ``plugins``, import strings ``MODULE:NAME`` are accepted too."""
     names = list(known) if value == "all" else [n.strip() for n in value.split(",") if n.strip()]
-    unknown = [n for n in names if n not in known]
+    unknown = [n for n in names if n not in known and not (plugins and ":" in n)]
     if unknown or not names:
         raise click.BadParameter(f"unknown value {(unknown or [value])[0]!r}; known: "
                                  f"{', '.join(known)} or all", param_hint=option)

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import click
 
-from ..models.registry import ARCH_MODULES as ARCH_NAMES, HEAD_NAMES
 from .common import (CLASS_DIR_OPTION, DB_OPTION, INPUT_SIZE, INPUT_SIZE_HELP, POSITIVE,
                      OutputPath, check_input_size, open_results_store, parse_names,
                      progress_bars, store_url, user_errors)
@@ -39,8 +38,9 @@ def _board_options(command):
     for option in reversed([
             click.option("--metric", default="score", show_default=True,
                          help="score (class test score), pck (PCK@0.15), mse or mpjpe."),
-            click.option("--arch", help=f"Only this architecture: {', '.join(ARCH_NAMES)}."),
-            click.option("--head", help=f"Only this head: {', '.join(HEAD_NAMES)}."),
+            click.option("--arch", help="Only this architecture: any recorded one, by name "
+                         "(resnet, tiny_net) or as recorded (my_nets:tiny_net)."),
+            click.option("--head", help="Only this head: any recorded one."),
             click.option("--data", help="Only runs trained on stickman, class, lsp or the "
                          "suite file NAME.toml of your own (its NAME)."),
             click.option("--suite", type=click.Choice(["stickman", "class"]),
@@ -54,10 +54,12 @@ def _board_options(command):
 
 
 def _board(metric, arch, head, data, by_decoder, suite="stickman"):
-    from ..leaderboard.board import check_data, load, suite_board
+    from ..leaderboard.board import check_data, check_recorded, load, suite_board
 
     frame = load(open_results_store(create=False))
     check_data(frame, data)
+    check_recorded(frame, arch, "arch")
+    check_recorded(frame, head, "head")
     return suite_board(frame, suite, metric, arch, head, data, by_decoder)
 
 
@@ -111,8 +113,11 @@ def leaderboard(ctx, metric, arch, head, data, by_decoder, suite, fmt, where):
 
 
 @leaderboard.command("run")
-@click.option("--archs", default="all", show_default=True, help="Comma-separated or all.")
-@click.option("--heads", default="all", show_default=True, help="Comma-separated or all.")
+@click.option("--archs", default="all", show_default=True,
+              help="Comma-separated names, your own MODULE:NAME / FILE.py:NAME among them, "
+                   "or all (every registered one).")
+@click.option("--heads", default="all", show_default=True,
+              help="Comma-separated names (yours as MODULE:NAME too), or all.")
 @click.option("--seeds", default="0,1,2", show_default=True,
               help="Comma-separated seeds: each arch x head is trained once per seed.")
 @click.option("--budget", default="200k", show_default=True,
@@ -160,8 +165,14 @@ def leaderboard_run(archs, heads, seeds, budget, recipes, suite, class_dir, time
                                  param_hint="--seeds") from None
     images = _images(budget)
     minutes = _duration(time_limit) if time_limit is not None else None
-    archs = parse_names(archs, tuple(ARCH_NAMES), "--archs")
-    heads = parse_names(heads, tuple(HEAD_NAMES), "--heads")
+    from ..models.registry import ARCHS, HEADS, absolute_spec
+
+    archs = [absolute_spec(a) for a in parse_names(archs, tuple(ARCHS.names()), "--archs",
+                                                   plugins=True)]
+    heads = [absolute_spec(h) for h in parse_names(heads, tuple(HEADS.names()), "--heads",
+                                                   plugins=True)]
+    for head in heads:
+        HEADS.get(head)
     overrides = {k: v for k, v in settings.items() if v is not None}
     if suite != "stickman":
         overrides.update(suite=suite, class_dir=str(class_dir) if class_dir else None)

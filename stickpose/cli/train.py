@@ -6,21 +6,26 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from ..models.registry import ARCH_MODULES as ARCH_NAMES, HEAD_NAMES
 from .common import (CLASS_DIR_OPTION, DB_OPTION, INPUT_SIZE, INPUT_SIZE_HELP, POSITIVE,
-                     POSES_HELP, POSITIVE_FLOAT, PROBABILITY, SEED, OutputPath, check_input_size,
-                     open_results_store, record_run_or_warn, say_lsp, user_errors)
+                     POSES_HELP, POSITIVE_FLOAT, PROBABILITY, SEED, NamesOption, OutputPath,
+                     check_head, check_input_size, open_results_store, parse_arch_options,
+                     record_run_or_warn, say_lsp, user_errors)
 
 
 @click.command()
-@click.option("--arch", type=click.Choice(ARCH_NAMES), default="hourglass", show_default=True)
-@click.option("--head", type=click.Choice(HEAD_NAMES), default="heatmap", show_default=True)
+@click.option("--arch", cls=NamesOption, registry="architecture", default="hourglass",
+              show_default=True)
+@click.option("--head", cls=NamesOption, registry="head", default="heatmap",
+              show_default=True)
 @click.option("--input-size", type=INPUT_SIZE, default=64, show_default=True,
               help=INPUT_SIZE_HELP)
 @click.option("--width", type=POSITIVE, default=32, show_default=True, help="Base channels.")
 @click.option("--depth", type=POSITIVE, default=1, show_default=True, help="Blocks per stage.")
-@click.option("--stacks", type=POSITIVE, default=2, show_default=True,
-              help="Hourglass stacks (intermediate supervision).")
+@click.option("--arch-option", "arch_options", multiple=True, metavar="KEY=VALUE",
+              help="An option of the architecture's builder (repeatable), e.g. stacks=3 "
+                   "(hourglass), se_ratio=4 (senet), expansion=6 (mobilenetv2), "
+                   "output_stride=2 (unet), or your own builder's; VALUE is read as JSON "
+                   "(3, 0.5, true) or else as text.")
 @click.option("--heatmap-stride", type=click.Choice(["1", "2", "4"]), default="2",
               show_default=True, help="Heatmap resolution: input size / stride.")
 @click.option("--deconv", is_flag=True, help="Transposed-convolution upsampling head.")
@@ -87,8 +92,13 @@ def train(out, resume, overwrite, heatmap_stride, **options):
     from ..data.poses import absolute_pose_sources
     from ..files import check_writable
     from ..errors import StickposeError
+    from ..models.registry import absolute_spec
     from ..runs import RunDir, TrainConfig, training_images
     from ..training import prepare, train as run_training
+
+    options["arch_options"] = parse_arch_options(options["arch_options"])
+    options["arch"], options["head"] = absolute_spec(options["arch"]), absolute_spec(
+        options["head"])
 
     budget = options.pop("budget")
     if budget is not None:
@@ -110,6 +120,7 @@ def train(out, resume, overwrite, heatmap_stride, **options):
     config = TrainConfig(heatmap_stride=int(heatmap_stride), **options)
     if not resume:
         check_input_size(config.input_size, [config.arch])
+        check_head(config.head)
     if config.data.startswith("lsp:"):
         say_lsp(config.data)
     if out is None:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import __version__
 from ..errors import StickposeError
+from ..models.registry import display_name, short_name
 from ..runs import CLASS_BEST
 from .store import METRICS, UNIDENTIFIED, StoreError, _upsert, config_hash, results, runs
 
@@ -104,17 +105,13 @@ def comparison(frame: pd.DataFrame, metric: str = "score", arch: str | None = No
     numbers, ``reference``) are never counted. Without ``decoders`` each run counts with its
     own head's output (quarter-pixel argmax for heatmap heads, the coordinates of scalar and
     integral heads)."""
-    from ..models.registry import ARCH_MODULES, HEAD_NAMES
-
     _check(metric, METRICS, "metric")
-    _check(arch, ARCH_MODULES, "architecture")
-    _check(head, HEAD_NAMES, "head")
     rows = frame[(frame["metric"] == metric) & frame["set"].isin(SETS)
                  & (frame["reported"].fillna(0) == 0)]
     if arch:
-        rows = rows[rows["arch"] == arch]
+        rows = rows[_named(rows["arch"], arch)]
     if head:
-        rows = rows[rows["head"] == head]
+        rows = rows[_named(rows["head"], head)]
     if data:
         rows = rows[rows["data"].map(_trained_on) == data]
     if not decoders:
@@ -140,7 +137,34 @@ def comparison(frame: pd.DataFrame, metric: str = "score", arch: str | None = No
     table["tta_cpu_seconds"] = by_run["tta_cpu_seconds"].median()
     table["tta_runs"] = by_run["tta_images"].count()
     table["images"] = rows.groupby(keys)["images"].agg(_image_counts)
+    table["code"] = by_run["config"].first().map(_code)
     return table.reset_index()
+
+
+def _named(specs: pd.Series, name: str) -> pd.Series:
+    """Which recorded specs ``name`` names: as recorded, as tables show them, or by the
+    part's own name (``tiny_net`` for ``my_nets:tiny_net``)."""
+    return (specs == name) | (specs.map(display_name) == name) | (specs.map(short_name) == name)
+
+
+def check_recorded(frame: pd.DataFrame, value: str | None, column: str) -> None:
+    """An error unless some recorded run has this ``arch`` or ``head`` (``column``)."""
+    if value is not None and not _named(frame[column].dropna(), value).any():
+        known = ", ".join(sorted(frame[column].dropna().map(display_name).unique()))
+        what = {"arch": "architecture", "head": "head"}[column]
+        raise StickposeError(f"no recorded run has {what} {value!r}; recorded: "
+                             f"{known or 'none'}")
+
+
+def _code(config: str) -> str:
+    """Where a row's model code came from: empty for stickpose's own parts, else each
+    plugin's file and the start of its sha256 (as its run recorded them)."""
+    try:
+        plugins = json.loads(config).get("plugins") or {}
+    except (TypeError, ValueError, AttributeError):
+        return ""
+    return "; ".join(f"{Path(p.get('file') or '?').name} {str(p.get('sha256'))[:8]}"
+                     for p in plugins.values())
 
 
 def _image_counts(counts: pd.Series) -> str:
@@ -236,7 +260,8 @@ def render(table: pd.DataFrame, metric: str, fmt: str = "table") -> str:
     shown = pd.DataFrame(index=table.index)
     for column in [c for c in ("arch", "head", "data", "decoder", "width") if c in table]:
         shown[column] = table[column].map(lambda v: "" if pd.isna(v) else
-                                          f"{v:.0f}" if isinstance(v, float) else v)
+                                          f"{v:.0f}" if isinstance(v, float) else
+                                          display_name(v) if column in ("arch", "head") else v)
     if "budget" in table:
         shown["budget"] = table["budget"].map(_thousands)
     for column in sets:
@@ -265,6 +290,8 @@ def render(table: pd.DataFrame, metric: str, fmt: str = "table") -> str:
         shown[f"to {CLASS_BEST:.2f}"] = [_to_accuracy(row) for _, row in table.iterrows()]
     if "images" in table:
         shown["images"] = table["images"].fillna("")
+    if "code" in table and (table["code"].fillna("") != "").any():   # plugin rows: their code
+        shown["code"] = table["code"].fillna("").replace("", "stickpose")
     if fmt == "md":
         return shown.to_markdown(index=False, stralign="right")
     if fmt == "html":
@@ -344,9 +371,9 @@ def plot_curves(frame: pd.DataFrame, path: Path, arch: str | None = None,
 
     rows = frame[frame["metric"].str.startswith("pck@") & frame["set"].isin(SETS)]
     if arch:
-        rows = rows[rows["arch"] == arch]
+        rows = rows[_named(rows["arch"], arch)]
     if head:
-        rows = rows[rows["head"] == head]
+        rows = rows[_named(rows["head"], head)]
     if rows.empty:
         raise StickposeError("no PCK curves recorded for these runs: `stickpose evaluate RUN` "
                              "records them")
@@ -388,8 +415,10 @@ def suite_board(frame: pd.DataFrame, suite: str = "stickman", metric: str = "sco
     if decoders or data not in (None, "class"):
         return table
     published = reference(for_suite(frame, suite), metric)
-    published = published[(published["arch"] == arch) if arch else published["arch"].notna()]
-    published = published[(published["head"] == head) if head else published["head"].notna()]
+    published = published[_named(published["arch"], arch) if arch else
+                          published["arch"].notna()]
+    published = published[_named(published["head"], head) if head else
+                          published["head"].notna()]
     return with_reference(table, published)
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from ..errors import StickposeError
 
-RECIPE_KEYS = ("input_size", "width", "depth", "stacks", "heatmap_stride", "deconv", "sigma",
+RECIPE_KEYS = ("input_size", "width", "depth", "arch_options", "heatmap_stride", "deconv",
+               "sigma",
                "batch_size", "learning_rate", "schedule", "steps_per_epoch",
                "validation_count")
 DEFAULT_RECIPES = "recipes"          # generators/recipes.toml
@@ -56,7 +57,7 @@ class Recipes:
 
     def settings(self, arch: str, head: str) -> dict:
         own = self.archs.get(arch, {})
-        return {**self.defaults, **{k: v for k, v in own.items() if not isinstance(v, dict)},
+        return {**self.defaults, **{k: v for k, v in own.items() if not _is_head_table(k, v)},
                 **own.get(head, {}), "recipe": f"{self.name} v{self.version} {arch}/{head}"}
 
 
@@ -77,8 +78,9 @@ def recipe_path(name_or_path: str | Path) -> Path:
 def load_recipes(name_or_path: str | Path = DEFAULT_RECIPES) -> Recipes:
     """Read and check a recipe file: every key known, every arch and head known, every
     value accepted by ``TrainConfig`` (checked by building each entry's config)."""
-    from ..models.registry import ARCH_MODULES, HEAD_NAMES
+    from ..models.registry import ARCHS, HEADS
 
+    arch_names, head_names = ARCHS.names(), HEADS.names()
     path = recipe_path(name_or_path)
     try:
         document = tomllib.loads(path.read_text())
@@ -97,16 +99,17 @@ def load_recipes(name_or_path: str | Path = DEFAULT_RECIPES) -> Recipes:
                           "expected name, version, description")
     _check_keys(path, "defaults", defaults)
     for arch, table in document.items():
-        if arch not in ARCH_MODULES:
+        if arch not in arch_names and ":" not in arch:
             raise RecipeError(f"{path}: [{arch}] is not an architecture; expected "
-                              f"[defaults] or one of {', '.join(ARCH_MODULES)}")
+                              f"[defaults], one of {', '.join(arch_names)} or "
+                              "[\"MODULE:NAME\"]")
         if not isinstance(table, dict):
             raise RecipeError(f"{path}: {arch} must be a table, got {table!r}")
         for key, value in table.items():
-            if isinstance(value, dict):
-                if key not in HEAD_NAMES:
+            if _is_head_table(key, value):
+                if key not in head_names and ":" not in key:
                     raise RecipeError(f"{path}: [{arch}.{key}] is not a head; expected one "
-                                      f"of {', '.join(HEAD_NAMES)}")
+                                      f"of {', '.join(head_names)}")
                 _check_keys(path, f"{arch}.{key}", value)
             else:
                 _check_keys(path, arch, {key: value})
@@ -115,13 +118,18 @@ def load_recipes(name_or_path: str | Path = DEFAULT_RECIPES) -> Recipes:
         raise RecipeError(f"{path}: [recipe] name must be text and version an integer")
     recipes = Recipes(path, name, version, defaults, document)
     from ..runs import TrainConfig
-    for arch in ARCH_MODULES:
-        for head in HEAD_NAMES:
+    for arch in dict.fromkeys([*arch_names, *document]):
+        for head in head_names:
             try:
                 TrainConfig(arch=arch, head=head, **recipes.settings(arch, head))
             except (StickposeError, TypeError) as error:
                 raise RecipeError(f"{path} [{arch}.{head}]: {error}") from None
     return recipes
+
+
+def _is_head_table(key: str, value) -> bool:
+    """A sub-table of an architecture's table is a head's, except its ``arch_options``."""
+    return isinstance(value, dict) and key != "arch_options"
 
 
 def _check_keys(path: Path, table: str, values: dict) -> None:

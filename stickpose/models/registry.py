@@ -305,7 +305,10 @@ class PluginRegistry(Registry):
             return self._items[spec]
         if is_import_string(spec):
             check_spec(spec, self.kind)
-            item = self._wrap(_load(spec), spec)
+            try:
+                item = self._wrap(_load(spec), spec)
+            except PluginError as error:
+                raise PluginError(f"{self.kind} {spec}: {error}") from None
         else:
             point = _entry_points(self.group).get(spec)
             if point is None:
@@ -405,8 +408,10 @@ def check_sources(recorded: dict, what: str) -> None:
         try:
             file = source_file(spec)
         except (PluginError, RegistryError) as error:
+            folder = Path(source.get("file") or ".").parent
             raise PluginError(f"{what} needs plugin {spec} (trained from "
-                              f"{source.get('file')}): {error}") from None
+                              f"{source.get('file')}): {error}; run from {folder} or add it "
+                              "to PYTHONPATH") from None
         now = source_hash(file)
         if now != source.get("sha256"):
             warnings.warn(PluginWarning(
