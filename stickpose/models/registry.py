@@ -296,7 +296,7 @@ class PluginRegistry(Registry):
                                for p in _entry_points(self.group).values()}:
             raise RegistryError(f"stickpose's own {self.kind}s are not registered (no "
                                 f"{self.group} entry points): install stickpose with pip")
-        return list(dict.fromkeys([*_entry_points(self.group), *self._items]))
+        return list(_entry_points(self.group))
 
     def get(self, spec: str):
         if not isinstance(spec, str):
@@ -306,9 +306,10 @@ class PluginRegistry(Registry):
         if is_import_string(spec):
             check_spec(spec, self.kind)
             try:
-                item = self._wrap(_load(spec), spec)
+                loaded = _load(spec)
             except PluginError as error:
                 raise PluginError(f"{self.kind} {spec}: {error}") from None
+            item = self.wrap(loaded, spec)
         else:
             point = _entry_points(self.group).get(spec)
             if point is None:
@@ -321,8 +322,16 @@ class PluginRegistry(Registry):
                 package = f"package {point.dist.name}" if point.dist else "its package"
                 raise PluginError(f"{self.kind} {spec!r} ({package}: {point.value}) cannot "
                                   f"be loaded: {_one_line(error, None)}") from None
-            item = self._wrap(value, spec)
+            item = self.wrap(value, spec)
         return self.register(spec, item)
+
+    def wrap(self, value, spec: str):
+        """The ``Architecture`` or ``Head`` of a loaded builder, or a ``PluginError``
+        naming ``spec``."""
+        try:
+            return self._wrap(value, spec)
+        except PluginError as error:
+            raise PluginError(f"{self.kind} {spec}: {error}") from None
 
 
 def _as_architecture(value, spec: str) -> Architecture:
@@ -333,7 +342,7 @@ def _as_architecture(value, spec: str) -> Architecture:
     if _is_keras_model(value):
         return Architecture(short_name(spec), value, 1, f"Keras model {value.name}", spec, {})
     if isinstance(value, type) or not callable(value):
-        raise PluginError(f"{spec} is a {type(value).__name__}, not a backbone builder "
+        raise PluginError(f"it is a {type(value).__name__}, not a backbone builder "
                           "(a function (inputs, width=..., depth=...) -> Features) or a "
                           "keras.Model")
     return Architecture(short_name(spec), value, 1, _summary(value), spec, _options(value))
@@ -345,9 +354,9 @@ def _as_head(value, spec: str) -> Head:
         return Head(short_name(spec), declared.build, declared.target, declared.codec,
                     declared.summary, spec)
     if callable(value) and not isinstance(value, type):
-        raise PluginError(f"{spec} is not declared as a head: decorate it with "
+        raise PluginError("it is not declared as a head: decorate it with "
                           "@stickpose.head(target='heatmaps') or (target='coordinates')")
-    raise PluginError(f"{spec} is a {type(value).__name__}, not a head builder")
+    raise PluginError(f"it is a {type(value).__name__}, not a head builder")
 
 
 def _is_keras_model(value) -> bool:
@@ -387,7 +396,7 @@ def resolve(value, registry: PluginRegistry):
         spec = spec_of(value, registry)
     except PluginError:                  # defined in a function: fine for one process
         spec = f"local:{getattr(value, '__name__', None) or getattr(value, 'name', 'model')}"
-    return registry._wrap(value, spec)
+    return registry.wrap(value, spec)
 
 
 def plugin_sources(specs) -> dict:

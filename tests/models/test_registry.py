@@ -1,19 +1,20 @@
 import numpy as np
 import pytest
 
-from stickpose.models.registry import load_all
 from stickpose.models.build import build_model
-from stickpose.models.registry import ARCH_MODULES, ARCHS, HEAD_NAMES, HEADS
+from stickpose.models.registry import ARCHS, HEADS
 from stickpose.registry import Registry, RegistryError
 
-load_all()
 COMBINATIONS = [(a, h) for a in ARCHS.names() for h in HEADS.names()]
 
 
-def test_all_six_architectures_and_three_heads_are_registered():
-    assert ARCHS.names() == list(ARCH_MODULES) == ["resnet", "unet", "senet", "mobilenetv2",
-                                                   "inception", "hourglass"]
-    assert HEADS.names() == list(HEAD_NAMES) == ["heatmap", "scalar", "integral"]
+def test_all_six_architectures_and_three_heads_register_as_entry_points():
+    assert ARCHS.names() == ["hourglass", "inception", "mobilenetv2", "resnet", "senet", "unet"]
+    assert HEADS.names() == ["heatmap", "integral", "scalar"]
+    for name in ARCHS.names():                 # each module declares exactly its own name
+        assert ARCHS.get(name).build.stickpose_architecture.name == name
+    for name in HEADS.names():
+        assert HEADS.get(name).build.stickpose_head.name == name
 
 
 @pytest.mark.parametrize("arch, head", COMBINATIONS)
@@ -37,6 +38,14 @@ def test_heatmap_stride_and_deconvolution_head():
     assert tuple(unet.output["heatmaps"].shape) == (None, 32, 32, 16)
 
 
+@pytest.mark.parametrize("arch, option, value", [
+    ("senet", "se_ratio", 2), ("mobilenetv2", "expansion", 6), ("unet", "output_stride", 4)])
+def test_every_builder_option_is_reachable(arch, option, value):
+    plain = build_model(arch, "heatmap", 64, width=8)
+    changed = build_model(arch, "heatmap", 64, width=8, **{option: value})
+    assert plain.count_params() != changed.count_params()
+
+
 def test_stacks_option_reaches_the_hourglass():
     model = build_model("hourglass", "heatmap", 64, width=8, stacks=3)
     assert sorted(model.output) == ["heatmaps", "heatmaps_stack1", "heatmaps_stack2"]
@@ -50,7 +59,10 @@ def test_stacks_option_reaches_the_hourglass():
     (lambda: build_model("hourglass", "heatmap", 48), "multiple of 32"),
     (lambda: build_model("resnet", "heatmap", 64, width=0), "width 0 must be a positive"),
     (lambda: build_model("resnet", "heatmap", 64, heatmap_stride=3), "heatmap stride 3"),
-    (lambda: build_model("resnet", "heatmap", 64, colour=True), "resnet: .*colour"),
+    (lambda: build_model("resnet", "heatmap", 64, colour=True),
+     "resnet: no option 'colour'; it takes no options"),
+    (lambda: build_model("senet", "heatmap", 64, colour=True),
+     "senet: no option 'colour'; its options are se_ratio"),
 ])
 def test_bad_arguments_are_named(call, message):
     with pytest.raises(RegistryError, match=message):
