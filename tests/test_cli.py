@@ -181,8 +181,8 @@ def test_worker_count_does_not_change_the_bytes(run, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--arch", "vgg"], "'vgg' is not one of 'resnet', 'unet', 'senet', 'mobilenetv2'"),
-    (["--head", "dense"], "'dense' is not one of 'heatmap', 'scalar', 'integral'"),
+    (["--arch", "vgg"], "unknown architecture 'vgg'; known: hourglass, inception, mobilenetv2"),
+    (["--head", "dense"], "unknown head 'dense'; known: heatmap, integral, scalar, or MODULE:NAME"),
     (["--arch", "hourglass", "--input-size", "100"],
      "'--input-size': 100 does not work with hourglass: use a multiple of 32"),
     (["--arch", "resnet", "--input-size", "40"],

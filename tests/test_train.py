@@ -123,8 +123,14 @@ def test_config_files_are_read_strictly(tmp_path):
         path.write_text(json.dumps({**values, "schema": schema}))
         with pytest.raises(RunError, match="has schema"):
             TrainConfig.load(path)
-    path.write_text(json.dumps({**values, "arch": "nosuch"}))
-    with pytest.raises(RunError, match="arch 'nosuch' is unknown"):
+    for arch, message in ((3, "arch 3 must be a name or MODULE:NAME"),
+                          ("my_nets:", "arch 'my_nets:' is not an import string"),
+                          ("my_nets:9net", "is not an import string")):
+        path.write_text(json.dumps({**values, "arch": arch}))
+        with pytest.raises(RunError, match=message):
+            TrainConfig.load(path)
+    path.write_text(json.dumps({**values, "arch_options": ["stacks", 3]}))
+    with pytest.raises(RunError, match="arch_options .* must be a mapping of names"):
         TrainConfig.load(path)
     path.write_text(json.dumps({**values, "epochs": "many"}))
     with pytest.raises(RunError, match="epochs 'many' must be a positive integer"):

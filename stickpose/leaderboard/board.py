@@ -137,7 +137,9 @@ def comparison(frame: pd.DataFrame, metric: str = "score", arch: str | None = No
     table["tta_cpu_seconds"] = by_run["tta_cpu_seconds"].median()
     table["tta_runs"] = by_run["tta_images"].count()
     table["images"] = rows.groupby(keys)["images"].agg(_image_counts)
-    table["code"] = by_run["config"].first().map(_code)
+    code = by_run["config"].first().map(_code)
+    if (code != "").any():                        # plugin rows: where their code came from
+        table["code"] = code
     return table.reset_index()
 
 
@@ -290,7 +292,7 @@ def render(table: pd.DataFrame, metric: str, fmt: str = "table") -> str:
         shown[f"to {CLASS_BEST:.2f}"] = [_to_accuracy(row) for _, row in table.iterrows()]
     if "images" in table:
         shown["images"] = table["images"].fillna("")
-    if "code" in table and (table["code"].fillna("") != "").any():   # plugin rows: their code
+    if "code" in table:
         shown["code"] = table["code"].fillna("").replace("", "stickpose")
     if fmt == "md":
         return shown.to_markdown(index=False, stralign="right")

@@ -83,8 +83,8 @@ def test_cli_table_filters_and_bad_input(filled):
     for args, message in [
             (["--metric", "f1"],
              "unknown metric 'f1'; known: score, flip_score, swap, pck, mse, mpjpe"),
-            (["--arch", "vgg"], "unknown architecture 'vgg'; known: resnet, unet"),
-            (["--head", "dense"], "unknown head 'dense'; known: heatmap, scalar, integral"),
+            (["--arch", "vgg"], "no recorded run has architecture 'vgg'; recorded: resnet"),
+            (["--head", "dense"], "no recorded run has head 'dense'; recorded: heatmap"),
             (["--data", "coco"], "unknown data 'coco'; known: stickman, class, lsp"),
             (["--format", "pdf"], "unknown format 'pdf'; known: table, md, csv, html, json")]:
         result = invoke("leaderboard", "--db", url, *args)

@@ -103,7 +103,7 @@ def test_the_same_images_are_seen_whatever_the_batch_timing(tmp_path, monkeypatc
     its history says how many images and CPU seconds each epoch ended at."""
     import time
 
-    from stickpose import train
+    from stickpose import training as train
 
     engine = open_store(tmp_path / "s.sqlite")
     configs = sweep_configs(["resnet"], ["scalar"], [0], 48, load_recipes(), **TINY)

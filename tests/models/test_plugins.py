@@ -300,5 +300,17 @@ def test_an_installed_package_extends_stickpose_by_entry_points(tmp_path):
     assert "pkg_net" in result.stdout and "resnet" in result.stdout
     result = _cli("check-model", "broken_net", cwd=tmp_path, env=env)
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert ("architecture 'broken_net' (package pkg_broken: pkg_broken:net) cannot be "
+    assert ("architecture 'broken_net' (package pkg-broken: pkg_broken:net) cannot be "
             "loaded: ImportError: pkg_broken is broken") in result.stderr
+
+
+def test_the_readme_example_file_trains_from_the_cli(tmp_path, monkeypatch):
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("<!-- example:my_nets -->\n```python\n", 1)[1].split("```", 1)[0]
+    assert len(block.splitlines()) <= 30                     # a short, complete example
+    (tmp_path / "readme_nets.py").write_text(block)
+    spec = f"{tmp_path / 'readme_nets.py'}:tiny_net"
+    assert "all 3 head(s) pass" in ok(invoke("check-model", spec, "--input-size", 32))
+    ok(invoke("train", "--arch", spec, "--head", "heatmap", "--arch-option", "kernel=5",
+              *TINY, "--out", tmp_path / "run"))
+    assert RunDir(tmp_path / "run").state().kind == "finished"
