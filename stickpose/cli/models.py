@@ -24,12 +24,11 @@ def models(input_size, width, archs, heads, repeats):
 
     Lists stickpose's own and every installed package's (entry points), or the ones
     --arch / --head name, your own included (MODULE:NAME, FILE.py:NAME)."""
-    from ..models.registry import ARCHS, HEADS, PluginError, absolute_spec
+    from ..models.registry import ARCHS, HEADS, PluginError
     from ..models.profile import model_table
 
     given = bool(archs)
-    archs = [absolute_spec(a) for a in archs] or ARCHS.names()
-    heads = [absolute_spec(h) for h in heads] or HEADS.names()
+    archs, heads = list(archs) or ARCHS.names(), list(heads) or HEADS.names()
     usable = []
     for arch in archs:
         try:
@@ -70,9 +69,7 @@ def check_model(arch, heads, input_size, width, depth, arch_options):
     reloaded. One line per head; exit status 1 if any fails. From Python, for your own
     tests: stickpose.check_model("my_nets:tiny_net")."""
     from ..models.check import check_model as run_checks
-    from ..models.registry import absolute_spec
-
-    checks = run_checks(absolute_spec(arch), [absolute_spec(h) for h in heads] or None,
+    checks = run_checks(arch, list(heads) or None,
                         input_size, width, depth, **parse_arch_options(arch_options))
     for check in checks:
         click.echo(check.line())

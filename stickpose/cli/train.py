@@ -97,8 +97,8 @@ def train(out, resume, overwrite, heatmap_stride, **options):
     from ..training import prepare, train as run_training
 
     options["arch_options"] = parse_arch_options(options["arch_options"])
-    options["arch"], options["head"] = absolute_spec(options["arch"]), absolute_spec(
-        options["head"])
+    typed = options["arch"], options["head"]
+    options["arch"], options["head"] = absolute_spec(typed[0]), absolute_spec(typed[1])
 
     budget = options.pop("budget")
     if budget is not None:
@@ -118,9 +118,9 @@ def train(out, resume, overwrite, heatmap_stride, **options):
     if options["poses"] is not None:                 # kept in config.json: resumable anywhere
         options["poses"] = absolute_pose_sources(options["poses"])
     config = TrainConfig(heatmap_stride=int(heatmap_stride), **options)
-    if not resume:
-        check_input_size(config.input_size, [config.arch])
-        check_head(config.head)
+    if not resume:                            # named as typed; the config keeps absolute paths
+        check_input_size(config.input_size, [typed[0]])
+        check_head(typed[1])
     if config.data.startswith("lsp:"):
         say_lsp(config.data)
     if out is None:

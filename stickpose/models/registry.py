@@ -208,6 +208,8 @@ def _import_module(module: str):
         if not path.is_file():
             raise PluginError(f"no such file {module!r}")
         name = f"stickpose_plugin_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+        if name in sys.modules:                          # the same file, typed another way
+            return sys.modules[name]
         spec = importlib.util.spec_from_file_location(name, path)
         loaded = importlib.util.module_from_spec(spec)
         sys.modules[name] = loaded

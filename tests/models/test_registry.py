@@ -52,7 +52,7 @@ def test_stacks_option_reaches_the_hourglass():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: build_model("vgg", "heatmap", 64), "unknown architecture 'vgg'; known: resnet, unet, senet"),
+    (lambda: build_model("vgg", "heatmap", 64), "unknown architecture 'vgg'; known: hourglass, inception, mobilenetv2, resnet"),
     (lambda: build_model("resnet", "dense", 64), "unknown head 'dense'; known: heatmap"),
     (lambda: build_model("unet", "heatmap", 72), "input size 72 does not work with unet: "
                                                  "use a multiple of 16 .* e.g. 32, 48, 64"),
