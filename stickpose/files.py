@@ -39,6 +39,12 @@ def _unraisable(unraisable):
         sys.__unraisablehook__(unraisable)
 
 
+def stop_requested() -> bool:
+    """Whether a stop signal (Ctrl-C, SIGTERM) arrived: a ``KeyboardInterrupt`` that is not
+    the user's was raised by code (a plugin's)."""
+    return bool(_stop_signals)
+
+
 def check_stop() -> None:
     """Raise ``KeyboardInterrupt`` if a stop signal arrived (even one whose own
     ``KeyboardInterrupt`` was lost): long loops call it between steps, and nothing is

@@ -7,6 +7,8 @@ import keras
 
 from ..codecs.gaussian import HEATMAP_STRIDE
 from .heads import apply_head
+from ..errors import StickposeError
+from ..files import stop_requested
 from ..registry import RegistryError
 from .registry import ARCHS, HEADS, Architecture, Features, PluginError, resolve
 
@@ -45,9 +47,11 @@ def build_features(architecture_: Architecture, inputs, width: int, depth: int,
             result = architecture_.build(inputs)
         else:
             result = architecture_.build(inputs, width=width, depth=depth, **options)
-    except (PluginError, RegistryError):
+    except StickposeError:                               # a builder's own argument check
         raise
-    except Exception as error:                           # noqa: BLE001 (the user's code)
+    except (Exception, SystemExit, KeyboardInterrupt) as error:     # the user's code
+        if isinstance(error, KeyboardInterrupt) and stop_requested():
+            raise                                        # the user's Ctrl-C
         raise PluginError(f"{name} failed to build at {input_size} px: "
                           f"{type(error).__name__}: {str(error).splitlines()[0]}") from None
     maps, stride = (result.maps, result.stride) if isinstance(result, Features) else (
@@ -57,9 +61,13 @@ def build_features(architecture_: Architecture, inputs, width: int, depth: int,
         raise PluginError(f"{name} returned {_describe(result)}, not feature maps (a "
                           "Features, a Keras tensor (batch, h, w, channels) or a list of "
                           "them)")
+    declared = stride
     for feature in maps:
         height, width_ = feature.shape[1], feature.shape[2]
-        inferred = stride or (round(input_size / height) if height else 0)
+        inferred = declared or (round(input_size / height) if height else 0)
+        if stride and inferred != stride:
+            raise PluginError(f"{name} returned feature maps of different strides ({stride} "
+                              f"and {inferred}); every map must have the same")
         if not inferred or input_size % inferred or (height, width_) != (
                 input_size // inferred,) * 2:
             raise PluginError(f"{name} returned features of stride {inferred or '?'} "

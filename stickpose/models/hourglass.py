@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..quiet_tf import tf  # noqa: F401  (TensorFlow before Keras, quietly)
 from keras import layers
 
+from ..errors import StickposeError
 from .blocks import conv_bn, residual_block
 from .registry import Features, architecture
 
@@ -27,6 +28,8 @@ def hourglass_module(x, filters: int, levels: int, name: str):
 def hourglass(inputs, width: int = 32, depth: int = 1, stacks: int = 2) -> Features:
     """Stacked hourglass: repeated bottom-up/top-down modules, stride 4, one feature map
     per stack for intermediate supervision."""
+    if not isinstance(stacks, int) or isinstance(stacks, bool) or stacks < 1:
+        raise StickposeError(f"hourglass: stacks {stacks!r} must be a positive integer")
     x = conv_bn(inputs, width, 3, 2, "hourglass_stem")
     x = residual_block(x, width, 1, "hourglass_stem_res")
     x = layers.MaxPooling2D(2, name="hourglass_stem_pool")(x)

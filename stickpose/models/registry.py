@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import StickposeError
+from ..files import stop_requested
 from ..registry import Registry, RegistryError
 
 ARCH_GROUP = "stickpose.architectures"
@@ -205,8 +206,12 @@ def _import_module(module: str):
     """Import a plugin module by name (the current folder first on the path) or file."""
     if _is_file(module):
         path = Path(module).expanduser().resolve()
+        if path.is_dir():
+            raise PluginError(f"{module!r} is a folder, not a .py file")
         if not path.is_file():
             raise PluginError(f"no such file {module!r}")
+        if path.suffix != ".py":
+            raise PluginError(f"{module!r} is not a .py file")
         name = f"stickpose_plugin_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
         if name in sys.modules:                          # the same file, typed another way
             return sys.modules[name]
@@ -217,8 +222,8 @@ def _import_module(module: str):
             spec.loader.exec_module(loaded)
         except BaseException as error:
             del sys.modules[name]
-            if isinstance(error, (KeyboardInterrupt, SystemExit)):
-                raise
+            if isinstance(error, KeyboardInterrupt) and stop_requested():
+                raise                                    # the user's Ctrl-C, not the plugin
             raise PluginError(f"{module} does not import: {_one_line(error, str(path))}") \
                 from None
         return loaded
@@ -231,7 +236,9 @@ def _import_module(module: str):
             raise PluginError(f"no module named {module!r} (looked in the current folder "
                               f"{os.getcwd()} and on PYTHONPATH)") from None
         raise PluginError(f"{module} does not import: {_one_line(error, None)}") from None
-    except Exception as error:                          # noqa: BLE001 (the user's code)
+    except (Exception, SystemExit, KeyboardInterrupt) as error:     # the user's code
+        if isinstance(error, KeyboardInterrupt) and stop_requested():
+            raise                                        # the user's Ctrl-C, not the plugin
         file = getattr(sys.modules.get(module), "__file__", None)
         frames = traceback.extract_tb(error.__traceback__)
         file = file or next((f.filename for f in reversed(frames)
@@ -246,7 +253,8 @@ def _load(spec: str):
     try:
         value = getattr(loaded, attribute)
     except AttributeError:
-        raise PluginError(f"{module} has no {attribute!r}") from None
+        where = getattr(loaded, "__file__", None) or "built in"
+        raise PluginError(f"{module} ({where}) has no {attribute!r}") from None
     return value
 
 

@@ -181,6 +181,9 @@ BAD = {
     "broken_import.py": ("x = 1\nraise RuntimeError('my typo')\n", "net",
                          "does not import: RuntimeError: my typo (broken_import.py, line 2)"),
     "syntax.py": ("def net(:\n", "net", "does not import: SyntaxError: "),
+    "exits.py": ("import sys\nsys.exit(7)\n", "net",
+                 "does not import: SystemExit: 7 (exits.py, line 2)"),
+    "plugin.txt": ("def net(inputs):\n    return inputs\n", "net", "is not a .py file"),
     "missing.py": ("def other(inputs):\n    return inputs\n", "net", "has no 'net'"),
     "not_callable.py": ("net = 3\n", "net", "net: it is a int, not a backbone builder"),
     "not_features.py": ("def net(inputs, width=8, depth=1):\n    return 'features'\n", "net",
@@ -214,13 +217,16 @@ def test_bad_specs_and_heads_are_refused_before_any_work(plugins, tmp_path):
     fails_with(invoke("train", "--arch", "user_nets:", "--out", out),
                "is not an import string like my_nets:tiny_net")
     fails_with(invoke("train", "--head", "user_heads:nope", "--out", out),
-               "head user_heads:nope: user_heads has no 'nope'")
+               "head user_heads:nope: user_heads (")
+    fails_with(invoke("train", "--head", "user_heads:nope", "--out", out), "has no 'nope'")
     fails_with(invoke("train", "--head", "user_nets:bare_net", "--out", out),
                "is not declared as a head: decorate it with @stickpose.head")
     fails_with(invoke("train", "--arch-option", "stacks", "--out", out),
                "'stacks' is not KEY=VALUE")
     fails_with(invoke("train", "--arch", "resnet", "--arch-option", "stacks=3", "--out", out),
                "resnet: no option 'stacks'; it takes no options")
+    fails_with(invoke("train", "--arch", "hourglass", "--arch-option", "stacks=abc",
+                      "--out", out), "hourglass: stacks 'abc' must be a positive integer")
     fails_with(invoke("check-model", "user_nets:tiny_net", "--head", "user_heads:too_few",
                       "--input-size", 32), "1 of 1 check(s) failed")
     assert not out.exists()
