@@ -386,11 +386,10 @@ def spec_of(value, registry: PluginRegistry) -> str:
     module, name = getattr(value, "__module__", None), getattr(value, "__qualname__", None)
     if module and name and "<" not in name and "." not in name:
         return f"{module}:{name}"
-    for module_name in ("__main__",):
-        found = [k for k, v in vars(sys.modules.get(module_name, object)).items()
-                 if v is value and not k.startswith("_")]
-        if found:
-            return f"{module_name}:{found[0]}"
+    found = [k for k, v in vars(sys.modules.get("__main__", object)).items()
+             if v is value and not k.startswith("_")]
+    if found:                                        # e.g. a keras.Model in a notebook
+        return f"__main__:{found[0]}"
     raise PluginError(f"cannot find this {registry.kind} again by name to reload its runs: "
                       "define it at the top level of a module and pass it (or "
                       "'MODULE:NAME')")
