@@ -45,12 +45,31 @@ def stop_requested() -> bool:
     return bool(_stop_signals)
 
 
+class Abandoned(Exception):
+    """Raised by ``check_stop`` in the main thread once another thread called ``abandon``:
+    the work under way is no longer this process's (a sweep entry another worker took)."""
+
+
+_abandoned: list[str] = []
+
+
+def abandon(why: str | None) -> None:
+    """Ask the main thread to drop the work under way at its next ``check_stop`` (None:
+    withdraw the request)."""
+    _abandoned.clear()
+    if why is not None:
+        _abandoned.append(why)
+
+
 def check_stop() -> None:
     """Raise ``KeyboardInterrupt`` if a stop signal arrived (even one whose own
-    ``KeyboardInterrupt`` was lost): long loops call it between steps, and nothing is
-    committed after it."""
+    ``KeyboardInterrupt`` was lost), or ``Abandoned`` after ``abandon``: long loops call it
+    between steps, and nothing is committed after it."""
     if _stop_signals:
         raise KeyboardInterrupt
+    if _abandoned and threading.current_thread() is threading.main_thread():
+        why = _abandoned.pop()
+        raise Abandoned(why)
 
 
 def write_atomic(path: str | Path, data: bytes) -> Path:

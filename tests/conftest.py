@@ -1,5 +1,6 @@
 import os
 import tempfile
+import uuid
 
 import numpy as np
 import pytest
@@ -30,3 +31,36 @@ def pytest_configure(config):
 def class_dir(tmp_path_factory):
     """A small copy of the class baseline's files (see ``make_class_dir``)."""
     return make_class_dir(tmp_path_factory.mktemp("class") / "IamStickman")
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for the session (``tests.pg_server``), skipped with the
+    reason only where no server binaries are installed."""
+    from tests import pg_server
+
+    if pg_server.binaries() is None:
+        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl): apt-get install "
+                    "postgresql")
+    server = pg_server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """An empty results store's URL, once per backend: a SQLite file, and a new database
+    on the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.sqlite'}"
+    return request.getfixturevalue("postgres").database()
+
+
+@pytest.fixture
+def another_store(store_url, request, tmp_path):
+    """A function making further empty stores on ``store_url``'s backend."""
+    def make() -> str:
+        if store_url.startswith("sqlite"):
+            return f"sqlite:///{tmp_path / f'store-{uuid.uuid4().hex[:8]}.sqlite'}"
+        return request.getfixturevalue("postgres").database()
+    return make

@@ -79,6 +79,7 @@ def leaderboard(ctx, metric, arch, head, data, by_decoder, suite, fmt, where):
     \b
     stickpose leaderboard --metric pck --format md
     stickpose leaderboard run --budget 200k      train and record the whole sweep
+    stickpose leaderboard status                 the sweep's queue: done, running, ...
     stickpose leaderboard reference              add the class's published table
     stickpose leaderboard plot --out board.png
     stickpose leaderboard export leaderboards/
@@ -143,16 +144,26 @@ def leaderboard(ctx, metric, arch, head, data, by_decoder, suite, fmt, where):
                    "the canonical leaderboard data).")
 @click.option("--out", type=OutputPath("folder"), default=Path("runs") / "sweep",
               show_default=True, help="Folder of the sweep's run directories.")
+@click.option("--stale-after", type=click.FloatRange(min=1), default=120, show_default=True,
+              help="Seconds without a heartbeat (renewed every stale-after / 4 s, at most "
+                   "10 s) after which another worker takes over a running entry.")
+@click.option("--retry-failed", is_flag=True,
+              help="Queue the entries that failed before again (they are skipped otherwise).")
 @DB_OPTION
 @user_errors
 def leaderboard_run(archs, heads, seeds, budget, recipes, suite, class_dir, time_limit, out,
-                    **settings):
+                    stale_after, retry_failed, **settings):
     """Train every architecture x head x seed on the same budget of training images, each
     with its recipe, then evaluate on the suite's test1-test4 and record. Entries go seed by
-    seed, so an unfinished sweep has every combination at its first seed. Run it again
-    after an interruption: finished entries are only recorded again, a killed one resumes
-    from its last finished epoch; another machine's sweep merges with `leaderboard
-    export` / `import`."""
+    seed, so an unfinished sweep has every combination at its first seed.
+
+    Several workers share one sweep: run the same command on several machines (or several
+    times on one) with the same --db, e.g. a PostgreSQL server; each worker (HOST:PID)
+    claims the next waiting entry, trains and records it, and takes the next. An entry whose
+    worker died is taken over after --stale-after seconds and resumes in its run directory
+    if this worker can reach it, else starts again in --out. `stickpose leaderboard status`
+    shows the queue. Run it again after an interruption: finished entries are skipped, a
+    killed one resumes from its last finished epoch."""
     from ..leaderboard.recipe import load_recipes
     from ..leaderboard.sweep import run_sweep, sweep_configs
 
@@ -185,9 +196,35 @@ def leaderboard_run(archs, heads, seeds, budget, recipes, suite, class_dir, time
         load_run_suite(configs[0])
     engine = open_results_store()                  # a bad --db fails before any training
     with progress_bars() as bar:
-        step = bar("sweep", len(configs))
-        ids = run_sweep(configs, out, engine, progress=lambda name: step(1))
-    click.echo(f"{len(ids)} entries recorded in {out}")
+        step = bar("sweep entries trained here", len(configs))
+        ids = run_sweep(configs, out, engine, progress=lambda name: step(1),
+                        stale_after=stale_after, retry_failed=retry_failed,
+                        say=lambda text: click.echo("\n" + text, err=True))
+    click.echo(f"{len(ids)} entries done and recorded")
+
+
+@leaderboard.command("status")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True, help="table for people; csv or json (one object per entry) "
+                                      "for other tools.")
+@DB_OPTION
+@user_errors
+def leaderboard_status(fmt):
+    """The shared sweep's queue in the results store: every entry `leaderboard run` was
+    given, done, running (on which worker, since when, seconds since its last heartbeat),
+    waiting or failed (with the one-line reason). Times are the database server's, in UTC."""
+    from ..leaderboard.sweep import status_report, sweep_status
+
+    line, table = status_report(sweep_status(open_results_store(create=False)))
+    if fmt == "csv":
+        click.echo(table.to_csv(index=False), nl=False)
+    elif fmt == "json":
+        click.echo(table.to_json(orient="records", indent=1))
+    elif table.empty:
+        click.echo("no sweep entries yet: `stickpose leaderboard run` queues them")
+    else:
+        click.echo(line + "\n\n" + table.astype(object).where(table.notna(), "")
+                   .to_string(index=False))
 
 
 @leaderboard.command("reference")

@@ -32,7 +32,7 @@ from ..files import check_stop
 from ..models.registry import short_name
 from ..runs import LATER_SETTINGS, STACKS_DEFAULT
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 ENVIRONMENT = "STICKPOSE_DB"
 METRICS = ("score", "flip_score", "swap", "pck", "mse", "mpjpe")
 # what a results entry says about the measured data, besides its metrics
@@ -79,6 +79,18 @@ def _results_table(name: str, owner: MetaData) -> Table:
 
 results = _results_table("results", metadata)
 
+#: Schema 4: the shared sweep's queue (``sweep``): one row per entry that a ``leaderboard
+#: run`` asked for, keyed by the entry's run id, claimed by one worker at a time. Times are
+#: the database server's clock (seconds since 1970), so workers' clocks need not agree.
+entries = Table(
+    "sweep_entries", metadata,
+    Column("entry", String(200), primary_key=True), Column("name", String(200), nullable=False),
+    Column("position", Integer, nullable=False), Column("config", Text, nullable=False),
+    Column("state", String(16), nullable=False),          # waiting running done failed
+    Column("worker", String(300)), Column("run_dir", Text), Column("attempts", Integer),
+    Column("queued_at", Float), Column("claimed_at", Float), Column("heartbeat_at", Float),
+    Column("finished_at", Float), Column("run_id", String(200)), Column("error", Text))
+
 
 class StoreError(StickposeError):
     """An unreachable, corrupt or foreign results store."""
@@ -116,10 +128,14 @@ def open_store(url: str | None = None, create: bool = True):
     explicit = bool(url or os.environ.get(ENVIRONMENT))
     url = as_url(url) if url else default_url()
     try:
-        engine = create_engine(url, connect_args={"timeout": 60} if url.startswith("sqlite")
-                               else {})
-    except (SQLAlchemyError, ValueError, ImportError) as error:
-        raise StoreError(f"cannot use results store {url!r}: {error}") from None
+        engine = create_engine(_with_driver(url), connect_args={"timeout": 60}
+                               if url.startswith("sqlite") else {}, pool_pre_ping=True)
+    except ImportError as error:
+        extra = ' (pip install "stickpose[postgres]")' if url.startswith("postgres") else ""
+        raise StoreError(f"cannot use results store {_shown(url)}: its database driver is "
+                         f"not installed: {error}{extra}") from None
+    except (SQLAlchemyError, ValueError) as error:
+        raise StoreError(f"cannot use results store {_shown(url)}: {error}") from None
     if engine.dialect.name == "sqlite":
         database = engine.url.database
         if not database or database == ":memory:" or engine.url.query.get("mode") == "memory":
@@ -141,13 +157,43 @@ def open_store(url: str | None = None, create: bool = True):
         @event.listens_for(engine, "connect")
         def _wal(connection, _):                     # readers never block the writer
             connection.execute("PRAGMA journal_mode=WAL")
+    else:
+        try:
+            engine.connect().close()
+        except SQLAlchemyError as error:
+            raise StoreError(f"cannot reach results store {where(url)}: "
+                             f"{_first_line(error)}") from None
     try:
         _migrate(engine)
     except (DatabaseError, OperationalError) as error:
         raise StoreError(f"results store {where(url)} cannot be opened: "
-                         f"{str(error.orig or error).splitlines()[0]} (is it a stickpose "
+                         f"{_first_line(error)} (is it a stickpose "
                          "store? it was left untouched)") from None
     return engine
+
+
+def _with_driver(url: str):
+    """``postgresql://`` as psycopg 3's (the ``postgres`` extra's driver), whichever
+    SQLAlchemy 2 default it has."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql+psycopg") \
+        if parsed.drivername in ("postgresql", "postgres") else parsed
+
+
+def _shown(url: str) -> str:
+    """A URL as messages show it: its password hidden, or as typed if it does not parse."""
+    try:
+        return where(url)
+    except StoreError:
+        return repr(url)
+
+
+def _first_line(error: Exception) -> str:
+    """A database error's own first line (the driver's message, without SQLAlchemy's)."""
+    lines = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def _migrate(engine) -> None:
@@ -199,26 +245,41 @@ def _add_run_columns(connection) -> None:
     connection.execute(runs.update().values(reported=0))
 
 
-MIGRATIONS = {1: _identify_results, 2: _add_run_columns}   # version -> function(connection) bringing it to + 1
+def _add_sweep_entries(connection) -> None:
+    """Schema 3 -> 4: the shared sweep's queue; on PostgreSQL, ``arch`` and ``head`` widen
+    from 64 to 512 characters (a plugin's file path; SQLite never enforced the length)."""
+    entries.create(connection)
+    if connection.dialect.name == "postgresql":
+        for column in ("arch", "head"):
+            connection.exec_driver_sql(f"ALTER TABLE runs ALTER COLUMN {column} TYPE "
+                                       "VARCHAR(512)")
 
 
-def _upsert(connection, table: Table, rows: list[dict]) -> None:
-    """Insert ``rows``, replacing rows with the same primary key."""
+MIGRATIONS = {1: _identify_results, 2: _add_run_columns, 3: _add_sweep_entries}   # version -> function(connection) bringing it to + 1
+
+
+def _upsert(connection, table: Table, rows: list[dict], replace: bool = True) -> None:
+    """Insert ``rows``, replacing rows with the same primary key (``replace`` False: keeping
+    those, and leaving such rows out)."""
     if not rows:
         return
+    keys = [c.name for c in table.primary_key.columns]
     if connection.dialect.name in ("sqlite", "postgresql"):
         module = __import__(f"sqlalchemy.dialects.{connection.dialect.name}",
                             fromlist=["insert"])
         statement = module.insert(table)
-        keys = [c.name for c in table.primary_key.columns]
         statement = statement.on_conflict_do_update(
             index_elements=keys,
-            set_={c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys})
+            set_={c.name: statement.excluded[c.name] for c in table.columns
+                  if c.name not in keys}) if replace else \
+            statement.on_conflict_do_nothing(index_elements=keys)
         connection.execute(statement, rows)
-    else:
-        for row in rows:
-            connection.execute(table.delete().where(*[table.c[k] == row[k] for k in
-                                                      (c.name for c in table.primary_key)]))
+        return
+    for row in rows:
+        same = [table.c[k] == row[k] for k in keys]
+        if replace:
+            connection.execute(table.delete().where(*same))
+        if replace or connection.execute(select(table).where(*same)).first() is None:
             connection.execute(table.insert().values(**row))
 
 
@@ -322,7 +383,7 @@ def _write(engine, row: dict, values: list[dict]) -> str:
             _upsert(connection, results, values)
     except SQLAlchemyError as error:
         raise StoreError(f"cannot write to results store {where(str(engine.url))}: "
-                         f"{str(getattr(error, 'orig', error)).splitlines()[0]}") from None
+                         f"{_first_line(error)}") from None
     return identity
 
 

@@ -6,6 +6,7 @@ from click.testing import CliRunner
 
 from stickpose.cli import main
 from stickpose.leaderboard.board import best, comparison, load, render
+from stickpose.leaderboard import store
 from stickpose.leaderboard.store import open_store, record
 from tests.cli_helpers import fails_with
 from tests.leaderboard.test_store import config
@@ -19,8 +20,8 @@ def invoke(*args):
 
 
 @pytest.fixture
-def filled(tmp_path):
-    url = f"sqlite:///{tmp_path / 'board.sqlite'}"
+def filled(store_url):
+    url = store_url
     engine = open_store(url)
     for (arch, head), values in SCORES.items():
         for seed, value in enumerate(values):
@@ -78,8 +79,7 @@ def test_cli_table_filters_and_bad_input(filled):
     url, _ = filled
     output = invoke("leaderboard", "--db", url, "--metric", "pck", "--format", "md").output
     assert "senet" in output and "**0.910**" in output          # PCK: highest in bold
-    assert invoke("leaderboard", "--db", url, "--where").output.strip().endswith(
-        "board.sqlite")
+    assert invoke("leaderboard", "--db", url, "--where").output.strip() == store.where(url)
     for args, message in [
             (["--metric", "f1"],
              "unknown metric 'f1'; known: score, flip_score, swap, pck, mse, mpjpe"),
@@ -120,7 +120,7 @@ def test_data_filter_knows_a_users_own_suite(filled):
                "unknown data 'yours'; known: stickman, class, lsp, mine")
 
 
-def test_export_round_trip_and_import_without_duplicates(filled, tmp_path):
+def test_export_round_trip_and_import_without_duplicates(filled, another_store, tmp_path):
     url, engine = filled
     result = invoke("leaderboard", "--db", url, "export", tmp_path / "out")
     assert result.exit_code == 0, result.output
@@ -133,7 +133,7 @@ def test_export_round_trip_and_import_without_duplicates(filled, tmp_path):
     assert "**0.900**" in stickman and "1.200 ± 0.283" in stickman and "lower is better" \
         in stickman
     assert "dark" in (tmp_path / "out" / "decoders.md").read_text()
-    other = f"sqlite:///{tmp_path / 'other.sqlite'}"
+    other = another_store()
     for _ in range(2):                                      # twice: nothing duplicated
         result = invoke("leaderboard", "import", tmp_path / "out" / "results.csv", "--db", other)
         assert result.exit_code == 0 and "merged 5 runs" in result.output, result.output
@@ -145,7 +145,7 @@ def test_export_round_trip_and_import_without_duplicates(filled, tmp_path):
     tampered.loc[tampered["arch"] == "senet", "config"] = tampered.loc[
         tampered["arch"] == "senet", "config"].str.replace('"seed": 0', '"seed": 9')
     tampered.to_csv(tmp_path / "tampered.csv", index=False)
-    fresh = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+    fresh = another_store()
     open_store(fresh, create=True)
     fails_with(invoke("leaderboard", "import", tmp_path / "tampered.csv", "--db", fresh),
                "has a config that does not match its config_hash (edited or damaged?); "
@@ -175,5 +175,7 @@ def test_unreachable_and_corrupt_db_on_the_command_line(tmp_path):
     result = invoke("leaderboard", "--db", f"sqlite:///{corrupt}")
     assert result.exit_code == 1 and "file is not a database" in result.output
     assert corrupt.read_bytes() == b"junk" * 1000
-    result = invoke("leaderboard", "--db", "postgresql://nobody@127.0.0.1:1/x")
-    assert result.exit_code == 1 and "cannot use results store" in result.output
+    result = invoke("leaderboard", "--db", "postgresql://nobody:pw@127.0.0.1:1/x")
+    assert result.exit_code == 1 and result.output.startswith(
+        "Error: cannot reach results store postgresql://nobody:***@127.0.0.1:1/x: ")
+    assert "pw" not in result.output and len(result.output.strip().splitlines()) == 1

@@ -115,7 +115,7 @@ def test_the_same_images_are_seen_whatever_the_batch_timing(tmp_path, monkeypatc
         time.sleep(0.3)
         slow(self, batch, logs)
     monkeypatch.setattr(train.RunKeeper, "on_train_batch_end", slowed)
-    run_sweep(configs, tmp_path / "slow", engine)
+    run_sweep(configs, tmp_path / "slow", open_store(tmp_path / "s2.sqlite"))  # its own queue
     assert len(delays) == 6                               # every batch of 3 epochs x 2 waited
     histories = [pd.DataFrame(RunDir(tmp_path / kind / configs[0].name).history())
                  for kind in ("fast", "slow")]

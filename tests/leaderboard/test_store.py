@@ -1,9 +1,10 @@
 import json
 import multiprocessing
 import sqlite3
+import sys
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from stickpose.leaderboard import store
 from stickpose.leaderboard.board import comparison, for_suite, load
@@ -15,8 +16,8 @@ def config(arch="resnet", head="heatmap", seed=0, **extra):
             "data": "stickman", "steps_per_epoch": 50, **extra}
 
 
-def test_record_and_read_back(tmp_path):
-    engine = open_store(f"sqlite:///{tmp_path / 's.sqlite'}")
+def test_record_and_read_back(store_url):
+    engine = open_store(store_url)
     identity = record(engine, config(), {"epochs": 3, "parameters": 1000, "flops": 2e6,
                                          "train_seconds": 60.0, "inference_ms": 1.5},
                       {"test1": {"score": 1.2, "pck": 0.8, "images": 10}})
@@ -40,8 +41,8 @@ def _writer(url: str, start: int) -> None:
         record(engine, config(seed=seed), None, {"test1": {"score": seed, "images": 1}})
 
 
-def test_two_concurrent_writers_lose_nothing(tmp_path):
-    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+def test_two_concurrent_writers_lose_nothing(store_url):
+    url = store_url
     open_store(url)
     context = multiprocessing.get_context("spawn")
     workers = [context.Process(target=_writer, args=(url, start)) for start in (0, 1000)]
@@ -53,8 +54,8 @@ def test_two_concurrent_writers_lose_nothing(tmp_path):
     assert len(load(open_store(url))) == 80
 
 
-def test_a_killed_write_leaves_the_store_as_it_was(tmp_path, monkeypatch):
-    engine = open_store(f"sqlite:///{tmp_path / 's.sqlite'}")
+def test_a_killed_write_leaves_the_store_as_it_was(store_url, monkeypatch):
+    engine = open_store(store_url)
     record(engine, config(), None, {"test1": {"score": 1.0}})
     calls = []
     original = store._upsert
@@ -80,18 +81,35 @@ def test_bad_stores_give_clear_errors_and_are_left_alone(tmp_path):
     with pytest.raises(StoreError, match="cannot be opened: file is not a database"):
         open_store(f"sqlite:///{corrupt}")
     assert corrupt.read_bytes() == before
-    with pytest.raises(StoreError, match="cannot use results store 'postgresql"):
-        open_store("postgresql://nobody@127.0.0.1:1/nothing")
-    with pytest.raises(StoreError, match="cannot use results store .nonsense://x."):
+    with pytest.raises(StoreError, match="cannot use results store nonsense://x: "):
         open_store("nonsense://x")
-    foreign = tmp_path / "foreign.sqlite"
-    sqlite3.connect(foreign).execute("create table customers (id integer)")
+
+
+def test_a_foreign_database_is_left_alone(store_url):
+    with create_engine(store_url).begin() as connection:
+        connection.execute(text("create table customers (id integer)"))
     with pytest.raises(StoreError, match="holds tables customers but no stickpose schema"):
-        open_store(f"sqlite:///{foreign}")
+        open_store(store_url)
+    with create_engine(store_url).connect() as connection:
+        assert connection.execute(text("select count(*) from customers")).scalar() == 0
 
 
-def test_schema_versions_migrate_forward(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+def test_an_unreachable_server_or_a_missing_driver_is_one_line_without_the_password(
+        monkeypatch):
+    with pytest.raises(StoreError) as caught:
+        open_store("postgresql://nobody:secret@127.0.0.1:1/nothing")
+    message = str(caught.value)
+    assert message.startswith("cannot reach results store postgresql://nobody:***@127.0.0.1:1"
+                              "/nothing: ") and "secret" not in message
+    assert "\n" not in message and "refused" in message
+    monkeypatch.setitem(sys.modules, "psycopg", None)      # as if the extra were missing
+    with pytest.raises(StoreError, match=r"postgresql://nobody:\*\*\*@db/x: its database "
+                                         r"driver is not installed: .*stickpose\[postgres\]"):
+        open_store("postgresql://nobody:secret@db/x")
+
+
+def test_schema_versions_migrate_forward(store_url, monkeypatch):
+    url = store_url
     record(open_store(url), config(), None, {"test1": {"score": 1.0}})
     applied, current = [], store.SCHEMA_VERSION
     monkeypatch.setattr(store, "SCHEMA_VERSION", current + 1)
@@ -110,35 +128,22 @@ def test_schema_versions_migrate_forward(tmp_path, monkeypatch):
         open_store(url)
 
 
-def test_a_schema_1_store_keeps_its_results_as_unidentified_data(tmp_path):
+def test_a_schema_1_store_keeps_its_results_as_unidentified_data(store_url):
     """Stores written before results were keyed by the measured data migrate forward: each
     row is kept, marked as measured on unidentified data, and new measurements of other
     data sit beside it instead of replacing it."""
-    path = tmp_path / "v1.sqlite"
-    connection = sqlite3.connect(path)
-    connection.executescript("""
-        create table meta (key varchar(64) primary key, value text not null);
-        insert into meta values ('schema_version', '1');
-        create table runs (run_id varchar(200) primary key, arch varchar(64) not null,
-            head varchar(64) not null, data varchar(500) not null, input_size integer,
-            width integer, seed integer, epochs integer, steps_per_epoch integer,
-            config_hash varchar(64) not null, config text not null, version varchar(32),
-            git_commit varchar(64), parameters integer, flops float, train_seconds float,
-            inference_ms float, recorded_at varchar(32) not null);
-        create table results (run_id varchar(200), "set" varchar(64), decoder varchar(64),
-            metric varchar(64), value float, images integer, recorded_at varchar(32),
-            primary key (run_id, "set", decoder, metric));
-    """)
     values = config()
     identity = run_id(values)
-    connection.execute("insert into runs (run_id, arch, head, data, config_hash, config, "
-                       "recorded_at) values (?, 'resnet', 'heatmap', 'stickman', 'h', ?, 'x')",
-                       (identity, json.dumps(values)))
-    connection.execute("insert into results values (?, 'test1', 'quarter', 'score', 1.5, "
-                       "1000, 'x')", (identity,))
-    connection.commit()
-    connection.close()
-    engine = open_store(f"sqlite:///{path}")
+    with create_engine(store_url).begin() as connection:
+        for statement in SCHEMA_1:
+            connection.execute(text(statement))
+        connection.execute(text(
+            "insert into runs (run_id, arch, head, data, config_hash, config, recorded_at) "
+            "values (:id, 'resnet', 'heatmap', 'stickman', 'h', :config, 'x')"),
+            {"id": identity, "config": json.dumps(values)})
+        connection.execute(text("insert into results values (:id, 'test1', 'quarter', "
+                                "'score', 1.5, 1000, 'x')"), {"id": identity})
+    engine = open_store(store_url)
     frame = load(engine)
     assert len(frame) == 1 and frame["value"].iloc[0] == 1.5
     assert frame["data_id"].iloc[0] == store.UNIDENTIFIED and frame["params"].iloc[0] == ""
@@ -148,10 +153,28 @@ def test_a_schema_1_store_keeps_its_results_as_unidentified_data(tmp_path):
     assert sorted(frame["value"]) == [1.5, 9.0]
     board = comparison(for_suite(frame), "score")
     assert board["test1"].iloc[0] == 1.5 and board["images"].iloc[0] == "1000"
+    # schema 4 widened arch and head (PostgreSQL enforces lengths): a plugin's long path fits
+    record(engine, config(arch="/a/long/folder/" + "x" * 300 + ".py:net"), None,
+           {"test1": {"score": 2.0, "images": 1}})
+    assert len(load(engine)) == 3
 
 
-def test_a_result_is_identified_by_its_data_and_decoder_settings(tmp_path):
-    engine = open_store(f"sqlite:///{tmp_path / 's.sqlite'}")
+SCHEMA_1 = (
+    "create table meta (key varchar(64) primary key, value text not null)",
+    "insert into meta values ('schema_version', '1')",
+    """create table runs (run_id varchar(200) primary key, arch varchar(64) not null,
+        head varchar(64) not null, data varchar(500) not null, input_size integer,
+        width integer, seed integer, epochs integer, steps_per_epoch integer,
+        config_hash varchar(64) not null, config text not null, version varchar(32),
+        git_commit varchar(64), parameters integer, flops float, train_seconds float,
+        inference_ms float, recorded_at varchar(32) not null)""",
+    """create table results (run_id varchar(200), "set" varchar(64), decoder varchar(64),
+        metric varchar(64), value float, images integer, recorded_at varchar(32),
+        primary key (run_id, "set", decoder, metric))""")
+
+
+def test_a_result_is_identified_by_its_data_and_decoder_settings(store_url):
+    engine = open_store(store_url)
     full = {"score": 1.0, "images": 1000, "data_id": "full", "canonical": True}
     record(engine, config(), None, {"test1": full})
     record(engine, config(), None, {"test1": {**full, "score": 7.0, "images": 20,
