@@ -31,6 +31,9 @@ def test_report_is_one_page_that_a_browser_renders(tmp_path, monkeypatch):
     if browser is None:
         pytest.skip("no Chromium to render the page (Debian: apt-get install chromium)")
     dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                          "--no-first-run", "--disable-background-networking",
+                          "--disable-component-update", "--disable-sync",
+                          f"--user-data-dir={tmp_path / 'browser'}",
                           "--dump-dom", (run / "report.html").as_uri()],
                          capture_output=True, text=True, timeout=120).stdout
     images = dom.split('data-images="')[1].split('"')[0]
