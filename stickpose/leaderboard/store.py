@@ -196,9 +196,22 @@ def _first_line(error: Exception) -> str:
     return lines[0] if lines else type(error).__name__
 
 
+_MIGRATION_LOCK = 0x5717C6   # PostgreSQL advisory lock key held while the schema changes
+
+
 def _migrate(engine) -> None:
-    """Create the schema, or bring an older one to ``SCHEMA_VERSION`` step by step."""
+    """Create the schema, or bring an older one to ``SCHEMA_VERSION`` step by step; one
+    process at a time (workers starting together on a new store)."""
+    with engine.connect() as connection:                   # the common case: nothing to do
+        if "meta" in inspect(connection).get_table_names() and connection.execute(
+                select(meta.c.value).where(meta.c.key == "schema_version")).scalar() == \
+                str(SCHEMA_VERSION):
+            return
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+        elif connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")       # the write lock, waited for
         tables = set(inspect(connection).get_table_names())
         if not tables:
             metadata.create_all(connection)

@@ -3,6 +3,7 @@ import multiprocessing
 import sqlite3
 import sys
 
+import pandas as pd
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -39,6 +40,27 @@ def _writer(url: str, start: int) -> None:
     engine = open_store(url)
     for seed in range(start, start + 40):
         record(engine, config(seed=seed), None, {"test1": {"score": seed, "images": 1}})
+
+
+def _opener(url: str, barrier) -> None:
+    barrier.wait(60)
+    open_store(url)
+
+
+def test_workers_starting_together_on_a_new_store_all_open_it(store_url, another_store):
+    """Sweep workers started at once on a new store each create or migrate its schema: one
+    at a time, so none fails on a table another one is creating."""
+    context = multiprocessing.get_context("spawn")
+    for url in (store_url, another_store(), another_store()):
+        barrier = context.Barrier(4)
+        openers = [context.Process(target=_opener, args=(url, barrier)) for _ in range(4)]
+        for opener in openers:
+            opener.start()
+        for opener in openers:
+            opener.join(120)
+        assert [opener.exitcode for opener in openers] == [0] * 4
+        assert store.SCHEMA_VERSION == int(pd.read_sql_table("meta", open_store(url))
+                                           .set_index("key")["value"]["schema_version"])
 
 
 def test_two_concurrent_writers_lose_nothing(store_url):
