@@ -32,7 +32,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..errors import StickposeError
 from ..files import Abandoned, abandon, check_stop
 from ..runs import TrainConfig
-from ..training import check_entries, train_entry
 from .recipe import Recipes, budget_epochs
 from .store import _upsert, entries, record_run, run_id
 
@@ -213,6 +212,8 @@ def run_sweep(configs, root: Path, engine, progress=None, worker: str | None = N
     finishes; ``say(text)`` hears what a user would want to know (an entry taken over or
     failed, waiting for others). Returns the run ids of every entry, once all are done;
     raises ``StickposeError`` naming the failed ones."""
+    from ..training import check_entries, train_entry     # TensorFlow: not for `status`
+
     root = Path(root)
     check_entries({root / config.name: config for config in configs}, "sweep entry")
     worker = worker or worker_name()

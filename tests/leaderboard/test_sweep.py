@@ -144,3 +144,15 @@ def test_three_workers_share_a_sweep_and_take_over_a_killed_ones_entry(postgres,
     assert status.startswith("4 sweep entries: 4 done, 0 running, 0 waiting, 0 failed")
     assert ok(invoke("leaderboard", "status", "--db", db, "--format", "csv")).startswith(
         "entry,state,worker,since,heartbeat_s,attempts,reason\n")
+
+
+def test_status_answers_without_tensorflow(tmp_path):
+    db = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    enqueue(open_store(db), _configs())
+    code = ("import sys\nfrom stickpose.cli import main\n"
+            f"main(['leaderboard', 'status', '--db', {db!r}], standalone_mode=False)\n"
+            "assert 'tensorflow' not in sys.modules, 'status imported TensorFlow'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("2 sweep entries: 0 done, 0 running, 2 waiting, 0 failed")
