@@ -223,8 +223,8 @@ def leaderboard_status(fmt):
     elif table.empty:
         click.echo("no sweep entries yet: `stickpose leaderboard run` queues them")
     else:
-        click.echo(line + "\n\n" + table.astype(object).where(table.notna(), "")
-                   .to_string(index=False))
+        text = table.astype(object).where(table.notna(), "").to_string(index=False)
+        click.echo(line + "\n\n" + "\n".join(row.rstrip() for row in text.splitlines()))
 
 
 @leaderboard.command("reference")
