@@ -146,14 +146,14 @@ def claim(engine, keys: list[str], worker: str, stale_after: float = STALE_AFTER
                          "first; run the command again")
 
 
-def _update(engine, key: str, worker: str, finished: bool = False, **values) -> bool:
-    """Change entry ``key`` if ``worker`` still holds it (``finished``: stamp it finished
-    now); whether it did."""
+def _update(engine, key: str, holder: str, finished: bool = False, **values) -> bool:
+    """Change entry ``key`` (its ``values``, ``worker`` among them) if worker ``holder``
+    still holds it (``finished``: stamp it finished now); whether it did."""
     with engine.begin() as connection:
         if finished:
             values["finished_at"] = clock(connection)
         return connection.execute(entries.update().where(
-            entries.c.entry == key, entries.c.worker == worker, entries.c.state == RUNNING)
+            entries.c.entry == key, entries.c.worker == holder, entries.c.state == RUNNING)
             .values(**values)).rowcount == 1
 
 

@@ -11,11 +11,13 @@ import time
 import pytest
 from sqlalchemy import select
 
+from stickpose.errors import StickposeError
 from stickpose.files import Abandoned, check_stop
 from stickpose.leaderboard.recipe import load_recipes
 from stickpose.leaderboard.store import entries, open_store
 from stickpose.leaderboard.sweep import (DONE, FAILED, RUNNING, WAITING, Heartbeat, claim,
-                                         enqueue, status_report, sweep_configs, sweep_status)
+                                         enqueue, run_sweep, status_report, sweep_configs,
+                                         sweep_status)
 from tests.cli_helpers import invoke, ok
 
 TINY = dict(input_size=32, width=8, batch_size=8, steps_per_epoch=2, validation_count=16,
@@ -87,6 +89,34 @@ def test_a_worker_whose_entry_was_taken_over_drops_it(store_url):
                 time.sleep(0.05)
                 check_stop()
     check_stop()                                             # dropped once, then forgotten
+
+
+def test_ctrl_c_hands_the_entry_back_and_a_failure_is_kept_with_its_reason(store_url,
+                                                                           tmp_path,
+                                                                           monkeypatch):
+    from stickpose import training
+
+    engine = open_store(store_url)
+    configs = _configs()
+
+    def interrupted(config, out):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(training, "train_entry", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(configs, tmp_path / "sweep", engine)
+    table = sweep_status(engine)
+    assert list(table["state"]) == [WAITING, WAITING] and table["worker"].isna().all()
+
+    def broken(config, out):
+        raise ValueError("no space left on device\nmore detail")
+    monkeypatch.setattr(training, "train_entry", broken)
+    with pytest.raises(StickposeError, match=r"2 of 2 sweep entries failed \(first: "
+                                             r"resnet-heatmap.*ValueError: no space left on "
+                                             r"device\).*--retry-failed"):
+        run_sweep(configs, tmp_path / "sweep", engine)
+    table = sweep_status(engine)
+    assert list(table["state"]) == [FAILED, FAILED]
+    assert set(table["error"]) == {"ValueError: no space left on device"}
 
 
 def _worker(db, out, log):
