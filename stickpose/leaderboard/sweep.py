@@ -273,9 +273,9 @@ def run_sweep(configs, root: Path, engine, progress=None, worker: str | None = N
 
 def sweep_status(engine, keys: list[str] | None = None) -> pd.DataFrame:
     """The queue (every entry, or ``keys`` in their order): ``name state worker run_dir
-    attempts since heartbeat_age error run_id``, ``since`` being when the entry was
-    claimed (running, failed) or finished (done), as server time in seconds since 1970,
-    and ``heartbeat_age`` seconds since a running entry's last heartbeat."""
+    attempts since heartbeat_age error run_id``: ``since`` is when the entry was claimed
+    (running, failed) or finished (done), none for a waiting one, as server time in seconds
+    since 1970; ``heartbeat_age`` is seconds since a running entry's last heartbeat."""
     query = select(entries)
     if keys is not None:
         query = query.where(entries.c.entry.in_(keys))
@@ -286,7 +286,8 @@ def sweep_status(engine, keys: list[str] | None = None) -> pd.DataFrame:
     frame = pd.DataFrame([dict(row) for row in rows], columns=[c.name for c in entries.c])
     if keys is not None:
         frame = frame.set_index("entry").reindex(keys).reset_index()
-    frame["since"] = frame["finished_at"].where(frame["state"] == DONE, frame["claimed_at"])
+    frame["since"] = frame["finished_at"].where(frame["state"] == DONE, frame["claimed_at"]) \
+        .where(frame["state"] != WAITING)
     frame["heartbeat_age"] = (now - frame["heartbeat_at"]).where(frame["state"] == RUNNING)
     return frame
 

@@ -106,6 +106,7 @@ def test_ctrl_c_hands_the_entry_back_and_a_failure_is_kept_with_its_reason(store
         run_sweep(configs, tmp_path / "sweep", engine)
     table = sweep_status(engine)
     assert list(table["state"]) == [WAITING, WAITING] and table["worker"].isna().all()
+    assert table["since"].isna().all() and list(table["attempts"]) == [1, 0]
 
     def broken(config, out):
         raise ValueError("no space left on device\nmore detail")
