@@ -118,7 +118,11 @@ def where(url: str | None = None) -> str:
     except (ValueError, SQLAlchemyError) as error:
         raise StoreError(f"results store {url!r} is not a URL or a file path: {error}") \
             from None
-    return parsed.database if parsed.get_backend_name() == "sqlite" else parsed.render_as_string()
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.database
+    if parsed.drivername == "postgresql+psycopg":          # as typed, before _with_driver
+        parsed = parsed.set(drivername="postgresql")
+    return parsed.render_as_string()
 
 
 def open_store(url: str | None = None, create: bool = True):

@@ -229,3 +229,11 @@ def test_a_store_that_would_lose_results_or_is_not_there(tmp_path, monkeypatch):
     open_store(str(typo), create=False)                   # a plain path is a SQLite file
     monkeypatch.setenv("STICKPOSE_DB", str(typo))
     assert store.where() == str(typo) and open_store(create=False)
+
+
+def test_where_names_the_store_as_typed(store_url):
+    """What `recorded in ...` prints: the file, or the URL as the user gave it (no driver
+    added), whichever engine it came from."""
+    assert store.where(str(open_store(store_url).url)) == store.where(store_url)
+    assert "+psycopg" not in store.where(store_url) and "***" in store.where(
+        "postgresql://bob:secret@host/db")
