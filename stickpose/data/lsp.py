@@ -309,12 +309,18 @@ def augmented(image, keypoints, visible, size: int, rng: np.random.Generator):
     return patch, points, seen
 
 
-def lsp_stream(split: LspSplit, size: int, seed: int, batch_size: int, start: int = 0):
+def lsp_stream(split: LspSplit, size: int, seed: int, batch_size: int, start: int = 0,
+               shard: tuple[int, int] = (0, 1)):
     """An endless, seeded tf.data stream of augmented training crops from ``start`` on:
     JPEGs decoded in parallel and cached, shuffled, then cropped. Elements as the stickman
     stream's: ``image (S, S, 3) float32`` in [0, 1], ``keypoints (16, 2)``, ``visible (16,)``
-    (batched)."""
+    (batched). ``shard=(index, workers)``: worker ``index``'s part of each batch
+    (``shards.in_shard``), in batches of ``batch_size / workers``; only its own crops are
+    made."""
     from ..quiet_tf import tf
+    from .shards import in_shard, shard_part
+
+    part = shard_part(batch_size, shard)
 
     def decode(path, keypoints, visible):
         return tf.io.decode_jpeg(tf.io.read_file(path), channels=3), keypoints, visible
@@ -335,5 +341,7 @@ def lsp_stream(split: LspSplit, size: int, seed: int, batch_size: int, start: in
                                                split.visible))
     data = data.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).cache()
     data = data.repeat().shuffle(min(len(split), 2048), seed=seed).enumerate().skip(start)
+    if shard[1] > 1:
+        data = data.filter(lambda index, _: in_shard(index - start, batch_size, shard))
     data = data.map(augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return data.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    return data.batch(part, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

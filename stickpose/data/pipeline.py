@@ -11,6 +11,7 @@ import numpy as np
 
 from ..skeleton import NUM_JOINTS
 from .render import resize_set
+from .shards import chunk_in_shard, in_shard, shard_part
 from .stickman import CHUNK_SIZE, TRAINING_STREAM, StickmanConfig, StickmanGenerator
 
 
@@ -53,7 +54,8 @@ atexit.register(_RENDERS.settle)
 def stickman_stream(config: StickmanConfig, seed: int, batch_size: int | None = None,
                     count: int | None = None, stream: int = TRAINING_STREAM,
                     parallel_calls: int = tf.data.AUTOTUNE, start: int = 0,
-                    output_size: int | None = None) -> tf.data.Dataset:
+                    output_size: int | None = None,
+                    shard: tuple[int, int] = (0, 1)) -> tf.data.Dataset:
     """Images rendered on the fly from image ``start`` on: infinite unless ``count`` is given.
 
     Chunks render in parallel threads, in order, so the stream is the same for the same seed
@@ -63,13 +65,22 @@ def stickman_stream(config: StickmanConfig, seed: int, batch_size: int | None = 
     leading axis when ``batch_size`` is given). With ``output_size``, images rendered at
     ``config.size`` are resized to it (area interpolation, keypoints mapped along), as
     evaluation resizes test images to the model input.
+
+    ``shard=(index, workers)``: worker ``index``'s part of each batch of ``batch_size``
+    (``shards.in_shard``), in batches of ``batch_size / workers``; chunks holding none of its images
+    are not rendered.
     """
     generator = StickmanGenerator(config, seed, stream)
     generator.check_backgrounds()
     size = output_size or config.size
-    first_chunk, skip = divmod(start, CHUNK_SIZE)
+    part = shard_part(batch_size, shard)
+    first_chunk = start // CHUNK_SIZE
     end = tf.int64.max if count is None else -(-(start + count) // CHUNK_SIZE)
     chunks = tf.data.Dataset.range(first_chunk, end)
+    if shard[1] > 1:
+        chunks = chunks.filter(lambda k: chunk_in_shard(
+            tf.maximum(k * CHUNK_SIZE - start, 0), (k + 1) * CHUNK_SIZE - start, batch_size,
+            shard))
 
     @tf.autograph.experimental.do_not_convert
     def chunk(index):
@@ -84,15 +95,25 @@ def stickman_stream(config: StickmanConfig, seed: int, batch_size: int | None = 
         images.set_shape((CHUNK_SIZE, size, size, 3))
         keypoints.set_shape((CHUNK_SIZE, NUM_JOINTS, 2))
         visible.set_shape((CHUNK_SIZE, NUM_JOINTS))
-        return {"image": images, "keypoints": keypoints, "visible": visible}
+        offsets = index * CHUNK_SIZE + tf.range(CHUNK_SIZE, dtype=tf.int64) - start
+        return {"image": images, "keypoints": keypoints, "visible": visible,
+                "offset": offsets}
+
+    def wanted(element):                # from image start on, count of them, this shard's
+        offset = element["offset"]
+        keep = offset >= 0
+        if count is not None:
+            keep = keep & (offset < count)
+        if shard[1] > 1:
+            keep = keep & in_shard(offset, batch_size, shard)
+        return keep
 
     data = chunks.map(render, num_parallel_calls=parallel_calls, deterministic=True).unbatch()
-    if skip:
-        data = data.skip(skip)
-    if count is not None:
-        data = data.take(count)
-    data = data.map(lambda e: {**e, "image": tf.cast(e["image"], tf.float32) / 255.0},
+    data = data.filter(wanted)
+    data = data.map(lambda e: {"image": tf.cast(e["image"], tf.float32) / 255.0,
+                               "keypoints": e["keypoints"], "visible": e["visible"]},
                     num_parallel_calls=parallel_calls, deterministic=True)
     if batch_size:
-        data = data.batch(batch_size, drop_remainder=count is None)
+        data = data.batch(part, drop_remainder=count is None)
     return data.prefetch(tf.data.AUTOTUNE)
+

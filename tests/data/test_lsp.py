@@ -134,6 +134,17 @@ def test_stream_is_seeded_and_masks_what_left_the_crop(lsp_folder):
     np.testing.assert_array_equal(skipped["image"].numpy(), first["image"].numpy()[8:])
 
 
+def test_the_workers_shards_make_the_single_stream(lsp_folder):
+    split = lsp_splits(lsp_folder[0])["train"]
+
+    def batches(shard):
+        stream = lsp_stream(split, 32, seed=3, batch_size=8, start=16, shard=shard)
+        return [b["image"].numpy() for b, _ in zip(stream, range(2))]
+    single, parts = batches((0, 1)), [batches((i, 2)) for i in range(2)]
+    for step in range(2):
+        np.testing.assert_array_equal(np.concatenate([p[step] for p in parts]), single[step])
+
+
 def test_lsp_pose_bank(lsp_folder):
     poses, skipped = lsp_pose_bank(lsp_folder[0])
     # every LSP pose, and the LSPET poses whose joints are all visible (1 in 10 is not)
