@@ -27,12 +27,14 @@ def __getattr__(name):
 
 
 def train(arch="hourglass", head="heatmap", out=None, *, resume=False, overwrite=False,
-          record=True, verbose=1, **settings):
+          record=True, verbose=1, strategy="default", **settings):
     """Train ``arch`` x ``head`` (each a registered name, ``MODULE:NAME`` / ``FILE.py:NAME``,
     or the builder itself, defined at the top level of a module or notebook) into run
     directory ``out`` [``runs/NAME``], with ``settings`` of ``runs.TrainConfig`` (e.g.
     ``input_size``, ``width``, ``epochs``, ``arch_options``); records the run in the
-    default results store when ``record``. Returns the evaluation (``evaluation.json``)."""
+    default results store when ``record``. Returns the evaluation (``evaluation.json``).
+    ``strategy``: ``default``, ``mirrored`` or ``multiworker`` (``stickpose.distribute``);
+    across workers only the chief writes ``out`` and records, the others return ``{}``."""
     from pathlib import Path
 
     from .models.registry import ARCHS, HEADS, spec_of
@@ -42,8 +44,8 @@ def train(arch="hourglass", head="heatmap", out=None, *, resume=False, overwrite
     config = TrainConfig(arch=spec_of(arch, ARCHS), head=spec_of(head, HEADS), **settings)
     out = Path(out) if out is not None else Path("runs") / config.name
     evaluation = run_training(config, out, resume=resume, overwrite=overwrite,
-                              verbose=verbose)
-    if record:
+                              verbose=verbose, strategy=strategy)
+    if record and evaluation:
         from .leaderboard.store import open_store, record_run
         record_run(open_store(None), out)
     return evaluation

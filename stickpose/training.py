@@ -5,12 +5,16 @@ A run directory ``runs/NAME`` holds ``config.json``, ``best.keras`` (best valida
 ``history.csv``, ``curves.png``, ``predictions.png`` (validation images, truth and
 prediction), ``evaluation.json`` (test1-test4) and ``tensorboard/``; ``backup/`` holds the
 weights and optimizer state ``--resume`` continues from while training is unfinished.
+
+Training on several workers (``distribute``): the chief (worker 0) alone reads and writes
+the run directory and decides, from it, what every worker does; each worker trains on its
+part of every global batch, and keeps the chief's history so that all stop together.
 """
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +31,7 @@ from .data.poses import PoseBank
 from .data.render import resize_set
 from .data.sets import render_set, suite_sets
 from .data.stickman import DECODER_STREAM, TRAINING_STREAM, StickmanGenerator
+from .distribute import Distribution
 from .errors import StickposeError
 from .evaluate import evaluate_lsp, evaluate_model, predict_keypoints
 from .files import check_stop, write_atomic
@@ -93,20 +98,30 @@ class RunKeeper(keras.callbacks.Callback):
     new file, ``best.keras`` is replaced (atomically) when the validation loss improved on
     every earlier epoch's, then ``history.csv`` is rewritten with the new row (the commit;
     cumulative training seconds included), then the previous backup is removed. Training
-    stops when ``runs.stop_reason`` says so, from the history alone."""
+    stops when ``runs.stop_reason`` says so, from the history alone.
 
-    def __init__(self, run: RunDir, config: TrainConfig, history: list[dict], validation,
-                 head_target: str):
+    Across workers every worker runs it (its predictions are collective) with ``run`` None
+    but the chief's: the chief loads the backup and its weights go to every worker; each
+    epoch's row is the chief's on every worker, so that all stop at the same epoch."""
+
+    def __init__(self, run: RunDir | None, config: TrainConfig, history: list[dict],
+                 validation, head_target: str, distribution: Distribution):
         super().__init__()
         self.run, self.config, self.rows = run, config, list(history)
         self.validation, self.head_target = validation, head_target
+        self.distribution = distribution
 
     def on_train_begin(self, logs=None):
         done = len(self.rows)
-        if done:
+        across = self.distribution.workers.count > 1
+        if done or across:
             if not self.model.optimizer.built:       # its variables must exist to be loaded
                 self.model.optimizer.build(self.model.trainable_variables)
-            self.model.load_weights(self.run.backup(done))
+        if done and self.run is not None:
+            self.distribution.alone(lambda: self.model.load_weights(self.run.backup(done)))
+        if across:                                    # the chief's (or --init's) weights
+            self.distribution.sync_variables(self.model.variables +
+                                             self.model.optimizer.variables)
         last = self.rows[-1] if self.rows else {}
         self.seconds, self.cpu_seconds = last.get("seconds", 0.0), last.get("cpu_seconds", 0.0)
         self.start, self.cpu_start = time.monotonic(), time.process_time()
@@ -129,6 +144,19 @@ class RunKeeper(keras.callbacks.Callback):
                "val_score": round(class_score(predicted, keypoints, size, size), 5),
                "images": training_images(self.config, done),
                "seconds": round(self.seconds, 3), "cpu_seconds": round(self.cpu_seconds, 3)}
+        if self.distribution.workers.count > 1:      # the chief's row on every worker
+            values = self.distribution.from_chief(np.array(list(row.values())))
+            row = {k: int(v) if k in ("epoch", "images") else float(v)
+                   for k, v in zip(row, values)}
+            if self.run is None:
+                self.seconds, self.cpu_seconds = row["seconds"], row["cpu_seconds"]
+        if self.run is not None:
+            self.distribution.alone(lambda: self._commit(row, done))
+        self.rows.append(row)
+        if stop_reason(self.rows, self.config):
+            self.model.stop_training = True
+
+    def _commit(self, row: dict, done: int) -> None:
         backup = self.run.backup(done)
         backup.parent.mkdir(exist_ok=True)
         temporary = backup.with_name(f".{backup.name}")
@@ -137,11 +165,8 @@ class RunKeeper(keras.callbacks.Callback):
         if all(row["val_loss"] < earlier["val_loss"] for earlier in self.rows):
             self.model.save(self.run / RunDir.BEST_TEMPORARY)
             (self.run / RunDir.BEST_TEMPORARY).replace(self.run / RunDir.BEST)
-        self.rows.append(row)
-        self.run.write_history(self.rows)             # the commit
+        self.run.write_history([*self.rows, row])     # the commit
         self.run.backup(done - 1).unlink(missing_ok=True)
-        if stop_reason(self.rows, self.config):
-            self.model.stop_training = True
 
 
 def prepare(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool = False):
@@ -171,7 +196,7 @@ def prepare(config: TrainConfig, out: Path, resume: bool = False, overwrite: boo
 
 
 def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool = False,
-          verbose: int = 1) -> dict:
+          verbose: int = 1, strategy: str | Distribution = "default") -> dict:
     """Train ``config`` into the run directory ``out`` and evaluate it on the suite's test
     sets; returns the evaluation (also written as ``evaluation.json``). Recording it into a
     results store is the caller's (``leaderboard.store.record_run``).
@@ -179,15 +204,47 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
     ``resume``: continue the run in ``out`` from its last finished epoch (a run killed at
     any point ends as an uninterrupted one would); a trained run is only evaluated, a
     finished one returned as it is. ``overwrite``: start again, replacing the run's own
-    files (never other files in the folder)."""
-    config, run, state = prepare(config, out, resume, overwrite)
-    if resume and state.kind == FINISHED:
-        return run.evaluation()
-    if resume:
-        import_parts(config, f"run {out}")
-    else:
-        config = with_plugins(config)                 # where its plugins' code comes from
-    suite = load_run_suite(config)
+    files (never other files in the folder).
+
+    ``strategy``: how it trains, never part of the run: ``default``, ``mirrored`` or
+    ``multiworker`` (see ``distribute``), or a started ``Distribution``. Across workers
+    every worker calls ``train`` with the same arguments; the chief (worker 0) alone reads
+    and writes ``out`` and evaluates, the others return ``{}`` once training is over."""
+    distribution = strategy if isinstance(strategy, Distribution) else Distribution(strategy)
+    with distribution.lost_workers():
+        return _train(config, Path(out), resume, overwrite, verbose, distribution)
+
+
+def _train(config: TrainConfig, out: Path, resume: bool, overwrite: bool, verbose: int,
+           distribution: Distribution) -> dict:
+    chief = {}
+
+    def decide():        # the chief's run directory decides what every worker does
+        nonlocal config
+        config, run, state = prepare(config, out, resume, overwrite)
+        chief.update(run=run, state=state)
+        if resume and state.kind == FINISHED:
+            return {"fit": False}
+        if resume:
+            import_parts(config, f"run {out}")
+        else:
+            config = with_plugins(config)             # where its plugins' code comes from
+        distribution.check_batch(config.batch_size)
+        if config.init and (not resume or state.epochs == 0):
+            chief["init"] = _init_weights(config, Path(config.init))
+        return {"fit": not (resume and state.kind == TRAINED), "config": asdict(config),
+                "history": run.history()}
+
+    plan = distribution.relay(decide)
+    if not distribution.chief:
+        if not plan["fit"]:
+            return {}
+        config = TrainConfig(**plan["config"])
+        import_parts(config, "the chief's run")
+    elif "config" not in plan:
+        return chief["run"].evaluation()
+    run, state = chief.get("run"), chief.get("state")
+    suite, splits = load_run_suite(config), None
     if config.data == "stickman":                     # checked before anything is written
         check_suite(config, suite)
     else:
@@ -195,55 +252,70 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
         splits = lsp_splits(config.data[4:])
     keras.utils.set_random_seed(config.seed)
     keras.mixed_precision.set_global_policy(config.precision)
-    model = build_model(config.arch, config.head, config.input_size, width=config.width,
-                        depth=config.depth, heatmap_stride=config.heatmap_stride,
-                        deconv=config.deconv, **config.arch_options)
-    if config.init and (not resume or state.epochs == 0):
-        _initialise(model, config, Path(config.init))
+    with distribution.scope():
+        model = build_model(config.arch, config.head, config.input_size, width=config.width,
+                            depth=config.depth, heatmap_stride=config.heatmap_stride,
+                            deconv=config.deconv, **config.arch_options)
+    if "init" in chief:
+        model.set_weights(chief["init"])
+    distribution.synchronize_batch_norm(model)
+    head_target = HEADS.get(config.head).target
+    lsp_train = splits and splits["train"]
+    if not distribution.chief:
+        _fit(model, config, None, plan["history"], suite, head_target,
+             _validation(config, suite, splits), lsp_train, verbose, distribution)
+        return {}
     with run.lock():
         if run.state() != state:                      # another process got there first
             raise RunError(f"run {out} changed while this one started ({describe(state)} -> "
                            f"{describe(run.state())}); run the command again")
         if not resume:
             run.start(config)                         # --overwrite, once the config is sound
-        head_target = HEADS.get(config.head).target
-        if config.data == "stickman":
-            images, keypoints, visible = render_set(validation_spec(config, suite),
-                                                    config.validation_count)
-            images, keypoints = resize_set(images, keypoints, config.input_size)
-        else:
-            from .data.lsp import test_crops
-            images, keypoints, visible, _ = test_crops(splits["validation"],
-                                                       config.input_size,
-                                                       config.validation_count)
-        if not (resume and state.kind == TRAINED):
-            _fit(model, config, run, suite, head_target, (images, keypoints, visible),
-                 splits["train"] if config.data != "stickman" else None, verbose)
+        images, keypoints, visible = _validation(config, suite, splits)
+        if plan["fit"]:
+            _fit(model, config, run, run.history(), suite, head_target,
+                 (images, keypoints, visible), lsp_train, verbose, distribution)
         best = keras.models.load_model(run / RunDir.BEST, compile=False)
         run.remove_backup()
-        evaluation = _evaluate(best, config, run, suite,
-                               splits["test"] if config.data != "stickman" else None)
+        evaluation = _evaluate(best, config, run, suite, splits and splits["test"])
         _pictures(run, best, config, images, keypoints, head_target)
         write_atomic(run / RunDir.EVALUATION, (json.dumps(evaluation, indent=2) + "\n").encode())
         return evaluation
 
 
-def _fit(model, config: TrainConfig, run: RunDir, suite, head_target: str, validation,
-         lsp_train, verbose: int) -> None:
-    """``model.fit`` from the run's last committed epoch until ``runs.stop_reason``."""
+def _validation(config: TrainConfig, suite, lsp_splits):
+    """The validation images scored after each epoch: ``(images, keypoints, visible)``."""
+    if lsp_splits is None:
+        images, keypoints, visible = render_set(validation_spec(config, suite),
+                                                config.validation_count)
+        images, keypoints = resize_set(images, keypoints, config.input_size)
+        return images, keypoints, visible
+    from .data.lsp import test_crops
+    images, keypoints, visible, _ = test_crops(lsp_splits["validation"], config.input_size,
+                                               config.validation_count)
+    return images, keypoints, visible
+
+
+def _fit(model, config: TrainConfig, run: RunDir | None, history: list[dict], suite,
+         head_target: str, validation, lsp_train, verbose: int,
+         distribution: Distribution) -> None:
+    """``model.fit`` from the run's last committed epoch (``history``) until
+    ``runs.stop_reason``; ``run`` None on workers other than the chief."""
     codec = GaussianHeatmaps(config.input_size, config.heatmap_stride, config.sigma)
     to_targets = _targets(config, head_target, list(model.output), codec)
-    history = run.history()
     done = len(history)
     start = done * config.steps_per_epoch * config.batch_size   # where the stream was
-    if lsp_train is None:
-        train_data = stickman_stream(stream_config(config, suite), config.seed,
-                                     batch_size=config.batch_size, stream=TRAINING_STREAM,
-                                     start=start, output_size=config.input_size)
-    else:
-        from .data.lsp import lsp_stream
-        train_data = lsp_stream(lsp_train, config.input_size, config.seed, config.batch_size,
-                                start)
+
+    def stream(shard):                                # this worker's part of each batch
+        if lsp_train is None:
+            data = stickman_stream(stream_config(config, suite), config.seed,
+                                   batch_size=config.batch_size, stream=TRAINING_STREAM,
+                                   start=start, output_size=config.input_size, shard=shard)
+        else:
+            from .data.lsp import lsp_stream
+            data = lsp_stream(lsp_train, config.input_size, config.seed, config.batch_size,
+                              start, shard)
+        return data.map(to_targets)
     images, keypoints, visible = validation
     val_batch = to_targets({"image": images.astype(np.float32) / 255.0,
                             "keypoints": keypoints.astype(np.float32), "visible": visible})
@@ -257,13 +329,16 @@ def _fit(model, config: TrainConfig, run: RunDir, suite, head_target: str, valid
         "constant": config.learning_rate,
     }[config.schedule]
     loss = heatmap_loss if head_target == "heatmaps" else "mean_absolute_error"
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss={name: loss for name in model.output}, jit_compile=config.jit)
-    model.fit(train_data.map(to_targets), epochs=config.epochs, initial_epoch=done,
-              steps_per_epoch=config.steps_per_epoch, shuffle=False, validation_data=val_data,
-              callbacks=[RunKeeper(run, config, history, (images, keypoints), head_target),
-                         keras.callbacks.TensorBoard(str(run / RunDir.TENSORBOARD))],
-              verbose=verbose)
+    callbacks = [RunKeeper(run, config, history, (images, keypoints), head_target,
+                           distribution)]
+    if run is not None:
+        callbacks.append(keras.callbacks.TensorBoard(str(run / RunDir.TENSORBOARD)))
+    with distribution.scope():
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                      loss={name: loss for name in model.output}, jit_compile=config.jit)
+        model.fit(distribution.distribute(stream, config.batch_size), epochs=config.epochs,
+                  initial_epoch=done, steps_per_epoch=config.steps_per_epoch, shuffle=False,
+                  validation_data=val_data, callbacks=callbacks, verbose=verbose)
 
 
 def _evaluate(best, config: TrainConfig, run: RunDir, suite, lsp_test) -> dict:
@@ -325,8 +400,8 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _initialise(model, config: TrainConfig, source: Path) -> None:
-    """Start ``model`` from the weights of run ``source`` (e.g. stickman -> LSP transfer);
+def _init_weights(config: TrainConfig, source: Path) -> list:
+    """The weights of run ``source`` that start this run (e.g. stickman -> LSP transfer);
     the two must be the same model."""
     other, weights = load_run(source)
     mine, theirs = config.model_settings(), other.model_settings()
@@ -334,7 +409,7 @@ def _initialise(model, config: TrainConfig, source: Path) -> None:
         if mine.get(name) != theirs.get(name):
             raise RunError(f"--init {source} has {name} {theirs.get(name)!r} but this run "
                            f"has {mine.get(name)!r}; the models must match")
-    model.set_weights(weights.get_weights())
+    return weights.get_weights()
 
 
 def train_decoder(run: Path, epochs: int = 10, steps_per_epoch: int = 100,
