@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
+from ..distribute import STRATEGIES
 from .common import (CLASS_DIR_OPTION, DB_OPTION, INPUT_SIZE, INPUT_SIZE_HELP, POSITIVE,
                      POSES_HELP, POSITIVE_FLOAT, PROBABILITY, SEED, NamesOption, OutputPath,
                      check_head, check_input_size, open_results_store, parse_arch_options,
@@ -81,19 +82,30 @@ from .common import (CLASS_DIR_OPTION, DB_OPTION, INPUT_SIZE, INPUT_SIZE_HELP, P
               "a trained one is evaluated, a finished one is only recorded again.")
 @click.option("--overwrite", is_flag=True, help="Start again in an existing run directory "
               "(its own files are replaced; other files are left alone).")
+@click.option("--strategy", type=click.Choice(STRATEGIES), default="default",
+              show_default=True, help="How to train (never part of the run): default (this "
+              "process's device), mirrored (every local GPU of this machine) or multiworker "
+              "(several processes or machines, each started with the same command and the "
+              "TF_CONFIG environment variable, e.g. TF_CONFIG='{\"cluster\": {\"worker\": "
+              "[\"host1:12345\", \"host2:12345\"]}, \"task\": {\"type\": \"worker\", "
+              "\"index\": 0}}' - the same cluster everywhere, each worker its own index). "
+              "--batch-size is the global batch: the number of workers (and of their "
+              "devices) must divide it. Worker 0 is the chief: only it writes --out and "
+              "records the run.")
 @DB_OPTION
 @user_errors
-def train(out, resume, overwrite, heatmap_stride, **options):
+def train(out, resume, overwrite, heatmap_stride, strategy, **options):
     """Train an architecture x head on the streamed stickman training noise.
 
     Writes the run directory (config, best model, history, curves, predictions, test1-4
     evaluation), records the evaluation in the results store and prints it.
     """
     from ..data.poses import absolute_pose_sources
+    from ..distribute import Distribution, strategy_workers
     from ..files import check_writable
     from ..errors import StickposeError
     from ..models.registry import absolute_spec
-    from ..runs import RunDir, TrainConfig, training_images
+    from ..runs import RunDir, TrainConfig
     from ..training import prepare, train as run_training
 
     options["arch_options"] = parse_arch_options(options["arch_options"])
@@ -130,29 +142,31 @@ def train(out, resume, overwrite, heatmap_stride, **options):
     if resume and overwrite:
         raise click.UsageError("--resume continues a run, --overwrite starts it again: "
                                "give one")
-    if resume and RunDir(out).is_run():
-        context = click.get_current_context()
-        own = RunDir(out).config()
-        changed = [(p.opts[0], p.name) for p in context.command.params
-                   if p.name in ("heatmap_stride", *options) and p.name != "class_dir"
-                   and context.get_parameter_source(p.name) == ParameterSource.COMMANDLINE
-                   and getattr(config, p.name) != getattr(own, p.name)]
-        if budget is not None and config.epochs != own.epochs:
-            raise click.UsageError(f"--budget cannot be changed on --resume (the run trains on "
-                                   f"{training_images(own)} images, not "
-                                   f"{training_images(config)}); start a new run to change it")
-        if changed:
-            option, name = changed[0]
-            raise click.UsageError(f"{option} cannot be changed on --resume (the run has "
-                                   f"{getattr(own, name)!r}, not {getattr(config, name)!r}): "
-                                   "the run continues with its own settings "
-                                   "(config.json); start a new run to change them")
-    prepare(config, out, resume, overwrite)            # refusals before any work
-    check_writable(out)                       # the default --out (a given one is checked)
-    engine = open_results_store()
-    evaluation = run_training(config, out, resume=resume, overwrite=overwrite)
+    # the cluster and, for a new run, the global batch: the same checks on every worker
+    workers = strategy_workers(strategy, None if resume else config.batch_size)
+    if workers.count > 1:
+        click.echo(f"worker {workers.index} of {workers.count}"
+                   f"{' (the chief)' if workers.chief else ''}: waiting for every worker "
+                   "to start", err=True)
+    distribution = Distribution(strategy)
+    store = []
+
+    def refusals():                           # the chief's, before any work
+        if resume and RunDir(out).is_run():
+            _check_resume(RunDir(out).config(), config, options, budget)
+        prepare(config, out, resume, overwrite)
+        check_writable(out)                   # the default --out (a given one is checked)
+        store.append(open_results_store())
+    with distribution.lost_workers():
+        distribution.relay(refusals, errors=(click.ClickException,))
+        evaluation = run_training(config, out, resume=resume, overwrite=overwrite,
+                                  strategy=distribution)
+    if not distribution.chief:
+        click.echo(f"worker {workers.index} of {workers.count}: trained with the chief "
+                   "(worker 0), which wrote and recorded the run")
+        return
     click.echo(f"run -> {out}")
-    record_run_or_warn(engine, out)
+    record_run_or_warn(store[0], out)
     for name, values in evaluation["sets"].items():
         parts = [f"class score {values['score']:.3f}"] if "score" in values else []
         if "flip_score" in values:
@@ -162,6 +176,27 @@ def train(out, resume, overwrite, heatmap_stride, **options):
         if "lsp_pck" in values:
             parts += [f"LSP PCK@0.2 {values['lsp_pck']:.1f} %", f"PCP {values['pcp']:.1f} %"]
         click.echo(f"{name}: " + "  ".join(parts))
+
+
+def _check_resume(own, config, options: dict, budget) -> None:
+    """Refuse a ``--resume`` that changes the run's settings on the command line."""
+    from ..runs import training_images
+
+    context = click.get_current_context()
+    changed = [(p.opts[0], p.name) for p in context.command.params
+               if p.name in ("heatmap_stride", *options) and p.name != "class_dir"
+               and context.get_parameter_source(p.name) == ParameterSource.COMMANDLINE
+               and getattr(config, p.name) != getattr(own, p.name)]
+    if budget is not None and config.epochs != own.epochs:
+        raise click.UsageError(f"--budget cannot be changed on --resume (the run trains on "
+                               f"{training_images(own)} images, not "
+                               f"{training_images(config)}); start a new run to change it")
+    if changed:
+        option, name = changed[0]
+        raise click.UsageError(f"{option} cannot be changed on --resume (the run has "
+                               f"{getattr(own, name)!r}, not {getattr(config, name)!r}): "
+                               "the run continues with its own settings "
+                               "(config.json); start a new run to change them")
 
 
 @click.command("train-decoder")
