@@ -114,7 +114,7 @@ COMMANDS = {
     }),
     "leaderboard run": (_sweep, _sweep_not_finished, _sweep_again, {
         "training an entry": ("stickpose.training", "RunKeeper", "on_train_batch_end", 1),
-        "between entries": ("stickpose.leaderboard.sweep", None, "train_entry", 2),
+        "between entries": ("stickpose.training", None, "train_entry", 2),
     }),
 }
 
