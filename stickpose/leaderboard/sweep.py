@@ -258,7 +258,11 @@ def run_sweep(configs, root: Path, engine, progress=None, worker: str | None = N
                     finished=True)
             say(f"{config.name}: failed: {_reason(error)}")
             continue
-        _update(engine, row["entry"], worker, state=DONE, run_id=identity, finished=True)
+        if not _update(engine, row["entry"], worker, state=DONE, run_id=identity,
+                       finished=True):              # taken over in the last moments
+            say(f"{config.name}: recorded here, but another worker took it over meanwhile "
+                "and will finish it")
+            continue
         if progress:
             progress(config.name)
     table = sweep_status(engine, keys)

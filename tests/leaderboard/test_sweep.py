@@ -120,6 +120,32 @@ def test_ctrl_c_hands_the_entry_back_and_a_failure_is_kept_with_its_reason(store
     assert set(table["error"]) == {"ValueError: no space left on device"}
 
 
+def test_an_entry_taken_over_while_recording_is_not_counted_here(store_url, tmp_path,
+                                                                  monkeypatch):
+    """The heartbeat was late, another worker took the entry just before this one marked it
+    done: this worker says so and leaves it to the other, which finishes it."""
+    from stickpose import training
+    from stickpose.leaderboard import sweep
+
+    engine = open_store(store_url)
+    configs, calls, said, finished = _configs()[:1], [], [], []
+
+    def trains(config, out):
+        calls.append(out)
+        if len(calls) == 1:                                  # taken over meanwhile
+            with engine.begin() as connection:
+                connection.execute(entries.update().values(
+                    worker="elsewhere:1", heartbeat_at=sweep.clock(connection)))
+    monkeypatch.setattr(training, "train_entry", trains)
+    monkeypatch.setattr(sweep, "record_run", lambda engine, out: "the-run-id")
+    run_sweep(configs, tmp_path / "sweep", engine, progress=finished.append,
+              stale_after=1.0, say=said.append)
+    assert len(calls) == 2 and finished == [configs[0].name]  # elsewhere:1 died after all
+    assert any("another worker took it over meanwhile" in text for text in said), said
+    table = sweep_status(engine)
+    assert list(table["state"]) == [DONE] and list(table["attempts"]) == [2]
+
+
 def _worker(db, out, log):
     return subprocess.Popen(
         [sys.executable, "-m", "stickpose", "leaderboard", "run", "--archs", "resnet",
