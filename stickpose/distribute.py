@@ -65,6 +65,11 @@ def cluster_workers(tf_config: str | None) -> Workers:
             for a in cluster.values()):
         raise DistributeError(f"TF_CONFIG's cluster {cluster!r} must map each task type to "
                               "a list of host:port addresses")
+    for address in (a for addresses in cluster.values() for a in addresses):
+        port = address.rpartition(":")[2]
+        if not (port.isdigit() and 0 < int(port) < 65536) or not address.rpartition(":")[0]:
+            raise DistributeError(f"TF_CONFIG's cluster address {address!r} is not host:port "
+                                  "with a port from 1 to 65535")
     unknown = sorted(set(cluster) - set(TASK_TYPES))
     if unknown or not any(t in cluster for t in TASK_TYPES) or len(cluster.get("chief", [])) > 1:
         raise DistributeError(f"TF_CONFIG's cluster has task types {', '.join(cluster)}; "

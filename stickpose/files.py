@@ -27,6 +27,22 @@ def stop_on_signals() -> None:
         sys.unraisablehook = _unraisable
 
 
+@contextmanager
+def killed_by_signals():
+    """For the block, SIGINT and SIGTERM end the process at once, as without Python: for a
+    wait inside TensorFlow's C++ (workers connecting) that no Python handler can end, and
+    before anything is written. (Code in the block may take a signal over for itself, as
+    TensorFlow's multi-worker start does with SIGTERM.)"""
+    main = threading.current_thread() is threading.main_thread()
+    saved = [signal.signal(n, signal.SIG_DFL) for n in (signal.SIGINT, signal.SIGTERM)] \
+        if main else []
+    try:
+        yield
+    finally:
+        for number, handler in zip((signal.SIGINT, signal.SIGTERM), saved):
+            signal.signal(number, handler)
+
+
 def _stop(number, frame):
     _stop_signals.append(number)
     raise KeyboardInterrupt

@@ -55,6 +55,10 @@ class RunError(StickposeError):
     """A run directory that is missing, corrupt, busy or in the way."""
 
 
+class RunInUse(RunError):
+    """The run directory is held (``RunDir.lock``) by another process."""
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that decides a training run. Saved as the run's ``config.json``."""
@@ -308,7 +312,7 @@ class RunDir:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
-                raise RunError(f"run {self.path} is in use by another stickpose process; "
+                raise RunInUse(f"run {self.path} is in use by another stickpose process; "
                                "wait for it to finish") from None
             try:
                 yield self

@@ -4,10 +4,12 @@ single process would with the same global batch, the chief alone writing it; kil
 resumed."""
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pandas as pd
@@ -95,6 +97,8 @@ def _tf_config(addresses, kind="worker", index=0):
     ('{"cluster": {"worker": ["a:1"], "ps": ["b:2"]}, "task": {"type": "worker", '
      '"index": 0}}', 8, 'multiworker training takes "worker" tasks and at most one "chief"'),
     (_tf_config(["a:1", "b:2"], index=2), 8, "is not in its cluster"),
+    (_tf_config(["127.0.0.1:notaport", "b:2"], index=0), 8,
+     "address '127.0.0.1:notaport' is not host:port with a port from 1 to 65535"),
     (_tf_config(["a:1", "b:2"], index=1), 9, "batch size 9 does not split evenly over 2 "
                                               "workers; use a multiple of 2"),
 ])
@@ -273,3 +277,25 @@ def test_a_killed_chief_stops_the_others_and_every_worker_resumes(trained, tmp_p
                                pd.read_csv(uninterrupted / RunDir.HISTORY)["loss"], rtol=1e-6)
     for a, b in zip(_weights(chief), _weights(uninterrupted)):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_a_worker_waiting_for_the_others_stops_on_ctrl_c(tmp_path):
+    """Connecting to the cluster waits in TensorFlow's C++ until every worker has come:
+    there Ctrl-C ends the process at once, having written nothing. (SIGTERM does not:
+    TensorFlow takes it over for its own preemption notice while it connects.)"""
+    ports = _free_ports(2)
+    env = _env(f"sqlite:///{tmp_path / 'store.sqlite'}",
+               TF_CONFIG=_tf_config([f"127.0.0.1:{p}" for p in ports], index=0))
+    worker = _start([*TINY, "--strategy", "multiworker", "--out", tmp_path / "run"], env)
+    line = worker.stderr.readline()
+    assert "waiting for every worker to start (Ctrl-C stops it)" in line, line
+    time.sleep(3)                                         # into the wait for worker 1
+    worker.send_signal(signal.SIGINT)
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        pytest.fail("Ctrl-C did not stop a worker waiting for the others")
+    worker.communicate()
+    assert worker.returncode == -signal.SIGINT
+    assert not (tmp_path / "run").exists() and not (tmp_path / "store.sqlite").exists()

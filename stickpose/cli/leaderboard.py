@@ -24,6 +24,12 @@ def _duration(text: str) -> float:
                                  "1.5h", param_hint="--time-limit") from None
 
 
+def _not_nan(value: float, option: str) -> float:
+    if value != value:
+        raise click.BadParameter("nan is not a number of seconds", param_hint=option)
+    return value
+
+
 def _images(text: str) -> int:
     from ..errors import StickposeError
     from ..leaderboard.recipe import parse_images
@@ -144,7 +150,8 @@ def leaderboard(ctx, metric, arch, head, data, by_decoder, suite, fmt, where):
                    "the canonical leaderboard data).")
 @click.option("--out", type=OutputPath("folder"), default=Path("runs") / "sweep",
               show_default=True, help="Folder of the sweep's run directories.")
-@click.option("--stale-after", type=click.FloatRange(min=1), default=120, show_default=True,
+@click.option("--stale-after", type=click.FloatRange(min=1, max=86400 * 365), default=120,
+              show_default=True, callback=lambda c, p, v: _not_nan(v, "--stale-after"),
               help="Seconds without a heartbeat (renewed every stale-after / 4 s, at most "
                    "10 s) after which another worker takes over a running entry.")
 @click.option("--retry-failed", is_flag=True,

@@ -102,7 +102,7 @@ def train(out, resume, overwrite, heatmap_stride, strategy, **options):
     """
     from ..data.poses import absolute_pose_sources
     from ..distribute import Distribution, strategy_workers
-    from ..files import check_writable
+    from ..files import check_writable, killed_by_signals
     from ..errors import StickposeError
     from ..models.registry import absolute_spec
     from ..runs import RunDir, TrainConfig
@@ -147,8 +147,7 @@ def train(out, resume, overwrite, heatmap_stride, strategy, **options):
     if workers.count > 1:
         click.echo(f"worker {workers.index} of {workers.count}"
                    f"{' (the chief)' if workers.chief else ''}: waiting for every worker "
-                   "to start", err=True)
-    distribution = Distribution(strategy)
+                   "to start (Ctrl-C stops it)", err=True)
     store = []
 
     def refusals():                           # the chief's, before any work
@@ -157,8 +156,11 @@ def train(out, resume, overwrite, heatmap_stride, strategy, **options):
         prepare(config, out, resume, overwrite)
         check_writable(out)                   # the default --out (a given one is checked)
         store.append(open_results_store())
-    with distribution.lost_workers():
+    with killed_by_signals():                 # connecting waits in C++ until all have come
+        distribution = Distribution(strategy)
+    with killed_by_signals(), distribution.lost_workers():   # again: TF took over SIGTERM
         distribution.relay(refusals, errors=(click.ClickException,))
+    with distribution.lost_workers():
         evaluation = run_training(config, out, resume=resume, overwrite=overwrite,
                                   strategy=distribution)
     if not distribution.chief:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 from numbers import Real
 from dataclasses import asdict
@@ -122,7 +123,7 @@ def where(url: str | None = None) -> str:
         return parsed.database
     if parsed.drivername == "postgresql+psycopg":          # as typed, before _with_driver
         parsed = parsed.set(drivername="postgresql")
-    return parsed.render_as_string()
+    return _hide_password(parsed.render_as_string())
 
 
 def open_store(url: str | None = None, create: bool = True):
@@ -135,7 +136,7 @@ def open_store(url: str | None = None, create: bool = True):
         engine = create_engine(_with_driver(url), connect_args={"timeout": 60}
                                if url.startswith("sqlite") else {}, pool_pre_ping=True)
     except ImportError as error:
-        extra = ' (pip install "stickpose[postgres]")' if url.startswith("postgres") else ""
+        extra = ' (pip install "stickpose[postgres]")' if "psycopg" in str(error) else ""
         raise StoreError(f"cannot use results store {_shown(url)}: its database driver is "
                          f"not installed: {error}{extra}") from None
     except (SQLAlchemyError, ValueError) as error:
@@ -187,11 +188,16 @@ def _with_driver(url: str):
 
 
 def _shown(url: str) -> str:
-    """A URL as messages show it: its password hidden, or as typed if it does not parse."""
+    """A URL as messages show it: its password hidden, also where it does not parse."""
     try:
         return where(url)
     except StoreError:
-        return repr(url)
+        return repr(_hide_password(re.sub(r"(://[^/?#@:]*:)[^/?#@]*@", r"\1***@", url)))
+
+
+def _hide_password(url: str) -> str:
+    """``url`` with a password given as a query parameter (``?password=...``) hidden."""
+    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", url)
 
 
 def _first_line(error: Exception) -> str:

@@ -31,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import StickposeError
 from ..files import Abandoned, abandon, check_stop
-from ..runs import TrainConfig
+from ..runs import RunInUse, TrainConfig
 from .recipe import Recipes, budget_epochs
 from .store import _upsert, entries, record_run, run_id
 
@@ -214,6 +214,8 @@ def run_sweep(configs, root: Path, engine, progress=None, worker: str | None = N
     raises ``StickposeError`` naming the failed ones."""
     from ..training import check_entries, train_entry     # TensorFlow: not for `status`
 
+    if not stale_after >= 1:                        # NaN too: every entry would be stale
+        raise StickposeError(f"stale-after {stale_after} must be at least 1 second")
     root = Path(root)
     check_entries({root / config.name: config for config in configs}, "sweep entry")
     worker = worker or worker_name()
@@ -253,6 +255,11 @@ def run_sweep(configs, root: Path, engine, progress=None, worker: str | None = N
         except KeyboardInterrupt:
             _update(engine, row["entry"], worker, state=WAITING, worker=None)   # hand back
             raise
+        except RunInUse:                    # its late worker has not let go of it yet
+            _update(engine, row["entry"], worker, state=WAITING, worker=None)
+            say(f"{config.name}: its run directory is still in use; waiting for it")
+            time.sleep(poll)
+            continue
         except Exception as error:                     # noqa: BLE001 (any entry may fail)
             _update(engine, row["entry"], worker, state=FAILED, error=_reason(error),
                     finished=True)

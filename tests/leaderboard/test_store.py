@@ -237,3 +237,10 @@ def test_where_names_the_store_as_typed(store_url):
     assert store.where(str(open_store(store_url).url)) == store.where(store_url)
     assert "+psycopg" not in store.where(store_url) and "***" in store.where(
         "postgresql://bob:secret@host/db")
+    assert store.where("postgresql://bob@host/db?password=secret&sslmode=disable") == \
+        "postgresql://bob@host/db?password=***&sslmode=disable"
+    for unparsable in ("postgresql://bob:secret@host:notaport/db",
+                       "postgresql://bob:secret@[::1:5432/db"):
+        with pytest.raises(StoreError) as error:
+            open_store(unparsable)
+        assert "secret" not in str(error.value) and "bob:***@" in str(error.value)

@@ -146,6 +146,29 @@ def test_an_entry_taken_over_while_recording_is_not_counted_here(store_url, tmp_
     assert list(table["state"]) == [DONE] and list(table["attempts"]) == [2]
 
 
+def test_a_run_still_held_by_a_late_worker_waits_instead_of_failing(store_url, tmp_path,
+                                                                     monkeypatch):
+    from stickpose import training
+    from stickpose.leaderboard import sweep
+    from stickpose.runs import RunInUse
+
+    engine = open_store(store_url)
+    configs, calls, said = _configs()[:1], [], []
+
+    def trains(config, out):
+        calls.append(out)
+        if len(calls) == 1:
+            raise RunInUse(f"run {out} is in use by another stickpose process")
+    monkeypatch.setattr(training, "train_entry", trains)
+    monkeypatch.setattr(sweep, "record_run", lambda engine, out: "the-run-id")
+    run_sweep(configs, tmp_path / "sweep", engine, stale_after=4.0, say=said.append)
+    assert len(calls) == 2 and any("still in use; waiting" in text for text in said), said
+    table = sweep_status(engine)
+    assert list(table["state"]) == [DONE] and table["error"].isna().all()
+    with pytest.raises(StickposeError, match="stale-after nan must be at least 1 second"):
+        run_sweep(configs, tmp_path / "sweep", engine, stale_after=float("nan"))
+
+
 def _worker(db, out, log):
     return subprocess.Popen(
         [sys.executable, "-m", "stickpose", "leaderboard", "run", "--archs", "resnet",
