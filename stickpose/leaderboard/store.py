@@ -18,6 +18,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from numbers import Real
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -169,7 +170,14 @@ def open_store(url: str | None = None, create: bool = True):
             raise StoreError(f"cannot reach results store {where(url)}: "
                              f"{_first_line(error)}") from None
     try:
-        _migrate(engine)
+        for attempt in range(240):        # a new SQLite file that others are setting up too
+            try:
+                _migrate(engine)
+                break
+            except OperationalError as error:
+                if "database is locked" not in str(error) or attempt == 239:
+                    raise
+                time.sleep(0.25)
     except (DatabaseError, OperationalError) as error:
         raise StoreError(f"results store {where(url)} cannot be opened: "
                          f"{_first_line(error)} (is it a stickpose "
