@@ -321,36 +321,57 @@ def _prepare(run: Path, decoders: str, sigma: float | None):
             load_fc(RunDir(run) / RunDir.FC) if "fc" in names else None, params)
 
 
-def evaluated_suite(run: Path, suite: str | None = None, class_dir=None):
-    """The suite to evaluate ``run`` on: ``suite`` or else the run's own, with ``class_dir``
-    or else the class folder the run trained with (for its own suite)."""
+def evaluated_suite(own: TrainConfig | None, suite: str | None = None, class_dir=None):
+    """The suite to evaluate on: ``suite`` or else the one of ``own`` (a run's config, or
+    the one an export records; default: stickman), with ``class_dir`` or else the class
+    folder the run trained with (for its own suite)."""
 
-    own = RunDir(run).config() if RunDir(run).is_run() else TrainConfig()
+    own = own or TrainConfig()
     name = suite or own.suite
     return load_suite(name, class_dir or (own.class_dir if name == own.suite else None))
 
 
-def evaluation_sets(run: Path, suite: str | None = None, class_dir=None,
+def run_config(run: Path) -> TrainConfig | None:
+    """The config of ``run`` if it is a run (the evaluation of anything else fails later,
+    naming what is wrong)."""
+    return RunDir(run).config() if RunDir(run).is_run() else None
+
+
+def evaluation_sets(own: TrainConfig | None, suite: str | None = None, class_dir=None,
                     names: list[str] | None = None, datasets=(), count: int | None = None):
     """What ``stickpose evaluate`` measures on: dataset folders when given, else sets
-    ``names`` (default test1-test4) of ``suite`` or the run's own suite."""
+    ``names`` (default test1-test4) of ``suite`` or the suite of ``own``
+    (``evaluated_suite``)."""
     if datasets:
         if suite or class_dir:
             raise StickposeError("--dataset replaces the suite's sets; give either --dataset "
                                  "or --suite/--class-dir")
         return folder_sets(datasets, count)
-    spec = evaluated_suite(run, suite, class_dir)
+    spec = evaluated_suite(own, suite, class_dir)
     return suite_sets(spec, names or test_names(spec), count)
 
 
 def evaluate_model(model, config, sets: list[EvalSet], decoders: list[str], head_target: str,
                    occlusions=("none",), batch_size: int = 64, seed: int = 0, fc_model=None,
                    handedness=None, params: str = "", progress=None) -> pd.DataFrame:
-    """Every decoder on every set and occlusion: one row each, with the columns ``set,
-    occlusion, images, decoder, params`` and what identifies the measured data (``data_id``,
-    the content hash of the images and labels scored; ``canonical``; ``source``), then the
-    metrics of ``score`` and timings. ``handedness`` relabels predictions on sets labelled
-    person-centric. ``progress(label)`` is called as each (set, occlusion) is done."""
+    """Every decoder on every set and occlusion (``evaluate_sets``): one row each, with
+    ``params`` for the decoders that read them. ``handedness`` relabels predictions on sets
+    labelled person-centric."""
+    def table(images, truth, visible, person):
+        rows = decoder_table(model, config, images, truth, visible, decoders, head_target,
+                             fc_model, batch_size, handedness if person else None)
+        return [{**row, "params": _params_of(row["decoder"], params)} for row in rows]
+    return evaluate_sets(sets, table, occlusions, seed, progress)
+
+
+def evaluate_sets(sets: list[EvalSet], table, occlusions=("none",), seed: int = 0,
+                  progress=None) -> pd.DataFrame:
+    """``table(images, keypoints, visible, person) -> rows`` (each with its ``decoder``) on
+    every set and occlusion: one row each, with the columns ``set, occlusion, images,
+    decoder, params`` and what identifies the measured data (``data_id``, the content hash
+    of the images and labels scored; ``canonical``; ``source``), then the row's metrics
+    (those of ``score``) and timings. ``progress(label)`` is called as each (set,
+    occlusion) is done."""
     rows = []
     for spec in sets:
         images, truth, visible = spec.load()
@@ -359,17 +380,30 @@ def evaluate_model(model, config, sets: list[EvalSet], decoders: list[str], head
                            else occlude(kind, images, truth, visible, seed))
             identity = {"data_id": data_id(shown, truth, seen), "canonical": spec.canonical,
                         "source": spec.source}
-            for row in decoder_table(model, config, shown, truth, seen, decoders, head_target,
-                                     fc_model, batch_size,
-                                     handedness if spec.person else None):
-                name = row.pop("decoder")
+            for row in table(shown, truth, seen, spec.person):
                 rows.append({"set": spec.name, "occlusion": kind, "images": len(images),
-                             "decoder": name, "params": _params_of(name, params), **identity,
-                             **row})
+                             "decoder": row.pop("decoder"), "params": row.pop("params", ""),
+                             **identity, **row})
             check_stop()
             if progress:
                 progress(f"{spec.name}, occlusion {kind}")
     return pd.DataFrame(rows)
+
+
+def evaluate_exported(artefact, sets: list[EvalSet], occlusions=("none",),
+                      batch_size: int = 64, seed: int = 0, progress=None) -> pd.DataFrame:
+    """``evaluate_sets`` for an exported artefact (``export.Exported``): the images go in
+    at their own size (the letterbox is the artefact's) and come back as keypoints in their
+    pixels; one row per set and occlusion, ``decoder`` naming the artefact's decoder and
+    format. ``pipeline_ms``: the artefact's whole run, per image."""
+    def table(images, truth, visible, person):
+        artefact.predict(images[:1])                  # untimed: first-call set-up
+        start = time.perf_counter()
+        predicted, _ = artefact.predict(images, batch_size)
+        seconds = time.perf_counter() - start
+        return [{"decoder": artefact.label, **score(predicted, truth, images.shape[1], visible),
+                 "pipeline_ms": 1000 * seconds / len(images)}]
+    return evaluate_sets(sets, table, occlusions, seed, progress)
 
 
 def _params_of(decoder: str, params: str) -> str:

@@ -81,6 +81,44 @@ def output_stems(paths: list[Path]) -> list[str]:
     return stems
 
 
+def _readable(paths, warn) -> tuple[list[Path], list[np.ndarray]]:
+    """The input files (folders expanded) that are readable images, and those images; the
+    others are skipped with ``warn(message)``, and none readable is an error."""
+    paths = image_files(paths)
+    names, images = [], []
+    for path in paths:
+        image = read_image(path)
+        if image is None:
+            warn(f"skipped {path}: not a readable image")
+            continue
+        names.append(path)
+        images.append(image)
+    if not images:
+        raise StickposeError(f"none of the {len(paths)} input(s) is a readable image "
+                             "(PNG, JPEG, ...); nothing was written")
+    return names, images
+
+
+def _results(names, images, points, scores, source: dict, out: Path | None) -> list[dict]:
+    """One result per image (keypoints in its pixels), written to ``out`` when given."""
+    if out:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for path, image, keypoints, score, stem in zip(names, images, points, scores,
+                                                   output_stems(names)):
+        result = {"image": str(path), "width": image.shape[1], "height": image.shape[0],
+                  **source,
+                  "keypoints": [{"name": joint, "x": float(x), "y": float(y),
+                                 "score": None if np.isnan(s) else float(s)}
+                                for joint, (x, y), s in zip(JOINT_NAMES, keypoints, score)]}
+        results.append(result)
+        if out:
+            write_atomic(out / f"{stem}.json", (json.dumps(result, indent=2) + "\n").encode())
+            write_atomic(out / f"{stem}.png", encode_png(draw_skeleton(image, keypoints)))
+    return results
+
+
 def predict_images(run: Path, paths: list[Path], decoder: str = "quarter",
                    out: Path | None = None, warn=print) -> list[dict]:
     """For each image: ``{"image", "width", "height", "keypoints": [{name, x, y, score}]}``
@@ -99,22 +137,8 @@ def predict_images(run: Path, paths: list[Path], decoder: str = "quarter",
         fc_model = load_fc(RunDir(run) / RunDir.FC)
     handedness_file = RunDir(run) / RunDir.HANDEDNESS
     handedness = Handedness.load(handedness_file) if handedness_file.is_file() else None
-    images, boxes, names = [], [], []
-    paths = image_files(paths)
-    for path in paths:
-        image = read_image(path)
-        if image is None:
-            warn(f"skipped {path}: not a readable image")
-            continue
-        images.append(image)
-        boxes.append(letterbox(image, config.input_size))
-        names.append(path)
-    if not images:
-        raise StickposeError(f"none of the {len(paths)} input(s) is a readable image "
-                             "(PNG, JPEG, ...); nothing was written")
-    out = Path(out) if out else None
-    if out:
-        out.mkdir(parents=True, exist_ok=True)
+    names, images = _readable(paths, warn)
+    boxes = [letterbox(image, config.input_size) for image in images]
     output, _ = forward(model, np.stack([b[0] for b in boxes]), head_target)
     points = to_keypoints(name, output, config.input_size, config.sigma, fc_model)
     scores = (output.max(axis=(1, 2)) if head_target == "heatmaps"
@@ -125,19 +149,19 @@ def predict_images(run: Path, paths: list[Path], decoder: str = "quarter",
         scores = np.take_along_axis(scores, order, axis=1)
     labels = ("person-centric (the run's handedness classifier)" if handedness is not None
               else "observer-centric")
-    results = []
-    stems = output_stems(names)
-    for path, image, (_, scale, offset), keypoints, score in zip(names, images, boxes, points,
-                                                                  scores):
-        keypoints = to_image(keypoints, scale, offset)
-        result = {"image": str(path), "width": image.shape[1], "height": image.shape[0],
-                  "run": str(run), "decoder": name, "labels": labels,
-                  "keypoints": [{"name": joint, "x": float(x), "y": float(y),
-                                 "score": None if np.isnan(s) else float(s)}
-                                for joint, (x, y), s in zip(JOINT_NAMES, keypoints, score)]}
-        results.append(result)
-        if out:
-            stem = stems[len(results) - 1]
-            write_atomic(out / f"{stem}.json", (json.dumps(result, indent=2) + "\n").encode())
-            write_atomic(out / f"{stem}.png", encode_png(draw_skeleton(image, keypoints)))
-    return results
+    points = [to_image(p, scale, offset) for p, (_, scale, offset) in zip(points, boxes)]
+    return _results(names, images, points, scores,
+                    {"run": str(run), "decoder": name, "labels": labels}, out)
+
+
+def predict_exported(artefact, paths: list[Path], out: Path | None = None,
+                     warn=print) -> list[dict]:
+    """``predict_images`` through an exported artefact (``export.Exported``): each image
+    goes in at its own size; the letterbox and the decoder are the artefact's."""
+    names, images = _readable(paths, warn)
+    points, scores = zip(*(artefact.predict(image[None]) for image in images))
+    meta = artefact.meta
+    return _results(names, images, [p[0] for p in points], [s[0] for s in scores],
+                    {"model": str(artefact.path), "format": artefact.kind,
+                     "int8": bool(meta.get("int8")), "decoder": meta.get("decoder"),
+                     "labels": meta.get("labels", "observer-centric")}, out)

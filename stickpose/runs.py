@@ -209,10 +209,11 @@ class RunDir:
     SHOW = "show"
     TABLES = "evaluation"
     REPORT = "report.html"
+    EXPORT = "export"                       # stickpose export's folders
     LOCK = ".lock"
     BEST_TEMPORARY = ".best.tmp.keras"       # best.keras while it is written
     OWNED = (CONFIG, BEST, HISTORY, BACKUP, EVALUATION, CURVES, PREDICTIONS, TENSORBOARD, FC,
-             HANDEDNESS, SHOW, TABLES, REPORT, LOCK, BEST_TEMPORARY)
+             HANDEDNESS, SHOW, TABLES, REPORT, EXPORT, LOCK, BEST_TEMPORARY)
 
     def __init__(self, path: str | Path):
         self.path = Path(path)

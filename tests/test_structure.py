@@ -84,7 +84,7 @@ def test_layers_point_one_way():
     for module in below_runs:
         upward = {d for d in edges[module] if part(d) in
                   ("runs", "training", "evaluate", "leaderboard", "cli", "report", "show",
-                   "predict", "bench")}
+                   "predict", "bench", "export")}
         assert not upward, f"{module} imports {upward}"
     assert not any(d.startswith("stickpose.cli") for m, ds in edges.items()
                    if not m.startswith("stickpose.cli") and m != "stickpose.__main__"

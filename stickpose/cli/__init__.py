@@ -21,6 +21,7 @@ COMMANDS = {
     "check-model": "models.check_model",
     "decoders": "evaluate.decoders_command",
     "evaluate": "evaluate.evaluate",
+    "export": "export.export",
     "generate": "generate.generate",
     "leaderboard": "leaderboard.leaderboard",
     "lsp": "lsp.lsp",
@@ -78,8 +79,9 @@ def main():
     stickpose evaluate RUN                  every decoder and metric on test1-test4
     stickpose train-decoder RUN             fit the fc decoder on a run's heatmaps
     stickpose lsp score PRED GT             the LSP benchmark for any method's output
+    stickpose export RUN [--int8]           deploy: TFLite / SavedModel, decoder inside
     stickpose leaderboard                   the comparison table of every recorded run
-    stickpose bench generate | gmm | handedness   measured numbers
+    stickpose bench generate | gmm | export ...   measured numbers
     """
     stop_on_signals()        # SIGTERM ends a command as Ctrl-C does: its clean-up runs
     show_warnings()          # stickpose's warnings as one line each

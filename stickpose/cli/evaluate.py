@@ -37,12 +37,17 @@ from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, SEED, OutputPath,
 @click.option("--predictions", type=click.Path(path_type=Path),
               help="Score keypoints made by another tool instead of a run: .npy (N,16,2) "
                    "or COCO results .json, against one --dataset.")
+@click.option("--model", type=click.Path(path_type=Path),
+              help="Score an exported model instead of a run (`stickpose export`: an export "
+                   "folder, SavedModel folder or .tflite file) on the same sets; its results "
+                   "are not recorded in the store.")
 @click.option("--out", type=OutputPath("folder"),
-              help="Folder for evaluation.csv and evaluation.md [RUN/evaluation].")
+              help="Folder for evaluation.csv and evaluation.md [RUN/evaluation; none for "
+                   "--model and --predictions].")
 @DB_OPTION
 @user_errors
 def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, count, sigma,
-             batch_size, seed, predictions, out):
+             batch_size, seed, predictions, model, out):
     """Score a trained run with every decoder on the same heatmaps (seed 000's table per
     set: PCK, MSE, MPJPE, class score, swaps, timings), optionally under occlusion.
 
@@ -52,16 +57,43 @@ def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, c
     stickpose evaluate --predictions P.npy --dataset D   keypoints from another tool
     stickpose evaluate runs/RUN --suite class --class-dir DIR   the class's test1-test4
     stickpose evaluate runs/RUN --dataset Dataset/Test1  a set in the class's layout
+    stickpose evaluate --model runs/RUN/export/quarter-tflite   an exported model
     """
     from ..data.occlusion import OCCLUSIONS
-    from ..evaluate import (evaluate_lsp_run, evaluate_run, evaluation_sets, report,
-                            score_predictions, write_tables)
+    from ..evaluate import (evaluate_exported, evaluate_lsp_run, evaluate_run,
+                            evaluation_sets, report, run_config, score_predictions,
+                            write_tables)
     from ..files import check_output
     from ..leaderboard.store import record_results, where
     from ..runs import RunDir
 
     kinds = parse_names(occlusion, ("none",) + OCCLUSIONS, "--occlusion")
-    if predictions:
+    names = [n.strip() for n in sets.split(",") if n.strip()]
+    if not names:
+        raise click.BadParameter(f"{sets!r} names no set", param_hint="--sets")
+    if model:
+        from ..export import load_exported, read_run_config
+
+        if run or predictions or data:
+            raise click.UsageError("--model takes no RUN, --predictions or --data")
+        for given, option in ((decoders != "all", "--decoders"), (sigma, "--sigma")):
+            if given:
+                raise click.UsageError(f"{option} applies to a run; an export decodes with "
+                                       "the decoder built into it")
+        artefact = load_exported(model)
+        chosen = evaluation_sets(read_run_config(artefact.meta), suite, class_dir, names,
+                                 datasets, count)
+        if any(s.person for s in chosen) and \
+                artefact.meta.get("labels", "observer-centric") == "observer-centric":
+            click.echo("warning: these sets are labelled person-centric and the export's "
+                       "keypoints are observer-centric (a run's handedness classifier is "
+                       "not part of an export): left/right swaps count as errors", err=True)
+        with progress_bars() as bar:
+            step = bar("evaluating", len(chosen) * len(kinds))
+            results = evaluate_exported(artefact, chosen, kinds, batch_size, seed,
+                                        progress=lambda label: step(1))
+        title = f"stickpose evaluate --model {model}"
+    elif predictions:
         if run or len(datasets) != 1:
             raise click.UsageError("--predictions takes exactly one --dataset and no RUN")
         results = score_predictions(predictions, datasets[0])
@@ -80,10 +112,7 @@ def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, c
             say_lsp(data)
             results = evaluate_lsp_run(run, data[4:], decoders, count, batch_size, sigma)
         else:
-            names = [n.strip() for n in sets.split(",") if n.strip()]
-            if not names:
-                raise click.BadParameter(f"{sets!r} names no set", param_hint="--sets")
-            chosen = evaluation_sets(run, suite, class_dir, names, datasets, count)
+            chosen = evaluation_sets(run_config(run), suite, class_dir, names, datasets, count)
             with progress_bars() as bar:
                 step = bar("evaluating", len(chosen) * len(kinds))
                 results = evaluate_run(run, chosen, decoders, kinds, batch_size, seed, sigma,
@@ -95,7 +124,7 @@ def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, c
     else:
         text, paths = report(results, title), []
     click.echo(text)
-    if not predictions:
+    if not (predictions or model):
         click.echo(f"recorded in {where(str(engine.url))}")
     if paths:
         click.echo(f"tables -> {', '.join(map(str, paths))}")

@@ -10,25 +10,37 @@ from .common import DB_OPTION, POSITIVE, OutputPath, open_results_store, user_er
 
 @click.command()
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--run", required=True, type=click.Path(path_type=Path), help="A trained run.")
-@click.option("--decoder", default="quarter", show_default=True,
-              help="Heatmap decoder (see `stickpose decoders`); scalar and integral heads "
-                   "need none.")
+@click.option("--run", type=click.Path(path_type=Path), help="A trained run.")
+@click.option("--model", type=click.Path(path_type=Path),
+              help="An exported model instead of a run (`stickpose export`): an export "
+                   "folder, a SavedModel folder or a .tflite file.")
+@click.option("--decoder", help="Heatmap decoder of a --run (see `stickpose decoders`) "
+              "[quarter]; scalar and integral heads need none, and an export has its own.")
 @click.option("--out", type=OutputPath("folder"), default=Path("predictions"),
               show_default=True, help="Folder for NAME.json and NAME.png per image.")
 @user_errors
-def predict(images, run, decoder, out):
+def predict(images, run, model, decoder, out):
     """Keypoints for image files (or every image directly inside a folder): each is padded
     to a square and resized to the model input, and the keypoints are mapped back to its own
     pixels. Writes NAME.json (x, y and score per joint) and NAME.png (the skeleton over the
     image) to --out (NAME-2 ... for inputs of the same name)."""
-    from ..predict import predict_images
+    from ..predict import image_files, predict_exported, predict_images
 
-    from ..predict import image_files
-
+    if (run is None) == (model is None):
+        raise click.UsageError("give either --run RUN or --model EXPORT")
     inputs = image_files(images)
-    results = predict_images(run, inputs, decoder, out,
-                             warn=lambda message: click.echo(f"warning: {message}", err=True))
+
+    def warn(message):
+        click.echo(f"warning: {message}", err=True)
+    if model is not None:
+        from ..export import load_exported
+
+        if decoder:
+            raise click.UsageError("--decoder applies to --run; an export decodes with the "
+                                   "decoder built into it")
+        results = predict_exported(load_exported(model), inputs, out, warn)
+    else:
+        results = predict_images(run, inputs, decoder or "quarter", out, warn)
     click.echo(f"{len(results)} of {len(inputs)} images -> {out}")
 
 
