@@ -181,3 +181,83 @@ def bench_transfer(entries: dict, real_suite, test_count: int | None = None,
         if progress:
             progress(folder.name)
     return pd.DataFrame(rows)
+
+
+def keras_pipeline(model, config, decoder: str):
+    """``images (B, H, W, 3) uint8 -> keypoints (B, 16, 2)`` in their pixels, the way
+    ``stickpose predict --run`` gets them (letterbox with OpenCV, the Keras model, the NumPy
+    decoder), with Keras' fastest call for small batches (``predict_on_batch``)."""
+    from .evaluate import HEAD_OUTPUT, to_keypoints
+    from .export import COORDINATES
+    from .predict import letterbox, to_image
+
+    target = HEADS.get(config.head).target
+    name = HEAD_OUTPUT if decoder == COORDINATES else decoder
+
+    def run(images):
+        boxes = [letterbox(image, config.input_size) for image in images]
+        inputs = np.stack([box[0] for box in boxes]).astype(np.float32) / 255.0
+        output = np.asarray(model.predict_on_batch(inputs)[target])
+        points = to_keypoints(name, output, config.input_size, config.sigma)
+        return np.stack([to_image(p, scale, offset)
+                         for p, (_, scale, offset) in zip(points, boxes)])
+    return run
+
+
+def _timed(pipeline, images: np.ndarray, single: int, batch: int):
+    """``(ms per image over `single` one-image calls, images/s in batches of `batch`, the
+    batched keypoints)`` after untimed warm-up calls of both shapes."""
+    pipeline(images[:1])
+    pipeline(images[:batch])
+    start = time.perf_counter()
+    for index in range(single):
+        pipeline(images[index:index + 1])
+    latency = 1000 * (time.perf_counter() - start) / single
+    start = time.perf_counter()
+    points = np.concatenate([pipeline(images[k:k + batch])
+                             for k in range(0, len(images), batch)])
+    return latency, len(images) / (time.perf_counter() - start), points
+
+
+def bench_export(run, decoder: str | None = None, images: int = 1000, single: int = 100,
+                 batch: int = 64, calibration: int = 200, say=lambda message: None
+                 ) -> pd.DataFrame:
+    """The run's model through Keras and exported (SavedModel, TFLite float, TFLite int8),
+    side by side on the same test1 images of its suite: ms per image at batch 1 (over
+    ``single`` calls), images/s at batch ``batch`` and the class score (lower is better) of
+    the batched keypoints, each backend's whole pipeline from uint8 images to keypoints in
+    their pixels. The exports are made in a temporary folder and removed."""
+    import tempfile
+
+    from .export import check_images, export_decoder, export_run, load_exported
+
+    from .quiet_tf import tf
+
+    tf.get_logger().setLevel("ERROR")      # Keras' retracing notes for the two batch shapes
+    config, model = load_run(run)
+    decoder = export_decoder(config, decoder)
+    pictures, truth = check_images(config, images)
+    single = min(single, len(pictures))
+    pipelines = {"Keras": keras_pipeline(model, config, decoder)}
+    with tempfile.TemporaryDirectory(prefix="stickpose-bench-") as folder:
+        for label, format, int8 in (("SavedModel", "saved_model", False),
+                                    ("TFLite float", "tflite", False),
+                                    ("TFLite int8", "tflite", True)):
+            say(f"exporting {label}")
+            out = Path(folder) / label.replace(" ", "-")
+            export_run(run, format, out, decoder, int8, calibration, check=16)
+            artefact = load_exported(out)
+            pipelines[label] = lambda batch_images, a=artefact: a.predict(batch_images)[0]
+        rows = []
+        size = pictures.shape[1]
+        for label, pipeline in pipelines.items():
+            say(f"timing {label}")
+            latency, throughput, points = _timed(pipeline, pictures, single, batch)
+            rows.append({"backend": label, "ms/image (batch 1)": latency,
+                         f"images/s (batch {batch})": throughput,
+                         "class score test1": class_score(points, truth, size, size)})
+    table = pd.DataFrame(rows)
+    keras = table.iloc[0]
+    table["speed-up (batch 1)"] = keras["ms/image (batch 1)"] / table["ms/image (batch 1)"]
+    table["score change"] = table["class score test1"] - keras["class score test1"]
+    return table

@@ -383,15 +383,19 @@ def load_exported(path: Path, threads: int | None = None) -> Exported:
                              "export RUN`")
     if path.is_dir():
         if (path / "saved_model.pb").is_file():
-            return _load_saved_model(path)
-        if (path / TFLITE).is_file():
-            return _load_tflite(path / TFLITE, threads)
-        found = sorted(p.name for p in path.iterdir())
-        raise StickposeError(f"--model {path} is not an export: it has no saved_model.pb or "
-                             f"{TFLITE} (it holds {', '.join(found[:5]) or 'nothing'})")
-    if path.name == "saved_model.pb":
-        return _load_saved_model(path.parent)
-    return _load_tflite(path, threads)
+            artefact = _load_saved_model(path)
+        elif (path / TFLITE).is_file():
+            artefact = _load_tflite(path / TFLITE, threads)
+        else:
+            found = sorted(p.name for p in path.iterdir())
+            raise StickposeError(f"--model {path} is not an export: it has no saved_model.pb "
+                                 f"or {TFLITE} (it holds {', '.join(found[:5]) or 'nothing'})")
+    elif path.name == "saved_model.pb":
+        artefact = _load_saved_model(path.parent)
+    else:
+        artefact = _load_tflite(path, threads)
+    artefact.path = path                             # as the user named it
+    return artefact
 
 
 def _load_saved_model(folder: Path) -> Exported:

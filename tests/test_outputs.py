@@ -23,6 +23,7 @@ COMMANDS = {
     ("evaluate", "out"): ["evaluate", "{tmp}/run", "--out", "{out}"],
     ("predict", "out"): ["predict", "{tmp}/x.png", "--run", "{tmp}/run", "--out", "{out}"],
     ("report", "out"): ["report", "{tmp}/run", "--out", "{out}"],
+    ("export", "out"): ["export", "{tmp}/run", "--out", "{out}"],
     ("leaderboard run", "out"): ["leaderboard", "run", "--archs", "resnet", "--heads",
                                  "scalar", "--out", "{out}"],
     ("leaderboard plot", "out"): ["leaderboard", "plot", "--out", "{out}"],

@@ -108,3 +108,30 @@ def bench_transfer_command(class_dir, out, poses, epochs, test_count, seed):
     click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     write_atomic(out / "transfer.csv", table.to_csv(index=False).encode())
     click.echo(f"table -> {out / 'transfer.csv'}")
+
+
+@bench.command("export")
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--decoder", help="Heatmap decoder of every backend [quarter; none for scalar "
+              "and integral heads].")
+@click.option("--images", type=POSITIVE, default=1000, show_default=True,
+              help="Test1 images scored and pushed through in batches.")
+@click.option("--single", type=POSITIVE, default=100, show_default=True,
+              help="One-image calls timed for the batch-1 latency.")
+@click.option("--batch", type=POSITIVE, default=64, show_default=True,
+              help="Batch size of the throughput figure.")
+@click.option("--calibration", type=POSITIVE, default=200, show_default=True,
+              help="Validation images calibrating the int8 model.")
+@user_errors
+def bench_export_command(run, decoder, images, single, batch, calibration):
+    """The run's model in Keras, as a SavedModel, and as TFLite float and int8, side by
+    side on this machine: ms per image at batch 1, images/s at --batch and the class
+    score on test1 (lower is better), each from uint8 images to keypoints in their pixels
+    (letterbox and decoder included). Exports are made in a temporary folder."""
+    from ..bench import bench_export
+
+    with progress_bars() as bar:
+        step = bar("bench export", 7)
+        table = bench_export(run, decoder, images, single, batch, calibration,
+                             say=lambda message: step(1))
+    click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
