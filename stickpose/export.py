@@ -231,6 +231,14 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
                              "choose another folder")
 
 
+def _remove_leftovers(out: Path) -> None:
+    """The half-built folders of exports to ``out`` whose process was killed."""
+    for path in out.parent.glob(f".{out.name}.tmp-*-*"):
+        pid = path.name[len(f".{out.name}.tmp-"):].split("-")[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def _place(built: Path, out: Path) -> None:
     """Move the finished export folder ``built`` to ``out`` (replacing an earlier export
     there) by renames, so ``out`` is never half-written."""
@@ -282,7 +290,8 @@ def export_run(run: Path, format: str, out: Path | None = None, decoder: str | N
             "classifier, which stays outside the export: the export's keypoints are "
             "observer-centric")
     out.parent.mkdir(parents=True, exist_ok=True)
-    built = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    _remove_leftovers(out)
+    built = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-{os.getpid()}-"))
     try:
         started = time.perf_counter()
         meta = {"stickpose": __version__, "format": format, "int8": int8,

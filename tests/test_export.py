@@ -210,6 +210,7 @@ def test_export_never_replaces_what_it_did_not_write(runs, tmp_path):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "notes.txt").write_text("keep")
+    (tmp_path / ".mine.tmp-999999999-x1").mkdir()       # a killed export's half-built folder
     fails_with(invoke("export", runs["heatmap"], "--out", out), "already holds files")
     fails_with(invoke("export", runs["heatmap"], "--out", out, "--overwrite"),
                "holds notes.txt, which no export wrote")
