@@ -30,9 +30,9 @@ import numpy as np
 from . import __version__
 from .codecs.tf_decoders import GRAPH_DECODERS, decode_graph
 from .errors import StickposeError
-from .files import check_output, check_stop, interrupts_deferred, write_atomic
+from .files import check_output, check_stop, interrupts_deferred, umask, write_atomic
 from .models.registry import HEADS
-from .runs import RunDir, RunError, TrainConfig, load_run
+from .runs import TRAINING, RunDir, RunError, TrainConfig, load_run
 from .skeleton import JOINT_NAMES, NUM_JOINTS
 
 FORMATS = ("saved_model", "tflite")
@@ -217,8 +217,11 @@ def run_keypoints(model, config: TrainConfig, decoder: str, images: np.ndarray,
 
 def _prepare_out(out: Path, overwrite: bool) -> None:
     """``out`` may be written: missing, an empty folder, or (``overwrite``) an earlier
-    export holding nothing but an export's own files."""
+    export holding nothing but an export's own files; never a folder inside an export."""
     check_output(out, "folder")
+    if (out.parent / META).is_file():
+        raise StickposeError(f"--out {out} is inside the export {out.parent}; choose a "
+                             "folder of its own")
     if not out.is_dir() or not any(out.iterdir()):
         return
     if not overwrite:
@@ -231,25 +234,82 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
                              "choose another folder")
 
 
-def _remove_leftovers(out: Path) -> None:
-    """The half-built folders of exports to ``out`` whose process was killed."""
-    for path in out.parent.glob(f".{out.name}.tmp-*-*"):
-        pid = path.name[len(f".{out.name}.tmp-"):].split("-")[0]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+def _writer(path: Path) -> int | None:
+    """The process id in a build (``.NAME.tmp-PID-…``) or set-aside (``.NAME.old-PID``)
+    folder's name."""
+    tail = path.name.rsplit(".tmp-", 1)[-1] if ".tmp-" in path.name else \
+        path.name.rsplit(".old-", 1)[-1]
+    pid = tail.split("-")[0]
+    return int(pid) if pid.isdigit() else None
+
+
+def _alive(pid: int | None) -> bool:
+    return pid is not None and Path(f"/proc/{pid}").exists()
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """What killed exports left in ``folder``: half-built exports go; an earlier export
+    set aside while being replaced goes back to its place if nothing took it."""
+    for path in folder.glob(".*.tmp-*-*"):
+        if path.is_dir() and not path.is_symlink() and not _alive(_writer(path)):
             shutil.rmtree(path, ignore_errors=True)
+    for path in folder.glob(".*.old-*"):
+        if path.is_dir() and not path.is_symlink() and not _alive(_writer(path)):
+            home = path.with_name(path.name[1:].rsplit(".old-", 1)[0])
+            if home.exists():
+                _remove_export(path)
+            else:
+                os.rename(path, home)
 
 
-def _place(built: Path, out: Path) -> None:
-    """Move the finished export folder ``built`` to ``out`` (replacing an earlier export
-    there) by renames, so ``out`` is never half-written."""
+def _claim(out: Path) -> Path:
+    """A new build folder beside ``out``, or an error if another live export is building
+    one for the same place."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(out.parent)
+    built = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-{os.getpid()}-"))
+    others = [_writer(p) for p in out.parent.glob(f".{out.name}.tmp-*-*")
+              if p != built and _alive(_writer(p))]
+    if others:
+        shutil.rmtree(built)
+        raise StickposeError(f"--out {out} is being written by another stickpose export "
+                             f"(process {others[0]}); wait for it or choose another folder")
+    os.chmod(built, 0o777 & ~umask())             # as mkdir would make it, not mkdtemp's 0700
+    return built
+
+
+def _place(built: Path, out: Path, overwrite: bool) -> None:
+    """Move the finished export folder ``built`` to ``out`` by renames, so ``out`` is never
+    half-written; checked again first (files may have appeared in ``out`` meanwhile), and
+    of an earlier export replaced only its own files are removed."""
     with interrupts_deferred():
+        try:
+            _prepare_out(out, overwrite)
+        except StickposeError as error:
+            raise StickposeError(f"{error} (it changed while the export was made; nothing "
+                                 "was replaced)") from None
         old = None
         if out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")
             os.rename(out, old)
         os.rename(built, out)
     if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        _remove_export(old)
+
+
+def _remove_export(folder: Path) -> None:
+    """An export's own files in ``folder``, then the folder if that emptied it (anything
+    else there is the user's: the folder is kept, visible, as ``NAME.kept-PID``)."""
+    for name in OWNED:
+        path = folder / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+    try:
+        folder.rmdir()
+    except OSError:
+        folder.rename(folder.with_name(folder.name.lstrip(".").replace(".old-", ".kept-")))
 
 
 @dataclass(frozen=True)
@@ -282,20 +342,24 @@ def export_run(run: Path, format: str, out: Path | None = None, decoder: str | N
     config = RunDir(run).config()
     decoder = export_decoder(config, decoder)
     out = Path(out) if out else default_out(run, format, decoder, int8)
+    if out.is_symlink():
+        out = Path(os.path.realpath(out))        # written where the link points
     _prepare_out(out, overwrite)
     config, model = load_run(run)
+    state = RunDir(run).state()
+    if state.kind == TRAINING:
+        say(f"note: run {run} is still training ({state.epochs} epoch(s) done); the export "
+            "holds its best model so far")
     handedness = (RunDir(run) / RunDir.HANDEDNESS).is_file()
     if handedness:
         say(f"note: run {run} relabels left/right person-centric with a scikit-learn "
             "classifier, which stays outside the export: the export's keypoints are "
             "observer-centric")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(out)
-    built = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-{os.getpid()}-"))
+    built = _claim(out)
     try:
         started = time.perf_counter()
         meta = {"stickpose": __version__, "format": format, "int8": int8,
-                "decoder": decoder, "run": str(run), "model": model.name,
+                "decoder": decoder, "run": str(Path(run).resolve()), "model": model.name,
                 "input_size": config.input_size, "signature": SIGNATURE, "input": INPUT,
                 "outputs": {"keypoints": f"(B, {NUM_JOINTS}, 2) xy image pixels",
                             "scores": f"(B, {NUM_JOINTS}) heatmap peak, NaN for "
@@ -307,22 +371,23 @@ def export_run(run: Path, format: str, out: Path | None = None, decoder: str | N
             say("writing the SavedModel")
             _write_saved_model(model, config, decoder, built)
         else:
-            with tempfile.TemporaryDirectory(prefix="stickpose-export-") as scratch:
-                say("writing the SavedModel to convert")
-                _write_saved_model(model, config, decoder, Path(scratch) / "saved_model")
-                images = None
-                if int8:
-                    say(f"rendering {calibration} validation images to calibrate int8")
-                    images = calibration_images(config, calibration)
-                    meta["calibration"] = {"images": len(images), "source": "validation"}
-                check_stop()
-                say("converting to TFLite" + (" and quantising the network to int8"
-                                              if int8 else ""))
-                content = _tflite(Path(scratch) / "saved_model", model.name, images)
+            scratch = built / ".to-convert"
+            say("writing the SavedModel to convert")
+            _write_saved_model(model, config, decoder, scratch)
+            images = None
+            if int8:
+                images = calibration_images(config, calibration)
+                meta["calibration"] = {"images": len(images), "source": "validation"}
+            check_stop()
+            say("converting to TFLite" + (f" and quantising the network to int8, calibrated "
+                                          f"on {len(images)} validation images" if int8
+                                          else ""))
+            content = _tflite(scratch, model.name, images)
+            shutil.rmtree(scratch)
             write_atomic(built / TFLITE, content)
         check_stop()
-        say(f"comparing with the run on {check} test images")
         images, truth = check_images(config, check)
+        say(f"comparing with the run on {len(images)} test1 images")
         expected = run_keypoints(model, config, decoder, images)
         got, _ = load_exported(built).predict(images)
         gap = np.linalg.norm(got - expected, axis=-1)
@@ -332,7 +397,7 @@ def export_run(run: Path, format: str, out: Path | None = None, decoder: str | N
             class_score(got, truth, size, size), float(gap.mean()), float(gap.max())))
         meta["seconds"] = round(time.perf_counter() - started, 1)
         write_atomic(built / META, (json.dumps(meta, indent=2) + "\n").encode())
-        _place(built, out)
+        _place(built, out, overwrite)
     finally:
         shutil.rmtree(built, ignore_errors=True)
     meta["out"] = str(out)
@@ -363,9 +428,17 @@ class Exported:
                                  f"{images.shape} {images.dtype}")
         points, scores = [], []
         for start in range(0, len(images), batch_size):
-            result = self._call(np.ascontiguousarray(images[start:start + batch_size]))
+            batch = np.ascontiguousarray(images[start:start + batch_size])
+            result = self._call(batch)
             points.append(np.asarray(result["keypoints"], np.float32))
             scores.append(np.asarray(result["scores"], np.float32))
+            if points[-1].shape != (len(batch), NUM_JOINTS, 2) or \
+                    scores[-1].shape != (len(batch), NUM_JOINTS):
+                raise StickposeError(
+                    f"--model {self.path} returned keypoints {points[-1].shape} and scores "
+                    f"{scores[-1].shape} for {len(batch)} image(s); a stickpose export "
+                    f"returns ({len(batch)}, {NUM_JOINTS}, 2) and ({len(batch)}, "
+                    f"{NUM_JOINTS})")
         return np.concatenate(points), np.concatenate(scores)
 
 
@@ -379,6 +452,11 @@ def _meta(folder: Path) -> dict:
         raise StickposeError(f"cannot read {path}: {error}") from None
     if not isinstance(meta, dict):
         raise StickposeError(f"{path} is not an export's record (expected a JSON object)")
+    for key, kind, what in (("decoder", str, "a decoder name"), ("int8", bool, "true or "
+                            "false"), ("labels", str, "text"), ("config", dict, "an object")):
+        if key in meta and not isinstance(meta[key], kind):
+            raise StickposeError(f"{path}: {key} is {json.dumps(meta[key])[:40]}; expected "
+                                 f"{what} (was the file edited?)")
     return meta
 
 
@@ -432,6 +510,8 @@ def _load_saved_model(folder: Path) -> Exported:
 def _load_tflite(file: Path, threads: int | None) -> Exported:
     from .quiet_tf import quiet_stderr
 
+    if not file.is_file():
+        raise StickposeError(f"--model {file} is not a regular file nor an export folder")
     try:
         content = file.read_bytes()
     except OSError as error:
@@ -443,9 +523,13 @@ def _load_tflite(file: Path, threads: int | None) -> Exported:
         interpreter = _interpreter(content, threads or len(os.sched_getaffinity(0)))
         runner = interpreter.get_signature_runner(SIGNATURE)
     except (ValueError, RuntimeError) as error:
+        reason = str(error).splitlines()[0]
+        if "buffer" in reason.lower():
+            raise StickposeError(f"--model {file} is a damaged or cut-short TFLite model "
+                                 f"({reason}); export it again") from None
         raise StickposeError(f"{file} is a TFLite model but not one `stickpose export` made "
-                             f"(no {SIGNATURE!r} signature taking {INPUT!r}: "
-                             f"{str(error).splitlines()[0]})") from None
+                             f"(no {SIGNATURE!r} signature taking {INPUT!r}: {reason})"
+                             ) from None
     signature = interpreter.get_signature_list().get(SIGNATURE, {})
     if signature.get("inputs") != [INPUT] or not {"keypoints", "scores"} <= set(
             signature.get("outputs", [])):

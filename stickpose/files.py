@@ -97,7 +97,7 @@ def write_atomic(path: str | Path, data: bytes) -> Path:
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
-        os.chmod(temp, 0o666 & ~_umask())          # as open() would make it, not 0600
+        os.chmod(temp, 0o666 & ~umask())          # as open() would make it, not 0600
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
@@ -120,7 +120,8 @@ def load_array(path: str | Path, what: str = "", error=StickposeError):
     raise error(f"cannot read {what + ' ' if what else ''}{path}: {reason}") from None
 
 
-def _umask() -> int:
+def umask() -> int:
+    """The process's file mode creation mask."""
     mask = os.umask(0)
     os.umask(mask)
     return mask

@@ -89,7 +89,8 @@ def _readable(paths, warn) -> tuple[list[Path], list[np.ndarray]]:
     for path in paths:
         image = read_image(path)
         if image is None:
-            warn(f"skipped {path}: not a readable image")
+            warn(f"skipped {path}: " + ("not a readable image" if path.exists()
+                                        else "no such file"))
             continue
         names.append(path)
         images.append(image)

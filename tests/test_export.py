@@ -266,3 +266,64 @@ def test_evaluate_and_predict_refuse_run_options_with_a_model(runs, photos, tmp_
     fails_with(invoke("evaluate", runs["heatmap"], "--model", out), "--model takes no RUN")
     fails_with(invoke("predict", photos, "--model", out, "--decoder", "dark"),
                "--decoder applies to --run")
+
+
+def test_an_export_claims_its_place_and_checks_it_again_before_replacing(runs, tmp_path,
+                                                                        monkeypatch):
+    import os
+    import subprocess
+
+    from stickpose import export
+    out = tmp_path / "busy"
+    sleeper = subprocess.Popen(["sleep", "60"])          # a live process "building" there
+    try:
+        (tmp_path / f".busy.tmp-{sleeper.pid}-abc").mkdir()
+        fails_with(invoke("export", runs["heatmap"], "--out", out, "--check", 4),
+                   f"--out {out} is being written by another stickpose export (process "
+                   f"{sleeper.pid})")
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert not out.exists()
+    # a file the user puts in --out while the export is made is never deleted
+    real_place = export._place
+
+    def user_writes_meanwhile(built, place, overwrite):
+        place.mkdir(exist_ok=True)
+        (place / "notes.txt").write_text("mine")
+        return real_place(built, place, overwrite)
+    monkeypatch.setattr(export, "_place", user_writes_meanwhile)
+    fails_with(invoke("export", runs["heatmap"], "--out", out, "--check", 4),
+               "it changed while the export was made; nothing was replaced")
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    # a symlinked --out is written where it points; the folder gets the umask's mode
+    monkeypatch.undo()
+    target = tmp_path / "target"
+    target.mkdir()
+    (tmp_path / "link").symlink_to(target)
+    ok(invoke("export", runs["heatmap"], "--out", tmp_path / "link", "--check", 4))
+    assert (tmp_path / "link").is_symlink() and (target / TFLITE).is_file()
+    assert oct(target.stat().st_mode & 0o777) == oct(0o777 & ~export.umask())
+    os.chmod(target, 0o755)
+
+
+def test_artefacts_of_the_wrong_shape_or_record_are_refused(runs, photos, tmp_path):
+    module = tf.Module()
+    module.f = tf.function(lambda images: {"keypoints": tf.zeros((tf.shape(images)[0], 3, 2)),
+                                           "scores": tf.zeros((tf.shape(images)[0], 3))},
+                           input_signature=[tf.TensorSpec((None, None, None, 3), tf.uint8,
+                                                          name="images")])
+    tf.saved_model.save(module, str(tmp_path / "three"), signatures={"serve": module.f})
+    fails_with(invoke("predict", photos, "--model", tmp_path / "three", "--out",
+                      tmp_path / "p"), "returned keypoints (1, 3, 2) and scores (1, 3)")
+    assert not (tmp_path / "p").exists()
+    out = tmp_path / "e"
+    ok(invoke("export", runs["heatmap"], "--out", out, "--check", 4))
+    (out / "stickpose.json").write_text('{"config": "x"}')
+    fails_with(invoke("evaluate", "--model", out, "--count", 4),
+               'stickpose.json: config is "x"; expected an object')
+    fails_with(invoke("export", runs["heatmap"], "--calibration", 5, "--out", tmp_path / "c"),
+               "--calibration applies to --int8 exports only")
+    fails_with(invoke("export", runs["heatmap"], "--out", out / "inner"),
+               f"is inside the export {out}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from .common import POSITIVE, OutputPath, user_errors
 
@@ -20,9 +21,11 @@ from .common import POSITIVE, OutputPath, user_errors
               "integers, calibrated on the run's validation images (the letterbox and the "
               "decoder stay float); the accuracy change is measured and reported.")
 @click.option("--calibration", type=POSITIVE, default=200, show_default=True,
-              help="Validation images rendered to calibrate --int8 with.")
+              help="Validation images rendered to calibrate --int8 with (at most what the "
+              "suite's validation set has: 500 for stickman).")
 @click.option("--check", type=POSITIVE, default=200, show_default=True,
-              help="Test1 images on which the export is compared with the run.")
+              help="Test1 images on which the export is compared with the run (at most "
+              "the set's 1000).")
 @click.option("--out", type=OutputPath("folder"),
               help="Export folder, new or empty [RUN/export/DECODER-FORMAT[-int8]].")
 @click.option("--overwrite", is_flag=True, help="Replace an earlier export in --out (only "
@@ -43,6 +46,9 @@ def export(run, format_, decoder, int8, calibration, check, out, overwrite):
     """
     from ..export import export_run
 
+    if not int8 and click.get_current_context().get_parameter_source("calibration") \
+            == ParameterSource.COMMANDLINE:
+        raise click.UsageError("--calibration applies to --int8 exports only")
     meta = export_run(run, format_, out, decoder, int8, calibration, check, overwrite,
                       say=click.echo)
     result = meta["check"]
