@@ -13,7 +13,7 @@ import pandas as pd
 from .codecs.decoders import decode
 from .codecs.handedness import Handedness
 from .data.placement import place
-from .data.render import class_labels, resize_set
+from .data.render import class_labels, letterbox, resize_set, to_image
 from .data.sets import render_set, suite_set
 from .data.stickman import CHUNK_SIZE, StickmanConfig, StickmanGenerator
 from .metrics import class_score
@@ -189,7 +189,6 @@ def keras_pipeline(model, config, decoder: str):
     decoder), with Keras' fastest call for small batches (``predict_on_batch``)."""
     from .evaluate import HEAD_OUTPUT, to_keypoints
     from .export import COORDINATES
-    from .predict import letterbox, to_image
 
     target = HEADS.get(config.head).target
     name = HEAD_OUTPUT if decoder == COORDINATES else decoder

@@ -18,6 +18,7 @@ from .codecs.coordinates import denormalise
 from .codecs.decoders import DECODERS, decode
 from .codecs.fc import decode_fc, load_fc
 from .codecs.handedness import Handedness
+from .data.coco import coco_keypoints, dataset_image_ids, read_results, results
 from .data.lsp import LSP_COUNT, from_skeleton, lsp_splits, read_joints, test_crops, uncrop
 from .data.occlusion import occlude
 from .data.render import resize_set
@@ -27,15 +28,16 @@ from .errors import StickposeError
 from .files import check_stop, load_array, write_atomic
 from .models.registry import HEADS
 from .runs import RunDir, TrainConfig, load_run, test_names
-from .skeleton import NUM_JOINTS
+from .skeleton import JOINT_NAMES, NUM_JOINTS
 
 ALL = "all"
 REFERENCE_ONLY = ("gmm-sklearn",)      # left out of "all": the slow reference path
 HEAD_OUTPUT = "coordinates"            # the "decoder" of scalar and integral heads
 CURVE = np.round(np.arange(1, 13) * 0.025, 3)    # PCK thresholds 0.025-0.3 of the diagonal
+KEYPOINTS = "_keypoints"       # a table row's predictions and confidences (not a column)
 COLUMNS = {"decoder": "decoder", "pck": "PCK@0.15", "mse": "MSE px²", "mpjpe": "MPJPE px",
            "score": "class score", "flip_score": "flip-tolerant score", "swap": "L/R swaps",
-           "auc": "AUC@0.2",
+           "auc": "AUC@0.2", "ap": "OKS AP", "ap50": "AP50", "ap75": "AP75", "ar": "AR",
            "decode_ms": "decode ms/img", "pipeline_ms": "pipeline ms/img",
            "pck_visible": "PCK visible", "pck_occluded": "PCK occluded",
            "lsp_pck": "LSP PCK@0.2", "lsp_auc": "LSP AUC", "pcp": "strict PCP"}
@@ -87,26 +89,36 @@ def to_keypoints(name: str, output: np.ndarray, input_size: int, sigma: float,
 
 
 def score(predicted: np.ndarray, truth: np.ndarray, size: int | None,
-          visible: np.ndarray | None = None) -> dict:
+          visible: np.ndarray | None = None, confidence: np.ndarray | None = None) -> dict:
     """The metrics of one prediction set in ``size`` x ``size`` images: the class's (score,
     PCK@0.15 of the bounding-box diagonal, MPJPE), seed 000's MSE, the left/right swap
-    rate, AUC of PCK over 0-0.2, PCK at the ``CURVE`` thresholds (``pck@T``), and PCK /
+    rate, AUC of PCK over 0-0.2, PCK at the ``CURVE`` thresholds (``pck@T``), COCO's OKS
+    AP, AP50, AP75 and AR (``metrics.oks_ap``; images ranked by ``confidence``), and PCK /
     MSE split by visibility when some joints are hidden. Images of mixed sizes (``size``
-    None) have no class score."""
+    None) have no class score; neither do sets where some joints are unlabelled (NaN):
+    the class score and the swap rate need every joint, the other metrics leave those out."""
+    complete = bool(metrics.labelled(truth).all())
     result = {"pck": metrics.pck(predicted, truth, 0.15),
               "mse": metrics.mse(predicted, truth),
               "mpjpe": metrics.mpjpe(predicted, truth),
-              "swap": metrics.swap_rate(predicted, truth),
+              "swap": metrics.swap_rate(predicted, truth) if complete else float("nan"),
               "auc": metrics.pck_auc(predicted, truth, 0.2),
+              **metrics.oks_ap(predicted, truth, confidence),
               # the PCK-vs-threshold curve (the leaderboard plots it per decoder)
               **{f"pck@{t:g}": metrics.pck(predicted, truth, t) for t in CURVE}}
-    if size is not None:
+    if size is not None and complete:
         result["score"] = metrics.class_score(predicted, truth, size, size)
         result["flip_score"] = metrics.flip_tolerant_score(predicted, truth, size, size)
     if visible is not None and not np.all(visible):
         split = metrics.split_by_visibility(predicted, truth, visible)
         result.update(pck_visible=split["pck_visible"], pck_occluded=split["pck_occluded"])
     return result
+
+
+def confidence_of(output: np.ndarray, head_target: str) -> np.ndarray | None:
+    """Each image's instance score ``(n,)`` for COCO's AP ranking: the mean of its heatmaps'
+    peaks (None for heads that predict coordinates and give no confidence)."""
+    return output.max(axis=(1, 2)).mean(axis=-1) if head_target == "heatmaps" else None
 
 
 def _decode_each(decoders: list[str], output: np.ndarray, config, fc_model=None):
@@ -129,15 +141,17 @@ def decoder_table(model, config, images: np.ndarray, truth: np.ndarray, visible:
     small, _ = resize_set(images, truth, config.input_size)
     resize_seconds = time.perf_counter() - start
     output, forward_seconds = forward(model, small, head_target, batch_size)
+    confidence = confidence_of(output, head_target)
     rows = []
     for name, predicted, decode_seconds in _decode_each(decoders, output, config, fc_model):
         predicted = (predicted + 0.5) * size / config.input_size - 0.5
         if handedness is not None:
             predicted = handedness.apply(predicted)
-        rows.append({"decoder": name, **score(predicted, truth, size, visible),
+        rows.append({"decoder": name, **score(predicted, truth, size, visible, confidence),
                      "decode_ms": 1000 * decode_seconds / count,
                      "pipeline_ms": 1000 * (resize_seconds + forward_seconds
-                                            + decode_seconds) / count})
+                                            + decode_seconds) / count,
+                     KEYPOINTS: (predicted, confidence)})
     return rows
 
 
@@ -155,6 +169,7 @@ def evaluate_lsp(model, config, split, decoders: list[str], head_target: str, fc
     crop_seconds = time.perf_counter() - start
     truth, visible = split.keypoints[:len(crops)], split.visible[:len(crops)]
     output, forward_seconds = forward(model, crops, head_target, batch_size)
+    confidence = confidence_of(output, head_target)
     identity = {"set": "lsp-test", "occlusion": "none", "images": len(crops)}
     identity.update(data_id=data_id(crops, truth, visible),
                     canonical=len(crops) == len(split), source="LSP test images 1001-2000")
@@ -164,7 +179,7 @@ def evaluate_lsp(model, config, split, decoders: list[str], head_target: str, fc
         pck = metrics.lsp_pck(from_skeleton(predicted), from_skeleton(truth))
         pcp = metrics.lsp_pcp(from_skeleton(predicted), from_skeleton(truth))
         rows.append({**identity, "decoder": name, "params": _params_of(name, params),
-                     **score(predicted, truth, None, visible),
+                     **score(predicted, truth, None, visible, confidence),
                      "lsp_pck": pck["Mean"], "lsp_auc": pck["AUC"], "pcp": pcp["Mean"],
                      **{f"PCK {k}": v for k, v in pck.items() if k not in ("Mean", "AUC")},
                      **{f"PCP {k}": v for k, v in pcp.items() if k != "Mean"},
@@ -194,15 +209,18 @@ def _keypoint_array(path: Path, joints: int) -> np.ndarray:
     return predicted.astype(np.float64)
 
 
-def load_predictions(path: Path, count: int) -> np.ndarray:
-    """Keypoints ``(count, 16, 2)`` from ``.npy`` ``(N, 16, 2)`` or a COCO keypoint results
-    JSON (a list of ``{"image_id", "keypoints": [x, y, v] * 16}``; ids 0..N-1 as
-    ``stickpose generate`` numbers them; the highest-scored entry per image is used)."""
+def load_predictions(path: Path, image_ids: list[int]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Keypoints ``(n, 16, 2)`` for the images with COCO ids ``image_ids``, and their
+    scores (None for an array), from ``.npy`` ``(n, 16, 2)`` or a COCO keypoint results
+    JSON (a list of ``{"image_id", "keypoints": [x, y, v] * 16, "score"}`` for the
+    dataset's ids, ``annotations.json``'s; the highest-scored entry per image is used)."""
     path = Path(path)
+    count = len(image_ids)
+    scores = None
     if path.suffix.lower() == ".npy":
         predicted = _keypoint_array(path, NUM_JOINTS)
     elif path.suffix.lower() == ".json":
-        predicted = _coco_results(path, count)
+        predicted, scores = read_results(path, image_ids)
     else:
         raise StickposeError(f"predictions {path}: expected a .npy array or a COCO results "
                              ".json file")
@@ -214,49 +232,16 @@ def load_predictions(path: Path, count: int) -> np.ndarray:
         raise StickposeError(f"predictions {path} have {int(missing.sum())} joint(s) that are "
                              f"NaN or infinite (first: image {int(np.argwhere(missing)[0][0])})"
                              "; give every joint a position (a guess counts as a miss)")
-    return predicted.astype(np.float64)
+    return predicted.astype(np.float64), scores
 
 
 def score_predictions(predictions: Path, dataset: Path) -> pd.DataFrame:
     """One row of metrics for keypoints another tool made on a dataset folder."""
     images, truth, visible = load_set(dataset)
-    predicted = load_predictions(predictions, len(truth))
+    predicted, scores = load_predictions(predictions, dataset_image_ids(dataset, len(truth)))
     return pd.DataFrame([{"set": Path(dataset).name, "occlusion": "none", "images": len(truth),
                           "decoder": Path(predictions).name,
-                          **score(predicted, truth, images.shape[1], visible)}])
-
-
-def _coco_results(path: Path, count: int) -> np.ndarray:
-    try:
-        results = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise StickposeError(f"cannot read predictions {path}: {error}") from None
-    if not isinstance(results, list):
-        raise StickposeError(f"predictions {path}: a COCO results file is a JSON list of "
-                             "{image_id, keypoints, score} objects")
-    best: dict[int, tuple[float, list]] = {}
-    for entry in results:
-        try:
-            image, values = int(entry["image_id"]), list(entry["keypoints"])
-        except (TypeError, KeyError, ValueError):
-            raise StickposeError(f"predictions {path}: every entry needs an integer image_id "
-                                 f"and a keypoints list; found {str(entry)[:80]}") from None
-        try:
-            entry_score = float(entry.get("score", 0.0))
-        except (TypeError, ValueError):
-            raise StickposeError(f"predictions {path}: image {image} has score "
-                                 f"{entry.get('score')!r}; expected a number") from None
-        if len(values) != 3 * NUM_JOINTS:
-            raise StickposeError(f"predictions {path}: image {image} has {len(values)} "
-                                 f"keypoint numbers; expected {3 * NUM_JOINTS} (x, y, v)")
-        if image not in best or entry_score > best[image][0]:
-            best[image] = (entry_score, values)
-    missing = sorted(set(range(count)) - set(best))
-    if missing or len(best) != count:
-        raise StickposeError(f"predictions {path} cover {len(best)} images but the dataset "
-                             f"has {count}" + (f" (first missing id {missing[0]})"
-                                               if missing else ""))
-    return np.array([np.reshape(best[i][1], (NUM_JOINTS, 3))[:, :2] for i in range(count)])
+                          **score(predicted, truth, images.shape[1], visible, scores)}])
 
 
 # --- tables ---------------------------------------------------------------------------------
@@ -286,8 +271,15 @@ def report(results: pd.DataFrame, title: str) -> str:
     lines = [f"# {title}", ""]
     for (set_name, occlusion), rows in results.groupby(["set", "occlusion"], sort=False):
         heading = set_name if occlusion == "none" else f"{set_name}, occlusion: {occlusion}"
-        lines += [f"## {heading} ({int(rows['images'].iloc[0])} images)", "",
-                  markdown(rows), ""]
+        lines += [f"## {heading} ({int(rows['images'].iloc[0])} images)", ""]
+        if "labelled" in rows and rows["labelled"].notna().any():
+            missing = rows["unlabelled"].iloc[0]
+            lines += [f"{100 * (1 - rows['labelled'].iloc[0]):.0f} % of the joints are not "
+                      "labelled" + (f" (no image has {missing})" if missing else "")
+                      + ": PCK, MPJPE, MSE and AP leave them out, and the class score, "
+                      "flip-tolerant score and L/R swaps, which need all 16, are not "
+                      "given.", ""]
+        lines += [markdown(rows), ""]
     for prefix, title in (("PCK ", "LSP PCK@0.2 per part (torso reference, %)"),
                           ("PCP ", "LSP strict PCP per part (%)")):
         parts = [c for c in results if c.startswith(prefix)]
@@ -353,7 +345,8 @@ def evaluation_sets(own: TrainConfig | None, suite: str | None = None, class_dir
 
 def evaluate_model(model, config, sets: list[EvalSet], decoders: list[str], head_target: str,
                    occlusions=("none",), batch_size: int = 64, seed: int = 0, fc_model=None,
-                   handedness=None, params: str = "", progress=None) -> pd.DataFrame:
+                   handedness=None, params: str = "", progress=None,
+                   keep=None) -> pd.DataFrame:
     """Every decoder on every set and occlusion (``evaluate_sets``): one row each, with
     ``params`` for the decoders that read them. ``handedness`` relabels predictions on sets
     labelled person-centric."""
@@ -361,26 +354,33 @@ def evaluate_model(model, config, sets: list[EvalSet], decoders: list[str], head
         rows = decoder_table(model, config, images, truth, visible, decoders, head_target,
                              fc_model, batch_size, handedness if person else None)
         return [{**row, "params": _params_of(row["decoder"], params)} for row in rows]
-    return evaluate_sets(sets, table, occlusions, seed, progress)
+    return evaluate_sets(sets, table, occlusions, seed, progress, keep)
 
 
 def evaluate_sets(sets: list[EvalSet], table, occlusions=("none",), seed: int = 0,
-                  progress=None) -> pd.DataFrame:
+                  progress=None, keep=None) -> pd.DataFrame:
     """``table(images, keypoints, visible, person) -> rows`` (each with its ``decoder``) on
     every set and occlusion: one row each, with the columns ``set, occlusion, images,
     decoder, params`` and what identifies the measured data (``data_id``, the content hash
     of the images and labels scored; ``canonical``; ``source``), then the row's metrics
     (those of ``score``) and timings. ``progress(label)`` is called as each (set,
-    occlusion) is done."""
+    occlusion) is done; ``keep(spec, occlusion, decoder, keypoints, confidence, truth,
+    visible)`` with each row's predictions."""
     rows = []
     for spec in sets:
         images, truth, visible = spec.load()
+        if any(kind != "none" for kind in occlusions) and not metrics.labelled(truth).all():
+            raise StickposeError(f"set {spec.name} leaves some joints unlabelled; occlusion "
+                                 "needs every joint (use --occlusion none)")
         for kind in occlusions:
             shown, seen = ((images, visible) if kind == "none"
                            else occlude(kind, images, truth, visible, seed))
             identity = {"data_id": data_id(shown, truth, seen), "canonical": spec.canonical,
-                        "source": spec.source}
+                        "source": spec.source, **_coverage(truth)}
             for row in table(shown, truth, seen, spec.person):
+                predicted, confidence = row.pop(KEYPOINTS)
+                if keep:
+                    keep(spec, kind, row["decoder"], predicted, confidence, truth, seen)
                 rows.append({"set": spec.name, "occlusion": kind, "images": len(images),
                              "decoder": row.pop("decoder"), "params": row.pop("params", ""),
                              **identity, **row})
@@ -390,8 +390,43 @@ def evaluate_sets(sets: list[EvalSet], table, occlusions=("none",), seed: int = 
     return pd.DataFrame(rows)
 
 
+def _coverage(truth: np.ndarray) -> dict:
+    """For a set with unlabelled joints: the share of joints labelled and the joints that
+    no image labels (report() says what that leaves out)."""
+    known = metrics.labelled(truth)
+    if known.all():
+        return {}
+    return {"labelled": float(known.mean()),
+            "unlabelled": ", ".join(JOINT_NAMES[j] for j in np.flatnonzero(~known.any(0)))}
+
+
+def prediction_files(folder: Path):
+    """``keep`` for ``evaluate_sets`` writing each set's predictions as COCO files to
+    ``folder``: ``SET[-OCCLUSION]-DECODER.results.json`` (keypoint results, scored with the
+    run's confidence) beside ``SET[-OCCLUSION].annotations.json`` (its ground truth with
+    the same image ids), in the pixels of the set's own images, so that pycocotools'
+    ``COCOeval`` on the pair gives the AP that ``evaluate`` reports."""
+    def stem(spec, occlusion):
+        name = spec.name.replace("/", "_").replace(":", "_")
+        return name if occlusion == "none" else f"{name}-{occlusion}"
+
+    def keep(spec, occlusion, decoder, predicted, confidence, truth, visible):
+        ids, names = spec.image_info(len(truth))
+        base = Path(folder) / stem(spec, occlusion)
+        annotations = coco_keypoints(spec.in_files(truth), visible, None, names,
+                                     f"stickpose evaluate: {spec.name}", ids)
+        write_atomic(base.with_name(base.name + ".annotations.json"),
+                     json.dumps(annotations, separators=(",", ":")).encode())
+        scores = np.ones(len(truth)) if confidence is None else confidence
+        label = decoder.replace("/", "_").replace(" ", "_")
+        write_atomic(base.with_name(f"{base.name}-{label}.results.json"),
+                     json.dumps(results(spec.in_files(predicted), scores, ids)).encode())
+    return keep
+
+
 def evaluate_exported(artefact, sets: list[EvalSet], occlusions=("none",),
-                      batch_size: int = 64, seed: int = 0, progress=None) -> pd.DataFrame:
+                      batch_size: int = 64, seed: int = 0, progress=None,
+                      keep=None) -> pd.DataFrame:
     """``evaluate_sets`` for an exported artefact (``export.Exported``): the images go in
     at their own size (the letterbox is the artefact's) and come back as keypoints in their
     pixels; one row per set and occlusion, ``decoder`` naming the artefact's decoder and
@@ -399,11 +434,14 @@ def evaluate_exported(artefact, sets: list[EvalSet], occlusions=("none",),
     def table(images, truth, visible, person):
         artefact.predict(images[:1])                  # untimed: first-call set-up
         start = time.perf_counter()
-        predicted, _ = artefact.predict(images, batch_size)
+        predicted, scores = artefact.predict(images, batch_size)
         seconds = time.perf_counter() - start
-        return [{"decoder": artefact.label, **score(predicted, truth, images.shape[1], visible),
-                 "pipeline_ms": 1000 * seconds / len(images)}]
-    return evaluate_sets(sets, table, occlusions, seed, progress)
+        confidence = None if np.isnan(scores).all() else scores.mean(axis=-1)
+        return [{"decoder": artefact.label,
+                 **score(predicted, truth, images.shape[1], visible, confidence),
+                 "pipeline_ms": 1000 * seconds / len(images),
+                 KEYPOINTS: (predicted, confidence)}]
+    return evaluate_sets(sets, table, occlusions, seed, progress, keep)
 
 
 def _params_of(decoder: str, params: str) -> str:
@@ -414,7 +452,7 @@ def _params_of(decoder: str, params: str) -> str:
 
 def evaluate_run(run: Path, sets: list[EvalSet], decoders: str = ALL, occlusions=("none",),
                  batch_size: int = 64, seed: int = 0, sigma: float | None = None,
-                 progress=None) -> pd.DataFrame:
+                 progress=None, keep=None) -> pd.DataFrame:
     """``evaluate_model`` for a trained run directory. ``sigma``: the spread DARK blurs with
     and soft-argmax's window follows, in heatmap pixels (default: the run's training sigma).
     A run with a handedness classifier relabels its predictions on person-centric sets."""
@@ -423,7 +461,7 @@ def evaluate_run(run: Path, sets: list[EvalSet], decoders: str = ALL, occlusions
     handedness = (Handedness.load(handedness_file)
                   if handedness_file.is_file() and any(s.person for s in sets) else None)
     return evaluate_model(model, config, sets, names, head_target, occlusions, batch_size,
-                          seed, fc_model, handedness, params, progress)
+                          seed, fc_model, handedness, params, progress, keep)
 
 
 def write_tables(results: pd.DataFrame, title: str, out: Path) -> tuple[str, list[Path]]:

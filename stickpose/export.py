@@ -78,7 +78,7 @@ def _area_weights(tf, count, offset, size: int, side):
 
 
 def letterbox_graph(images, size: int):
-    """``predict.letterbox`` in-graph for a batch ``(B, H, W, 3) uint8``: the model input
+    """``data.render.letterbox`` in-graph for a batch ``(B, H, W, 3) uint8``: the model input
     ``(B, size, size, 3) float32`` in [0, 1] (rounded to grey levels, as the uint8 resize
     is), image pixels per input pixel, and the pad offset ``(x, y)`` in image pixels."""
     from .quiet_tf import tf

@@ -1,5 +1,8 @@
-"""Keypoint metrics in pure NumPy. Keypoints ``(N, J, 2)`` xy pixels; ``visible`` ``(N, J)``
-bool where given. Per-joint results are ``(J,)`` arrays."""
+"""Keypoint metrics in pure NumPy (and COCO's OKS AP through pycocotools). Keypoints
+``(N, J, 2)`` xy pixels; ``visible`` ``(N, J)`` bool where given. Per-joint results are
+``(J,)`` arrays. A true joint that is NaN is unlabelled (a COCO dataset without it):
+distances, PCK and OKS leave it out; the class score needs every joint (see
+``evaluate.score``)."""
 from __future__ import annotations
 
 import numpy as np
@@ -51,19 +54,25 @@ def flip_tolerant_score(predicted: np.ndarray, truth: np.ndarray, width: int,
     return float(np.minimum(own, mirror).mean())
 
 
+def labelled(truth: np.ndarray) -> np.ndarray:
+    """``(N, J)`` bool: the true joints that are labelled (not NaN)."""
+    return np.isfinite(np.asarray(truth, np.float64)).all(axis=-1)
+
+
 def mpjpe(predicted: np.ndarray, truth: np.ndarray) -> float:
-    """Mean per-joint position error in pixels."""
-    return float(distances(predicted, truth).mean())
+    """Mean per-joint position error in pixels (over labelled joints)."""
+    return float(distances(predicted, truth)[labelled(truth)].mean())
 
 
 def mse(predicted: np.ndarray, truth: np.ndarray) -> float:
     """Mean squared Euclidean error per joint, squared pixels (seed 000's MSE)."""
-    return float((distances(predicted, truth) ** 2).mean())
+    return float((distances(predicted, truth)[labelled(truth)] ** 2).mean())
 
 
 def bbox_diagonal(truth: np.ndarray) -> np.ndarray:
-    """Diagonal of each ground-truth pose's bounding box ``(N,)`` pixels."""
-    return np.linalg.norm(truth.max(axis=1) - truth.min(axis=1), axis=-1)
+    """Diagonal of each ground-truth pose's bounding box (its labelled joints) ``(N,)``
+    pixels."""
+    return np.linalg.norm(np.nanmax(truth, axis=1) - np.nanmin(truth, axis=1), axis=-1)
 
 
 def reference_length(truth: np.ndarray, normaliser: str = "bbox") -> np.ndarray:
@@ -89,15 +98,17 @@ def correct(predicted: np.ndarray, truth: np.ndarray, threshold: float = 0.15,
 
 def pck(predicted: np.ndarray, truth: np.ndarray, threshold: float = 0.15,
         normaliser: str = "bbox") -> float:
-    """Share of joints within ``threshold`` x the reference length (default: the
-    bounding-box diagonal of the ground truth, as the class did)."""
-    return float(correct(predicted, truth, threshold, normaliser).mean())
+    """Share of (labelled) joints within ``threshold`` x the reference length (default:
+    the bounding-box diagonal of the ground truth, as the class did)."""
+    return float(correct(predicted, truth, threshold, normaliser)[labelled(truth)].mean())
 
 
 def pck_per_joint(predicted: np.ndarray, truth: np.ndarray, threshold: float = 0.15,
                   normaliser: str = "bbox") -> np.ndarray:
-    """PCK of each joint ``(J,)``."""
-    return correct(predicted, truth, threshold, normaliser).mean(axis=0)
+    """PCK of each joint ``(J,)`` (NaN for a joint labelled nowhere)."""
+    hit = correct(predicted, truth, threshold, normaliser).astype(float)
+    with np.errstate(invalid="ignore"):
+        return np.nanmean(np.where(labelled(truth), hit, np.nan), axis=0)
 
 
 def pck_auc(predicted: np.ndarray, truth: np.ndarray, max_threshold: float = 0.2,
@@ -123,10 +134,11 @@ def split_by_visibility(predicted: np.ndarray, truth: np.ndarray, visible: np.nd
     """PCK and MSE over visible and over occluded joints separately (NaN when a group is
     empty), with the joint counts."""
     visible = np.asarray(visible, bool)
+    known = labelled(truth)
     hit = correct(predicted, truth, threshold, normaliser)
     squared = distances(predicted, truth) ** 2
     result = {}
-    for name, mask in (("visible", visible), ("occluded", ~visible)):
+    for name, mask in (("visible", visible & known), ("occluded", ~visible & known)):
         count = int(mask.sum())
         result[f"pck_{name}"] = float(hit[mask].mean()) if count else float("nan")
         result[f"mse_{name}"] = float(squared[mask].mean()) if count else float("nan")
@@ -187,3 +199,47 @@ def lsp_pcp(predicted: np.ndarray, truth: np.ndarray, threshold: float = 0.5) ->
     table = {part: float(correct[list(sticks)].mean()) for part, sticks in PCP_PARTS.items()}
     table["Mean"] = float(correct.mean())
     return table
+
+
+# --- COCO's keypoint AP (object keypoint similarity), through pycocotools ------------------
+
+#: OKS sigmas of the 16 joints: COCO's own (pycocotools' ``kpt_oks_sigmas``) for the twelve
+#: joints both skeletons have; for the four COCO does not mark, those of the COCO joints
+#: each is made from or nearest to: pelvis the hips' (it is their mean), thorax and upper
+#: neck the shoulders', head top the ears' (the widest-spread of COCO's head points).
+OKS_SIGMAS = np.array([0.089, 0.087, 0.107, 0.107, 0.087, 0.089,      # legs
+                       0.107, 0.079, 0.079, 0.035,                    # pelvis ... head top
+                       0.062, 0.072, 0.079, 0.079, 0.072, 0.062])     # arms
+
+
+def oks_ap(predicted: np.ndarray, truth: np.ndarray, confidence: np.ndarray | None = None
+           ) -> dict:
+    """COCO keypoint AP (over OKS 0.50:0.05:0.95), AP50, AP75 and AR, by pycocotools'
+    ``COCOeval`` with ``OKS_SIGMAS``: one person per image, its scale the area of the true
+    joints' bounding box (as stickpose's ``annotations.json`` records it), unlabelled
+    joints left out, and images ranked by ``confidence`` ``(N,)`` (default: all equal,
+    which ranks them in their order)."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    from .data.coco import coco_keypoints, results
+
+    predicted, truth = np.asarray(predicted, np.float64), np.asarray(truth, np.float64)
+    document = coco_keypoints(truth, labelled(truth), None, [""] * len(truth))
+    confidence = np.ones(len(truth)) if confidence is None else np.asarray(confidence)
+    with contextlib.redirect_stdout(io.StringIO()):          # pycocotools prints its steps
+        ground = COCO()
+        ground.dataset = document
+        ground.createIndex()
+        found = ground.loadRes(results(predicted, confidence, range(1, len(truth) + 1)))
+        evaluation = COCOeval(ground, found, "keypoints")
+        evaluation.params.kpt_oks_sigmas = OKS_SIGMAS
+        evaluation.evaluate()
+        evaluation.accumulate()
+        evaluation.summarize()
+    stats = evaluation.stats
+    return {"ap": float(stats[0]), "ap50": float(stats[1]), "ap75": float(stats[2]),
+            "ar": float(stats[5])}

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from .codecs.fc import load_fc
 from .codecs.handedness import Handedness
+from .data.render import letterbox, read_image, to_image
 from .errors import StickposeError
 from .evaluate import HEAD_OUTPUT, forward, resolve_decoders, to_keypoints
 from .files import write_atomic
@@ -17,22 +17,6 @@ from .models.registry import HEADS
 from .runs import RunDir, load_run
 from .skeleton import JOINT_NAMES
 from .viz import draw_skeleton, encode_png
-
-
-def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float, np.ndarray]:
-    """``image`` padded with black to a centred square and resized to ``size``: the result,
-    the scale (model px per image px) and the pad offset ``(x, y)`` in image pixels."""
-    height, width = image.shape[:2]
-    side = max(height, width)
-    offset = np.array([(side - width) // 2, (side - height) // 2])
-    square = np.zeros((side, side, 3), np.uint8)
-    square[offset[1]:offset[1] + height, offset[0]:offset[0] + width] = image
-    return cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA), size / side, offset
-
-
-def to_image(points: np.ndarray, scale: float, offset: np.ndarray) -> np.ndarray:
-    """Model-input keypoints ``(..., 16, 2)`` -> the original image's pixels."""
-    return (points + 0.5) / scale - 0.5 - offset
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -52,17 +36,6 @@ def image_files(paths) -> list[Path]:
         else:
             files.append(path)
     return files
-
-
-def read_image(path: Path):
-    """An RGB image, or None for a file that is missing or not an image (decoded from its
-    bytes, so OpenCV prints no warnings of its own)."""
-    try:
-        data = np.fromfile(path, np.uint8)
-    except OSError:
-        return None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def output_stems(paths: list[Path]) -> list[str]:

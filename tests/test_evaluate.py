@@ -98,8 +98,8 @@ def test_predictions_from_another_tool(dataset, tmp_path):
     shifted = truth + [3.0, 4.0]                               # 5 px off everywhere
     results = [{"image_id": i, "category_id": 1, "score": 1.0,
                 "keypoints": np.concatenate([p, np.ones((16, 1))], 1).ravel().tolist()}
-               for i, p in enumerate(shifted)]
-    results.append({"image_id": 0, "category_id": 1, "score": 0.1,       # a weaker duplicate
+               for i, p in enumerate(shifted, start=1)]           # COCO ids start at 1
+    results.append({"image_id": 1, "category_id": 1, "score": 0.1,       # a weaker duplicate
                     "keypoints": [0.0] * 48})
     (tmp_path / "results.json").write_text(json.dumps(results))
     ok(invoke("evaluate", "--predictions", tmp_path / "results.json", "--dataset", dataset,
@@ -113,14 +113,16 @@ def test_predictions_from_another_tool(dataset, tmp_path):
      "hold 5 poses but the dataset has 12 images"),
     (lambda p: np.save(p / "p.npy", np.zeros((12, 14, 2))), "have shape (12, 14, 2); expected"),
     (lambda p: (p / "p.json").write_text(json.dumps([{"image_id": 0, "keypoints": [1] * 48}])),
-     "cover 1 images but the dataset has 12 (first missing id 1)"),
-    (lambda p: (p / "p.json").write_text(json.dumps([{"image_id": 0, "keypoints": [1] * 42}])),
-     "image 0 has 42 keypoint numbers; expected 48"),
+     "have results for image id 0, which the dataset does not have (its ids run 1..12)"),
+    (lambda p: (p / "p.json").write_text(json.dumps([{"image_id": 1, "keypoints": [1] * 48}])),
+     "have no results for image id 2 (11 of the dataset's 12 images have none)"),
+    (lambda p: (p / "p.json").write_text(json.dumps([{"image_id": 1, "keypoints": [1] * 42}])),
+     "image id 1 has 42 keypoint numbers; expected 48"),
     (lambda p: (p / "p.json").write_text("{"), "cannot read predictions"),
     (lambda p: (p / "p.npy").write_text("0,1,2\n"), "it is not a NumPy .npy array file"),
-    (lambda p: (p / "p.json").write_text(json.dumps([{"image_id": 0, "keypoints": [1] * 48,
+    (lambda p: (p / "p.json").write_text(json.dumps([{"image_id": 1, "keypoints": [1] * 48,
                                                       "score": "high"}])),
-     "image 0 has score 'high'; expected a number"),
+     "image 1 has score 'high'; expected a number"),
     (lambda p: np.save(p / "p.npy", np.where(np.arange(12)[:, None, None] == 3, np.nan,
                                              np.zeros((12, 16, 2)))),
      "have 16 joint(s) that are NaN or infinite (first: image 3)"),

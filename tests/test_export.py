@@ -11,12 +11,11 @@ import pytest
 from stickpose.codecs.decoders import decode
 from stickpose.codecs.gaussian import GaussianHeatmaps
 from stickpose.codecs.tf_decoders import GRAPH_DECODERS, decode_graph
-from stickpose.data.render import resize_set
+from stickpose.data.render import letterbox, resize_set
 from stickpose.data.sets import render_set, suite_set
 from stickpose.data.suites import load_suite
 from stickpose.evaluate import forward
 from stickpose.export import OWNED, TFLITE, letterbox_graph, load_exported
-from stickpose.predict import letterbox
 from stickpose.quiet_tf import tf
 from stickpose.runs import TrainConfig, load_run
 from stickpose.training import train

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from stickpose.cli import main
-from stickpose.predict import letterbox, to_image
+from stickpose.data.render import letterbox, to_image
 from stickpose.runs import TrainConfig
 from stickpose.training import train
 from stickpose.viz import JOINT_MARK_RGB, _side, draw_skeleton, mark_keypoints

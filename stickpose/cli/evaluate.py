@@ -17,7 +17,9 @@ from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, SEED, OutputPath,
 @click.option("--sets", default="test1,test2,test3,test4", show_default=True,
               help="Comma-separated set names of the suite.")
 @click.option("--dataset", "datasets", multiple=True, type=click.Path(path_type=Path),
-              help="Evaluate on a dataset folder (from `stickpose generate`) instead of the "
+              help="Evaluate on a dataset folder (from `stickpose generate`, or a set in the "
+                   "class's layout) or coco:FILE.json (a COCO keypoints file: stickpose's 16 "
+                   "joints or COCO's 17, images beside it or in images/) instead of the "
                    "suite's sets; repeatable.")
 @click.option("--data", help="lsp:DIR: evaluate on LSP's test images (1001-2000) with the LSP "
               "benchmark (PCK@0.2 per part, AUC, strict PCP) as well.")
@@ -44,10 +46,14 @@ from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, SEED, OutputPath,
 @click.option("--out", type=OutputPath("folder"),
               help="Folder for evaluation.csv and evaluation.md [RUN/evaluation; none for "
                    "--model and --predictions].")
+@click.option("--save-predictions", is_flag=True,
+              help="Also write each set's keypoints as COCO files to OUT/predictions/: "
+                   "SET-DECODER.results.json beside SET.annotations.json (the ground truth, "
+                   "same image ids), in the images' own pixels, for pycocotools.")
 @DB_OPTION
 @user_errors
 def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, count, sigma,
-             batch_size, seed, predictions, model, out):
+             batch_size, seed, predictions, model, out, save_predictions):
     """Score a trained run with every decoder on the same heatmaps (seed 000's table per
     set: PCK, MSE, MPJPE, class score, swaps, timings), optionally under occlusion.
 
@@ -61,8 +67,8 @@ def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, c
     """
     from ..data.occlusion import OCCLUSIONS
     from ..evaluate import (evaluate_exported, evaluate_lsp_run, evaluate_run,
-                            evaluation_sets, report, run_config, score_predictions,
-                            write_tables)
+                            evaluation_sets, prediction_files, report, run_config,
+                            score_predictions, write_tables)
     from ..files import check_output
     from ..leaderboard.store import record_results, where
     from ..runs import RunDir
@@ -71,6 +77,10 @@ def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, c
     names = [n.strip() for n in sets.split(",") if n.strip()]
     if not names:
         raise click.BadParameter(f"{sets!r} names no set", param_hint="--sets")
+    keep = None
+    if save_predictions and (out or run):
+        keep = prediction_files((out or check_output(RunDir(run) / RunDir.TABLES))
+                                / "predictions")
     if model:
         from ..export import load_exported, read_run_config
 
@@ -80,6 +90,8 @@ def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, c
             if given:
                 raise click.UsageError(f"{option} applies to a run; an export decodes with "
                                        "the decoder built into it")
+        if save_predictions and out is None:
+            raise click.UsageError("--save-predictions with --model needs --out")
         artefact = load_exported(model)
         chosen = evaluation_sets(read_run_config(artefact.meta), suite, class_dir, names,
                                  datasets, count)
@@ -91,9 +103,12 @@ def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, c
         with progress_bars() as bar:
             step = bar("evaluating", len(chosen) * len(kinds))
             results = evaluate_exported(artefact, chosen, kinds, batch_size, seed,
-                                        progress=lambda label: step(1))
+                                        progress=lambda label: step(1), keep=keep)
         title = f"stickpose evaluate --model {model}"
     elif predictions:
+        if save_predictions:
+            raise click.UsageError("--save-predictions saves a run's or a --model's "
+                                   "keypoints; --predictions already are keypoints")
         if run or len(datasets) != 1:
             raise click.UsageError("--predictions takes exactly one --dataset and no RUN")
         results = score_predictions(predictions, datasets[0])
@@ -109,6 +124,9 @@ def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, c
                 raise click.BadParameter(f"{data!r}: expected lsp:DIR", param_hint="--data")
             if kinds != ["none"]:
                 raise click.UsageError("--occlusion applies to stickman sets, not --data lsp")
+            if save_predictions:
+                raise click.UsageError("--save-predictions applies to the suite's sets and "
+                                       "--dataset, not --data lsp")
             say_lsp(data)
             results = evaluate_lsp_run(run, data[4:], decoders, count, batch_size, sigma)
         else:
@@ -116,7 +134,7 @@ def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, c
             with progress_bars() as bar:
                 step = bar("evaluating", len(chosen) * len(kinds))
                 results = evaluate_run(run, chosen, decoders, kinds, batch_size, seed, sigma,
-                                       progress=lambda label: step(1))
+                                       progress=lambda label: step(1), keep=keep)
         title = f"stickpose evaluate {run}"
         record_results(engine, run, results)
     if out:
@@ -128,6 +146,9 @@ def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, c
         click.echo(f"recorded in {where(str(engine.url))}")
     if paths:
         click.echo(f"tables -> {', '.join(map(str, paths))}")
+    if keep:
+        folder = (out or RunDir(run) / RunDir.TABLES) / "predictions"
+        click.echo(f"COCO predictions and ground truth -> {folder}")
 
 
 @click.command("decoders")

@@ -43,7 +43,8 @@ def _images(text: str) -> int:
 def _board_options(command):
     for option in reversed([
             click.option("--metric", default="score", show_default=True,
-                         help="score (class test score), pck (PCK@0.15), mse or mpjpe."),
+                         help="score (class test score), flip_score, swap, pck (PCK@0.15), "
+                         "mse, mpjpe, or COCO's OKS ap, ap50, ap75, ar (higher is better)."),
             click.option("--arch", help="Only this architecture: any recorded one, by name "
                          "(resnet, tiny_net) or as recorded (my_nets:tiny_net)."),
             click.option("--head", help="Only this head: any recorded one."),

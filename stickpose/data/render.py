@@ -1,4 +1,5 @@
-"""Drawing a stick figure in one of two styles.
+"""Drawing a stick figure in one of two styles, and fitting images to a model's input
+(``resize_set``, ``letterbox``).
 
 ``stickpose``: sub-pixel precision (OpenCV fixed-point ``shift``, anti-aliased lines).
 ``class``: the class baseline's drawing to the letter (design.md section 9): endpoints rounded
@@ -6,6 +7,8 @@ to whole pixels with ``np.round`` (halves to even), 8-connected ``cv2.line`` per
 skeleton's order, then a filled head circle whose centre and radius are truncated.
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -74,3 +77,30 @@ def resize_set(images: np.ndarray, keypoints: np.ndarray, size: int):
     resized = np.stack([cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
                         for image in images])
     return resized, (keypoints + 0.5) * scale - 0.5
+
+
+def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float, np.ndarray]:
+    """``image`` padded with black to a centred square and resized to ``size``: the result,
+    the scale (model px per image px) and the pad offset ``(x, y)`` in image pixels."""
+    height, width = image.shape[:2]
+    side = max(height, width)
+    offset = np.array([(side - width) // 2, (side - height) // 2])
+    square = np.zeros((side, side, 3), np.uint8)
+    square[offset[1]:offset[1] + height, offset[0]:offset[0] + width] = image
+    return cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA), size / side, offset
+
+
+def to_image(points: np.ndarray, scale: float, offset: np.ndarray) -> np.ndarray:
+    """Model-input keypoints ``(..., 16, 2)`` -> the original image's pixels."""
+    return (points + 0.5) / scale - 0.5 - offset
+
+
+def read_image(path: Path):
+    """An RGB image, or None for a file that is missing or not an image (decoded from its
+    bytes, so OpenCV prints no warnings of its own)."""
+    try:
+        data = np.fromfile(path, np.uint8)
+    except OSError:
+        return None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Callable
 
@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import StickposeError
 from .class_format import is_class_set, load_class_set
+from .coco import dataset_image_ids, load_coco
 from .stickman import CHUNK_SIZE, StickmanGenerator
 from .storage import is_dataset, load_dataset
 
@@ -74,6 +75,22 @@ class EvalSet:
     source: str
     canonical: bool = False
     person: bool = False
+    #: ``count -> (COCO image ids, file names)`` of the first ``count`` images (default:
+    #: ids from 1 and ``images/000000.png`` ..., as ``stickpose generate`` writes them)
+    coco_images: Callable | None = None
+    #: keypoints ``(n, 16, 2)`` as loaded -> in the images' own files' pixels (default: the
+    #: same; a COCO file's images are letterboxed when loaded)
+    original: Callable | None = None
+
+    def image_info(self, count: int) -> tuple[list[int], list[str]]:
+        """The COCO image ids and file names of the first ``count`` images."""
+        if self.coco_images is not None:
+            return self.coco_images(count)
+        return list(range(1, count + 1)), [f"images/{i:06d}.png" for i in range(count)]
+
+    def in_files(self, keypoints: np.ndarray) -> np.ndarray:
+        """``keypoints`` as loaded, in the pixels of the set's own image files."""
+        return keypoints if self.original is None else self.original(keypoints)
 
 
 def suite_set(suite, name: str, purpose: str = "evaluation"):
@@ -102,6 +119,9 @@ def folder_sets(paths, count: int | None = None) -> list[EvalSet]:
     size) is that set: it is named and counted as the suite's own."""
     result = []
     for path in map(Path, paths):
+        if str(path).startswith("coco:"):
+            result.append(coco_set(Path(str(path)[5:]), count))
+            continue
         if is_class_set(path):               # the class's layout: person-centric labels
             result.append(EvalSet(path.name, partial(load_set, path, count), str(path),
                                   False, True))
@@ -115,8 +135,28 @@ def folder_sets(paths, count: int | None = None) -> list[EvalSet]:
             if spec is not None and _same_data(spec, meta):
                 name, canonical = set_key(suite_name, set_name), True
         result.append(EvalSet(name, partial(load_set, path, count), str(path), canonical,
-                              person))
+                              person, partial(_dataset_images, path)))
     return result
+
+
+def _dataset_images(path: Path, count: int) -> tuple[list[int], list[str]]:
+    return dataset_image_ids(path, count), [f"images/{i:06d}.png" for i in range(count)]
+
+
+def coco_set(path: Path, count: int | None = None, size: int = 224) -> EvalSet:
+    """An ``EvalSet`` for a COCO keypoints file (``data.coco.load_coco``, read once, when
+    first loaded): named ``coco:STEM``, its images letterboxed to ``size`` px."""
+    if not path.is_file():
+        raise StickposeError(f"--dataset coco:{path}: no such file (expected a COCO "
+                             "keypoints annotations .json)")
+    read = lru_cache(maxsize=1)(partial(load_coco, path, size, count))
+
+    def load():
+        data = read()
+        return data.images, data.keypoints, data.visible
+    return EvalSet(f"coco:{path.stem}", load, f"COCO file {path}",
+                   coco_images=lambda n: (read().ids[:n], read().file_names[:n]),
+                   original=lambda points: read().original(points))
 
 
 def _suite_spec(suite_name: str, set_name: str):

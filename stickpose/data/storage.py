@@ -5,7 +5,7 @@ A dataset directory holds::
     images/000000.png ...   RGB stick-figure images
     keypoints.npy           (N, 16, 2) float32, xy, pixels (centres at integers)
     visible.npy             (N, 16) bool
-    annotations.json        COCO keypoints (v = 2 visible, 1 occluded)
+    annotations.json        COCO keypoints (v = 2 visible, 1 occluded; ids from 1)
     meta.json               generator config, seed, stickpose version, content hash
 
 It is rendered into a hidden sibling folder and renamed into place only when complete, so
@@ -31,8 +31,9 @@ import numpy as np
 from .. import __version__
 from ..errors import StickposeError
 from ..files import check_stop, load_array
-from ..skeleton import JOINT_NAMES, LIMBS, NUM_JOINTS
+from ..skeleton import JOINT_NAMES, NUM_JOINTS
 from ..viz import encode_png
+from .coco import coco_keypoints
 from .stickman import CHUNK_SIZE, StickmanConfig, StickmanGenerator
 
 FORMAT = "stickpose-dataset"
@@ -103,41 +104,6 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     return buffer.getvalue()
-
-
-def coco_keypoints(keypoints: np.ndarray, visible: np.ndarray, size: int,
-                   file_names: list[str], description: str = "") -> dict:
-    """A COCO keypoints document (one person per image, category 1 ``person``).
-
-    keypoints ``(N, 16, 2)`` xy pixels with centres at integers (COCO's own convention);
-    visibility v = 2 for visible joints, 1 for labelled but occluded ones.
-    """
-    flags = np.where(visible, 2, 1)
-    images, annotations = [], []
-    for i, name in enumerate(file_names):
-        points = keypoints[i].astype(float)
-        x0, y0 = points.min(axis=0)
-        x1, y1 = points.max(axis=0)
-        triples = np.column_stack([points.round(4), flags[i]]).ravel().tolist()
-        images.append({"id": i, "file_name": name, "width": size, "height": size})
-        annotations.append({
-            "id": i, "image_id": i, "category_id": 1, "iscrowd": 0,
-            "keypoints": [int(v) if k % 3 == 2 else v for k, v in enumerate(triples)],
-            "num_keypoints": int((flags[i] > 0).sum()),
-            "bbox": [round(float(x0), 4), round(float(y0), 4),
-                     round(float(x1 - x0), 4), round(float(y1 - y0), 4)],
-            "area": round(float((x1 - x0) * (y1 - y0)), 4),
-        })
-    return {
-        "info": {"description": description, "version": __version__,
-                 "contributor": "stickpose"},
-        "licenses": [],
-        "images": images,
-        "annotations": annotations,
-        "categories": [{"id": 1, "name": "person", "supercategory": "person",
-                        "keypoints": list(JOINT_NAMES),
-                        "skeleton": [[a + 1, b + 1] for a, b in LIMBS]}],
-    }
 
 
 def clean_up_after_killed_runs(out: Path) -> list[str]:

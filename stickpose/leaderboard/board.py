@@ -17,7 +17,7 @@ from ..runs import CLASS_BEST
 from .store import METRICS, UNIDENTIFIED, StoreError, _upsert, config_hash, results, runs
 
 LOWER_IS_BETTER = {"score": True, "flip_score": True, "swap": True, "pck": False, "mse": True,
-                   "mpjpe": True}
+                   "mpjpe": True, "ap": False, "ap50": False, "ap75": False, "ar": False}
 SUITES = ("stickman", "class")     # benchmarks whose test1-test4 each get a table
 SETS = ("test1", "test2", "test3", "test4", "lsp-test")
 FORMATS = ("table", "md", "csv", "html", "json")
@@ -303,7 +303,9 @@ def render(table: pd.DataFrame, metric: str, fmt: str = "table") -> str:
 
 METRIC_NAMES = {"score": "class test score", "flip_score": "flip-tolerant class score",
                 "swap": "left/right swap rate", "pck": "PCK@0.15", "mse": "MSE (px²)",
-                "mpjpe": "MPJPE (px)"}
+                "mpjpe": "MPJPE (px)", "ap": "COCO keypoint AP (OKS 0.50:0.95)",
+                "ap50": "COCO keypoint AP at OKS 0.50", "ap75": "COCO keypoint AP at OKS 0.75",
+                "ar": "COCO keypoint AR (OKS 0.50:0.95)"}
 
 
 def legend(metric: str, reference_rows: bool = False) -> str:

@@ -36,9 +36,9 @@ from ..runs import LATER_SETTINGS, STACKS_DEFAULT
 
 SCHEMA_VERSION = 4
 ENVIRONMENT = "STICKPOSE_DB"
-METRICS = ("score", "flip_score", "swap", "pck", "mse", "mpjpe")
+METRICS = ("score", "flip_score", "swap", "pck", "mse", "mpjpe", "ap", "ap50", "ap75", "ar")
 # what a results entry says about the measured data, besides its metrics
-DATA_KEYS = ("images", "data_id", "canonical", "source")
+DATA_KEYS = ("images", "data_id", "canonical", "source", "labelled")
 UNIDENTIFIED = "unidentified"     # data_id of results recorded before schema 2
 
 #: Columns added to ``runs`` in schema 3: the training budget and CPU time, the time to

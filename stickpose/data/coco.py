@@ -1,0 +1,272 @@
+"""COCO keypoints files: stickpose's sets and predictions written for the COCO API, and
+COCO datasets and results read back.
+
+Ids start at 1 in every file stickpose writes (image ``i`` of a set, counted from 0, is
+image and annotation ``i + 1``): pycocotools treats a match with id 0 as no match. A COCO
+dataset is read with the 16 joints in stickpose's order, or in COCO's own 17-keypoint
+layout through ``COCO17``: pelvis and thorax are the means of the hips and of the
+shoulders, and the upper neck and head top, which COCO does not mark, are left unlabelled
+(NaN), so the metrics that need every joint leave such sets out.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..errors import StickposeError
+from ..skeleton import JOINT_NAMES, LIMBS, NUM_JOINTS
+from .render import letterbox, read_image
+
+#: COCO's 17 keypoints, in its order.
+COCO17_NAMES = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
+                "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+                "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
+                "right_ankle")
+#: stickpose joint -> the COCO keypoints it is read from (their mean); joints missing here
+#: have no counterpart in COCO and are left unlabelled.
+COCO17 = {"r_ankle": ("right_ankle",), "r_knee": ("right_knee",), "r_hip": ("right_hip",),
+          "l_hip": ("left_hip",), "l_knee": ("left_knee",), "l_ankle": ("left_ankle",),
+          "pelvis": ("left_hip", "right_hip"), "thorax": ("left_shoulder", "right_shoulder"),
+          "r_wrist": ("right_wrist",), "r_elbow": ("right_elbow",),
+          "r_shoulder": ("right_shoulder",), "l_shoulder": ("left_shoulder",),
+          "l_elbow": ("left_elbow",), "l_wrist": ("left_wrist",)}
+CATEGORY = 1
+
+
+def coco_keypoints(keypoints: np.ndarray, visible: np.ndarray, size: int | None,
+                   file_names: list[str], description: str = "",
+                   image_ids: list[int] | None = None) -> dict:
+    """A COCO keypoints document (one person per image, category 1 ``person``, ids from 1).
+
+    keypoints ``(N, 16, 2)`` xy pixels with centres at integers (COCO's own convention);
+    visibility v = 2 for visible joints, 1 for labelled but occluded ones, 0 (and x = y = 0)
+    for unlabelled (NaN) ones. ``bbox`` and ``area`` (the scale of COCO's OKS) are those of
+    the labelled joints' bounding box. ``size``: the images' side (None: not recorded).
+    ``image_ids``: the images' ids (default ``1 .. N``; annotation ids are ``1 .. N``).
+    """
+    keypoints = np.asarray(keypoints, float)
+    known = np.isfinite(keypoints).all(axis=-1)
+    flags = np.where(known, np.where(visible, 2, 1), 0)
+    images, annotations = [], []
+    for i, name in enumerate(file_names):
+        points = np.where(known[i][:, None], keypoints[i], 0.0)
+        x0, y0 = points[known[i]].min(axis=0) if known[i].any() else (0.0, 0.0)
+        x1, y1 = points[known[i]].max(axis=0) if known[i].any() else (0.0, 0.0)
+        triples = np.column_stack([points.round(4), flags[i]]).ravel().tolist()
+        image_id = i + 1 if image_ids is None else int(image_ids[i])
+        image = {"id": image_id, "file_name": name}
+        if size is not None:
+            image.update(width=size, height=size)
+        images.append(image)
+        annotations.append({
+            "id": i + 1, "image_id": image_id, "category_id": CATEGORY, "iscrowd": 0,
+            "keypoints": [int(v) if k % 3 == 2 else v for k, v in enumerate(triples)],
+            "num_keypoints": int((flags[i] > 0).sum()),
+            "bbox": [round(float(x0), 4), round(float(y0), 4),
+                     round(float(x1 - x0), 4), round(float(y1 - y0), 4)],
+            "area": round(float((x1 - x0) * (y1 - y0)), 4),
+        })
+    return {
+        "info": {"description": description, "version": __version__,
+                 "contributor": "stickpose"},
+        "licenses": [],
+        "images": images,
+        "annotations": annotations,
+        "categories": [category()],
+    }
+
+
+def category() -> dict:
+    """stickpose's COCO category: ``person`` with its 16 joints and limbs (1-based)."""
+    return {"id": CATEGORY, "name": "person", "supercategory": "person",
+            "keypoints": list(JOINT_NAMES), "skeleton": [[a + 1, b + 1] for a, b in LIMBS]}
+
+
+def results(keypoints: np.ndarray, confidence: np.ndarray, image_ids) -> list[dict]:
+    """A COCO keypoint results list: per image ``{image_id, category_id, keypoints: [x, y,
+    1] * 16, score}`` (``confidence`` ``(N,)``, the instance score that ranks images)."""
+    return [{"image_id": int(image), "category_id": CATEGORY,
+             "keypoints": [round(float(v), 4) if k % 3 < 2 else 1 for k, v in enumerate(
+                 np.column_stack([points, np.ones(NUM_JOINTS)]).ravel())],
+             "score": round(float(score), 6)}
+            for image, points, score in zip(image_ids, keypoints, confidence)]
+
+
+def dataset_image_ids(folder: Path, count: int) -> list[int]:
+    """The COCO image id of each of a dataset folder's ``count`` images, in order: from
+    its ``annotations.json`` (datasets written before ids started at 1 keep theirs), else
+    ``1 .. count``."""
+    path = Path(folder) / "annotations.json"
+    if not path.is_file():
+        return list(range(1, count + 1))
+    try:
+        images = json.loads(path.read_text())["images"]
+        ids = [int(image["id"]) for image in sorted(images, key=lambda i: i["file_name"])]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise StickposeError(f"cannot read the image ids of {path}: {error}") from None
+    return ids[:count]
+
+
+def read_results(path: Path, image_ids: list[int], joints: int = NUM_JOINTS):
+    """Keypoints ``(len(image_ids), joints, 2)`` and scores ``(len(image_ids),)`` from a
+    COCO keypoint results file, image ``k`` from the entry with ``image_id ==
+    image_ids[k]`` (the highest-scored one per image); a one-line error naming the first
+    offending id for results of images the dataset does not have, images without results,
+    or entries of another keypoint count."""
+    try:
+        entries = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise StickposeError(f"cannot read predictions {path}: {error}") from None
+    if not isinstance(entries, list):
+        raise StickposeError(f"predictions {path}: a COCO results file is a JSON list of "
+                             "{image_id, keypoints, score} objects")
+    known, best = set(image_ids), {}
+    for entry in entries:
+        try:
+            image, values = int(entry["image_id"]), list(entry["keypoints"])
+        except (TypeError, KeyError, ValueError):
+            raise StickposeError(f"predictions {path}: every entry needs an integer image_id "
+                                 f"and a keypoints list; found {str(entry)[:80]}") from None
+        try:
+            score = float(entry.get("score", 0.0))
+        except (TypeError, ValueError):
+            raise StickposeError(f"predictions {path}: image {image} has score "
+                                 f"{entry.get('score')!r}; expected a number") from None
+        if image not in known:
+            raise StickposeError(f"predictions {path} have results for image id {image}, "
+                                 f"which the dataset does not have (its ids run "
+                                 f"{min(image_ids)}..{max(image_ids)})")
+        if len(values) != 3 * joints:
+            raise StickposeError(f"predictions {path}: image id {image} has {len(values)} "
+                                 f"keypoint numbers; expected {3 * joints} (x, y, v for "
+                                 f"{joints} joints)")
+        if image not in best or score > best[image][0]:
+            best[image] = (score, values)
+    missing = [i for i in image_ids if i not in best]
+    if missing:
+        raise StickposeError(f"predictions {path} have no results for image id {missing[0]} "
+                             f"({len(missing)} of the dataset's {len(image_ids)} images "
+                             "have none)")
+    return (np.array([np.reshape(best[i][1], (joints, 3))[:, :2] for i in image_ids], float),
+            np.array([best[i][0] for i in image_ids]))
+
+
+# --- COCO datasets --------------------------------------------------------------------------
+
+def _layout(document: dict, path: Path) -> tuple[dict, str]:
+    """``{stickpose joint: COCO keypoint indices}`` and the layout's name, from the
+    document's person category."""
+    categories = document.get("categories") or []
+    if not isinstance(categories, list) or not categories:
+        raise StickposeError(f"{path} has no categories; a COCO keypoints file has one "
+                             "with a keypoints list")
+    names = list(categories[0].get("keypoints") or [])
+    if names == list(JOINT_NAMES) or len(names) == NUM_JOINTS and not set(names) & set(
+            COCO17_NAMES):
+        return {joint: (k,) for k, joint in enumerate(JOINT_NAMES)}, "stickpose 16 joints"
+    if len(names) == len(COCO17_NAMES):
+        return ({joint: tuple(COCO17_NAMES.index(n) for n in parts)
+                 for joint, parts in COCO17.items()}, "COCO 17 keypoints")
+    raise StickposeError(f"{path}: category {categories[0].get('name')!r} has "
+                         f"{len(names)} keypoints; stickpose reads its own 16 joints "
+                         f"({', '.join(JOINT_NAMES[:3])}, ...) or COCO's 17 (nose, "
+                         "left_eye, ...), with no mapping for others")
+
+
+@dataclass(frozen=True)
+class CocoSet:
+    """A COCO dataset read for evaluation (``load_coco``): ``images`` ``(n, size, size,
+    3)``, ``keypoints`` ``(n, 16, 2)`` in that frame (NaN: unlabelled), ``visible``, each
+    image's COCO ``ids`` and ``file_names``, the letterbox ``scales`` ``(n,)`` and
+    ``offsets`` ``(n, 2)``, and a one-line ``summary``."""
+
+    images: np.ndarray
+    keypoints: np.ndarray
+    visible: np.ndarray
+    ids: list
+    file_names: list
+    scales: np.ndarray
+    offsets: np.ndarray
+    summary: str
+
+    def original(self, points: np.ndarray) -> np.ndarray:
+        """Keypoints ``(n, 16, 2)`` of the letterboxed frame in the images' own pixels."""
+        return (points + 0.5) / self.scales[:, None, None] - 0.5 - self.offsets[:, None]
+
+
+def load_coco(path: Path, size: int = 224, count: int | None = None) -> CocoSet:
+    """A COCO keypoints dataset as an evaluation set: images with exactly one annotated
+    person (others are skipped: stickpose is single-person), each padded to a centred
+    square and resized to ``size`` (area), with keypoints in that frame (NaN for joints
+    the file does not label or has no counterpart for). Image files are found beside the
+    annotations file or in its ``images/`` folder."""
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise StickposeError(f"cannot read COCO file {path}: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("images"), list):
+        raise StickposeError(f"{path} is not a COCO keypoints file (no images list)")
+    layout, layout_name = _layout(document, path)
+    people: dict[int, list] = {}
+    for annotation in document.get("annotations") or []:
+        if not isinstance(annotation, dict) or annotation.get("iscrowd"):
+            continue
+        if annotation.get("num_keypoints", 1) > 0 and "keypoints" in annotation:
+            people.setdefault(annotation.get("image_id"), []).append(annotation)
+    images, keypoints, visible, ids, names, boxes, skipped = [], [], [], [], [], [], 0
+    for entry in document["images"]:
+        found = people.get(entry.get("id"), [])
+        if len(found) != 1:
+            skipped += len(found) > 1
+            continue
+        file = _image_file(path.parent, str(entry.get("file_name", "")))
+        image = read_image(file) if file else None
+        if image is None:
+            raise StickposeError(f"{path}: image id {entry.get('id')}: cannot read "
+                                 f"{entry.get('file_name')!r} beside the file or in its "
+                                 "images/ folder")
+        values = np.asarray(found[0]["keypoints"], float)
+        if values.size != 3 * len(next(iter(document["categories"]))["keypoints"]):
+            raise StickposeError(f"{path}: annotation {found[0].get('id')} has {values.size} "
+                                 "keypoint numbers, not 3 per keypoint of its category")
+        triples = values.reshape(-1, 3)
+        points = np.full((NUM_JOINTS, 2), np.nan)
+        shown = np.zeros(NUM_JOINTS, bool)
+        for j, joint in enumerate(JOINT_NAMES):
+            parts = layout.get(joint, ())
+            if parts and all(triples[k, 2] > 0 for k in parts):
+                points[j] = triples[list(parts), :2].mean(axis=0)
+                shown[j] = all(triples[k, 2] == 2 for k in parts)
+        square, scale, offset = letterbox(image, size)
+        images.append(square)
+        keypoints.append((points + offset + 0.5) * scale - 0.5)
+        visible.append(shown)
+        ids.append(int(entry["id"]))
+        names.append(str(entry["file_name"]))
+        boxes.append((scale, offset))
+        if count is not None and len(images) == count:
+            break
+    if not images:
+        raise StickposeError(f"{path} has no image with exactly one annotated person "
+                             f"({skipped} with several)")
+    summary = (f"{layout_name}, {len(images)} images letterboxed to {size} px"
+               + (f", {skipped} with several people left out" if skipped else ""))
+    unlabelled = [JOINT_NAMES[j] for j in range(NUM_JOINTS)
+                  if not np.isfinite(np.stack(keypoints)[:, j]).any()]
+    if unlabelled:
+        summary += f"; no {', '.join(unlabelled)} in the file"
+    return CocoSet(np.stack(images), np.stack(keypoints), np.stack(visible), ids, names,
+                   np.array([b[0] for b in boxes]), np.array([b[1] for b in boxes], float),
+                   summary)
+
+
+def _image_file(folder: Path, name: str) -> Path | None:
+    for candidate in (folder / name, folder / "images" / name):
+        if name and candidate.is_file():
+            return candidate
+    return None
