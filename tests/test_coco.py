@@ -95,7 +95,7 @@ def test_cocoeval_of_perturbed_and_partial_predictions_is_the_ap_computed_by_han
     moved = (2, 5, 7)                                        # 60 px off: OKS ~ 0
     ranked = [0.1 if k in moved else 0.9 for k in range(10)]
     stats = cocoeval(path, as_results(annotations, moved, ranked))
-    assert stats[0] == pytest.approx(_recall_points(0.7))           # 71 of 101 points
+    assert stats[0] == pytest.approx(_recall_points(0.7))           # 70 of 101 points
     assert stats[1] == pytest.approx(_recall_points(0.7)) and stats[5] == pytest.approx(0.7)
     # the misses ranked first: precision 7/10 at every recall reached
     reversed_ = [0.9 if k in moved else 0.1 for k in range(10)]
