@@ -7,6 +7,8 @@ images are resized to the model input and predictions mapped back.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import time
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from .data.render import resize_set
 from .data.sets import EvalSet, data_id, folder_sets, load_set, suite_sets
 from .data.suites import load_suite
 from .errors import StickposeError
-from .files import check_stop, load_array, write_atomic
+from .files import check_stop, interrupts_deferred, load_array, write_atomic
 from .models.registry import HEADS
 from .runs import RunDir, TrainConfig, load_run, test_names
 from .skeleton import JOINT_NAMES, NUM_JOINTS
@@ -89,27 +91,29 @@ def to_keypoints(name: str, output: np.ndarray, input_size: int, sigma: float,
 
 
 def score(predicted: np.ndarray, truth: np.ndarray, size: int | None,
-          visible: np.ndarray | None = None, confidence: np.ndarray | None = None) -> dict:
+          visible: np.ndarray | None = None, confidence: np.ndarray | None = None,
+          oks: bool = True) -> dict:
     """The metrics of one prediction set in ``size`` x ``size`` images: the class's (score,
     PCK@0.15 of the bounding-box diagonal, MPJPE), seed 000's MSE, the left/right swap
     rate, AUC of PCK over 0-0.2, PCK at the ``CURVE`` thresholds (``pck@T``), COCO's OKS
     AP, AP50, AP75 and AR (``metrics.oks_ap``; images ranked by ``confidence``), and PCK /
     MSE split by visibility when some joints are hidden. Images of mixed sizes (``size``
     None) have no class score; neither do sets where some joints are unlabelled (NaN):
-    the class score and the swap rate need every joint, the other metrics leave those out."""
+    the class score and the swap rate need every joint, the other metrics leave those out.
+    ``oks`` False: no AP (``evaluate_sets`` adds it with the set's own ids and scales)."""
     complete = bool(metrics.labelled(truth).all())
     result = {"pck": metrics.pck(predicted, truth, 0.15),
               "mse": metrics.mse(predicted, truth),
               "mpjpe": metrics.mpjpe(predicted, truth),
               "swap": metrics.swap_rate(predicted, truth) if complete else float("nan"),
               "auc": metrics.pck_auc(predicted, truth, 0.2),
-              **metrics.oks_ap(predicted, truth, confidence),
+              **(metrics.oks_ap(predicted, truth, confidence) if oks else {}),
               # the PCK-vs-threshold curve (the leaderboard plots it per decoder)
               **{f"pck@{t:g}": metrics.pck(predicted, truth, t) for t in CURVE}}
     if size is not None and complete:
         result["score"] = metrics.class_score(predicted, truth, size, size)
         result["flip_score"] = metrics.flip_tolerant_score(predicted, truth, size, size)
-    if visible is not None and not np.all(visible):
+    if visible is not None and not np.all(visible[metrics.labelled(truth)]):
         split = metrics.split_by_visibility(predicted, truth, visible)
         result.update(pck_visible=split["pck_visible"], pck_occluded=split["pck_occluded"])
     return result
@@ -147,7 +151,8 @@ def decoder_table(model, config, images: np.ndarray, truth: np.ndarray, visible:
         predicted = (predicted + 0.5) * size / config.input_size - 0.5
         if handedness is not None:
             predicted = handedness.apply(predicted)
-        rows.append({"decoder": name, **score(predicted, truth, size, visible, confidence),
+        rows.append({"decoder": name,
+                     **score(predicted, truth, size, visible, confidence, oks=False),
                      "decode_ms": 1000 * decode_seconds / count,
                      "pipeline_ms": 1000 * (resize_seconds + forward_seconds
                                             + decode_seconds) / count,
@@ -237,11 +242,16 @@ def load_predictions(path: Path, image_ids: list[int]) -> tuple[np.ndarray, np.n
 
 def score_predictions(predictions: Path, dataset: Path) -> pd.DataFrame:
     """One row of metrics for keypoints another tool made on a dataset folder."""
+    if str(dataset).startswith("coco:"):
+        raise StickposeError("--predictions scores against a dataset folder; for a COCO file "
+                             "use pycocotools on it and your results directly")
     images, truth, visible = load_set(dataset)
-    predicted, scores = load_predictions(predictions, dataset_image_ids(dataset, len(truth)))
+    ids = dataset_image_ids(dataset, len(truth))
+    predicted, scores = load_predictions(predictions, ids)
     return pd.DataFrame([{"set": Path(dataset).name, "occlusion": "none", "images": len(truth),
                           "decoder": Path(predictions).name,
-                          **score(predicted, truth, images.shape[1], visible, scores)}])
+                          **score(predicted, truth, images.shape[1], visible, oks=False),
+                          **metrics.oks_ap(predicted, truth, scores, image_ids=ids)}])
 
 
 # --- tables ---------------------------------------------------------------------------------
@@ -272,6 +282,8 @@ def report(results: pd.DataFrame, title: str) -> str:
     for (set_name, occlusion), rows in results.groupby(["set", "occlusion"], sort=False):
         heading = set_name if occlusion == "none" else f"{set_name}, occlusion: {occlusion}"
         lines += [f"## {heading} ({int(rows['images'].iloc[0])} images)", ""]
+        if "note" in rows and rows["note"].notna().any():
+            lines += [str(rows["note"].iloc[0]), ""]
         if "labelled" in rows and rows["labelled"].notna().any():
             missing = rows["unlabelled"].iloc[0]
             lines += [f"{100 * (1 - rows['labelled'].iloc[0]):.0f} % of the joints are not "
@@ -376,9 +388,12 @@ def evaluate_sets(sets: list[EvalSet], table, occlusions=("none",), seed: int = 
             shown, seen = ((images, visible) if kind == "none"
                            else occlude(kind, images, truth, visible, seed))
             identity = {"data_id": data_id(shown, truth, seen), "canonical": spec.canonical,
-                        "source": spec.source, **_coverage(truth)}
+                        "source": spec.source, **_coverage(truth), **spec.notes()}
+            ids = spec.image_info(len(truth))[0]
             for row in table(shown, truth, seen, spec.person):
                 predicted, confidence = row.pop(KEYPOINTS)
+                row.update(metrics.oks_ap(predicted, truth, confidence, spec.oks_areas(),
+                                          ids))
                 if keep:
                     keep(spec, kind, row["decoder"], predicted, confidence, truth, seen)
                 rows.append({"set": spec.name, "occlusion": kind, "images": len(images),
@@ -400,28 +415,60 @@ def _coverage(truth: np.ndarray) -> dict:
             "unlabelled": ", ".join(JOINT_NAMES[j] for j in np.flatnonzero(~known.any(0)))}
 
 
-def prediction_files(folder: Path):
-    """``keep`` for ``evaluate_sets`` writing each set's predictions as COCO files to
-    ``folder``: ``SET[-OCCLUSION]-DECODER.results.json`` (keypoint results, scored with the
-    run's confidence) beside ``SET[-OCCLUSION].annotations.json`` (its ground truth with
-    the same image ids), in the pixels of the set's own images, so that pycocotools'
-    ``COCOeval`` on the pair gives the AP that ``evaluate`` reports."""
-    def stem(spec, occlusion):
-        name = spec.name.replace("/", "_").replace(":", "_")
-        return name if occlusion == "none" else f"{name}-{occlusion}"
+class PredictionFiles:
+    """``keep`` for ``evaluate_sets`` writing each set's predictions as COCO files:
+    ``SET[-OCCLUSION]-DECODER.results.json`` (keypoint results, scored with the run's
+    confidence) beside ``SET[-OCCLUSION].annotations.json`` (its ground truth with the
+    same image ids and OKS scales), in the pixels of the set's own images, so that
+    pycocotools' ``COCOeval`` on the pair gives the AP that ``evaluate`` reports. They are
+    written beside ``folder`` and replace it only at ``finish()``, once the whole
+    evaluation is done: a failed or interrupted one leaves the earlier folder as it was."""
 
-    def keep(spec, occlusion, decoder, predicted, confidence, truth, visible):
+    SUFFIXES = (".results.json", ".annotations.json")
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        if self.folder.exists():
+            foreign = [p.name for p in self.folder.iterdir()
+                       if not p.name.endswith(self.SUFFIXES)]
+            if foreign or not self.folder.is_dir():
+                raise StickposeError(f"{self.folder} holds {', '.join(foreign[:3]) or 'a file'}"
+                                     ", which --save-predictions did not write; move it or "
+                                     "choose another --out")
+        self.staging = self.folder.with_name(f".{self.folder.name}.partial-{os.getpid()}")
+
+    def __call__(self, spec, occlusion, decoder, predicted, confidence, truth, visible):
+        def plain(text):
+            return "".join(c if c.isalnum() or c in "-." else "_" for c in text).strip("_")
         ids, names = spec.image_info(len(truth))
-        base = Path(folder) / stem(spec, occlusion)
+        stem = plain(spec.name) + ("" if occlusion == "none" else f"-{occlusion}")
         annotations = coco_keypoints(spec.in_files(truth), visible, None, names,
                                      f"stickpose evaluate: {spec.name}", ids)
-        write_atomic(base.with_name(base.name + ".annotations.json"),
+        areas = spec.oks_areas()
+        if areas is not None:                       # the file's own scales, in its pixels
+            scale = spec.in_files(np.zeros((len(truth), 1, 2)) + [[[1.0, 0.0]]]) - \
+                spec.in_files(np.zeros((len(truth), 1, 2)))
+            for annotation, area, step in zip(annotations["annotations"], areas,
+                                              scale[:, 0, 0]):
+                annotation["area"] = float(area * step ** 2)
+        write_atomic(self.staging / f"{stem}.annotations.json",
                      json.dumps(annotations, separators=(",", ":")).encode())
         scores = np.ones(len(truth)) if confidence is None else confidence
-        label = decoder.replace("/", "_").replace(" ", "_")
-        write_atomic(base.with_name(f"{base.name}-{label}.results.json"),
+        write_atomic(self.staging / f"{stem}-{plain(decoder)}.results.json",
                      json.dumps(results(spec.in_files(predicted), scores, ids)).encode())
-    return keep
+
+    def finish(self) -> Path:
+        """Put the written files in place of the earlier ones (with interrupts held)."""
+        with interrupts_deferred():
+            old = self.folder.with_name(f".{self.folder.name}.old-{os.getpid()}")
+            if self.folder.exists():
+                os.rename(self.folder, old)
+            os.rename(self.staging, self.folder)
+        shutil.rmtree(old, ignore_errors=True)
+        return self.folder
+
+    def discard(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
 
 
 def evaluate_exported(artefact, sets: list[EvalSet], occlusions=("none",),
@@ -438,7 +485,7 @@ def evaluate_exported(artefact, sets: list[EvalSet], occlusions=("none",),
         seconds = time.perf_counter() - start
         confidence = None if np.isnan(scores).all() else scores.mean(axis=-1)
         return [{"decoder": artefact.label,
-                 **score(predicted, truth, images.shape[1], visible, confidence),
+                 **score(predicted, truth, images.shape[1], visible, confidence, oks=False),
                  "pipeline_ms": 1000 * seconds / len(images),
                  KEYPOINTS: (predicted, confidence)}]
     return evaluate_sets(sets, table, occlusions, seed, progress, keep)

@@ -212,13 +212,14 @@ OKS_SIGMAS = np.array([0.089, 0.087, 0.107, 0.107, 0.087, 0.089,      # legs
                        0.062, 0.072, 0.079, 0.079, 0.072, 0.062])     # arms
 
 
-def oks_ap(predicted: np.ndarray, truth: np.ndarray, confidence: np.ndarray | None = None
-           ) -> dict:
+def oks_ap(predicted: np.ndarray, truth: np.ndarray, confidence: np.ndarray | None = None,
+           areas: np.ndarray | None = None, image_ids=None) -> dict:
     """COCO keypoint AP (over OKS 0.50:0.05:0.95), AP50, AP75 and AR, by pycocotools'
-    ``COCOeval`` with ``OKS_SIGMAS``: one person per image, its scale the area of the true
-    joints' bounding box (as stickpose's ``annotations.json`` records it), unlabelled
-    joints left out, and images ranked by ``confidence`` ``(N,)`` (default: all equal,
-    which ranks them in their order)."""
+    ``COCOeval`` with ``OKS_SIGMAS``: one person per image, its scale ``areas`` ``(N,)``
+    (default: the area of the true joints' bounding box, as stickpose's
+    ``annotations.json`` records it), unlabelled joints left out, and images ranked by
+    ``confidence`` ``(N,)`` (default: all equal), ties in the order of ``image_ids``
+    (default ``1 .. N``), as ``COCOeval`` breaks them. NaN where no joint is labelled."""
     import contextlib
     import io
 
@@ -228,18 +229,22 @@ def oks_ap(predicted: np.ndarray, truth: np.ndarray, confidence: np.ndarray | No
     from .data.coco import coco_keypoints, results
 
     predicted, truth = np.asarray(predicted, np.float64), np.asarray(truth, np.float64)
-    document = coco_keypoints(truth, labelled(truth), None, [""] * len(truth))
+    ids = list(range(1, len(truth) + 1)) if image_ids is None else [int(i) for i in image_ids]
+    document = coco_keypoints(truth, labelled(truth), None, [""] * len(truth),
+                              image_ids=ids)
+    if areas is not None:
+        for annotation, area in zip(document["annotations"], areas):
+            annotation["area"] = float(area)
     confidence = np.ones(len(truth)) if confidence is None else np.asarray(confidence)
     with contextlib.redirect_stdout(io.StringIO()):          # pycocotools prints its steps
         ground = COCO()
         ground.dataset = document
         ground.createIndex()
-        found = ground.loadRes(results(predicted, confidence, range(1, len(truth) + 1)))
+        found = ground.loadRes(results(predicted, confidence, ids))
         evaluation = COCOeval(ground, found, "keypoints")
         evaluation.params.kpt_oks_sigmas = OKS_SIGMAS
         evaluation.evaluate()
         evaluation.accumulate()
         evaluation.summarize()
-    stats = evaluation.stats
-    return {"ap": float(stats[0]), "ap50": float(stats[1]), "ap75": float(stats[2]),
-            "ar": float(stats[5])}
+    stats = [float(v) if v >= 0 else float("nan") for v in evaluation.stats]  # -1: none
+    return {"ap": stats[0], "ap50": stats[1], "ap75": stats[2], "ar": stats[5]}

@@ -141,12 +141,12 @@ def test_a_coco_file_evaluates_as_the_dataset_it_describes(run, dataset, tmp_pat
               "--decoders", "quarter", "--out", tmp_path / "coco", "--save-predictions"))
     folder = pd.read_csv(tmp_path / "folder" / "evaluation.csv").iloc[0]
     coco = pd.read_csv(tmp_path / "coco" / "evaluation.csv").iloc[0]
-    assert coco["set"] == "coco:annotations"
+    assert coco["set"] == "coco:set"            # annotations.json is named after its folder
     for metric in ("pck", "mpjpe", "score", "ap", "ar"):   # labels rounded to 1e-4 px there
         assert coco[metric] == pytest.approx(folder[metric], rel=1e-4, abs=1e-6), metric
     # the saved results use the file's own ids and pixels: pycocotools agrees
     stats = cocoeval(dataset / "annotations.json",
-                     tmp_path / "coco" / "predictions" / "coco_annotations-quarter.results.json")
+                     tmp_path / "coco" / "predictions" / "coco_set-quarter.results.json")
     assert stats[0] == pytest.approx(coco["ap"], abs=1e-9)
 
 
@@ -180,7 +180,10 @@ def test_coco_17_keypoints_are_mapped_and_the_missing_joints_said(run, dataset, 
     assert 0 <= row["pck"] <= 1 and 0 <= row["ap"] <= 1
     assert row["labelled"] == pytest.approx(14 / 16)
     assert "no image has upper_neck, head_top" in " ".join(output.split())
-    assert "class score" not in output.split("## coco:coco17")[1].split("\n\n")[2]
+    section = output.split("## coco:coco17")[1]
+    table = next(block for block in section.split("\n\n") if block.startswith("| decoder"))
+    assert "class score" not in table and "OKS AP" in table
+    assert "coco17.json: COCO 17 keypoints, 10 images letterboxed to 224 px" in section
     fails_with(invoke("evaluate", run, "--dataset", f"coco:{path}", "--occlusion", "upper"),
                "leaves some joints unlabelled; occlusion needs every joint")
 
@@ -192,7 +195,7 @@ def test_bad_coco_files_are_named(run, dataset, tmp_path):
     document["categories"][0]["keypoints"] = [f"k{i}" for i in range(13)]
     (tmp_path / "thirteen.json").write_text(json.dumps(document))
     fails_with(invoke("evaluate", run, "--dataset", f"coco:{tmp_path / 'thirteen.json'}"),
-               "has 13 keypoints; stickpose reads its own 16 joints")
+               "has 13 keypoints (k0, k1, k2, ...); stickpose reads its own 16 joints")
     fails_with(invoke("evaluate", run, "--dataset", f"coco:{tmp_path / 'none.json'}"),
                "no such file")
     # results that do not fit the ground truth: each names the first offending id
@@ -208,3 +211,87 @@ def test_bad_coco_files_are_named(run, dataset, tmp_path):
                "have no results for image id 3")
     fails_with(invoke("evaluate", run, "--predictions", tmp_path / "r.json",
                       "--save-predictions"), "--predictions already are keypoints")
+
+
+def test_a_coco_files_own_scales_ids_and_names_are_what_counts(run, dataset, tmp_path):
+    """AP on a user's file is COCOeval's on it: its areas and its id order (ties), and a
+    17-keypoint category is read by name, not by position."""
+    document = json.loads((dataset / "annotations.json").read_text())
+    for annotation in document["annotations"]:
+        annotation["area"] *= 0.4
+    for k, entry in enumerate(document["images"]):               # ids in reverse order
+        entry["id"] = 100 - k
+    for k, annotation in enumerate(document["annotations"]):
+        annotation["image_id"] = 100 - k
+    (dataset / "scaled.json").write_text(json.dumps(document))
+    ok(invoke("evaluate", run, "--dataset", f"coco:{dataset / 'scaled.json'}", "--decoders",
+              "quarter", "--out", tmp_path / "t", "--save-predictions"))
+    row = pd.read_csv(tmp_path / "t" / "evaluation.csv").iloc[0]
+    stats = cocoeval(dataset / "scaled.json",
+                     tmp_path / "t" / "predictions" / "coco_scaled-quarter.results.json")
+    assert stats[0] == pytest.approx(row["ap"], abs=1e-9)
+    assert stats[5] == pytest.approx(row["ar"], abs=1e-9)
+    saved = json.loads((tmp_path / "t" / "predictions" /
+                        "coco_scaled-quarter.results.json").read_text())
+    # the same category with its 17 names shuffled gives the same numbers
+    path = _coco17(dataset)
+    shuffled = json.loads(path.read_text())
+    names = shuffled["categories"][0]["keypoints"]
+    order = list(range(17))
+    order[5], order[6] = 6, 5                                   # shoulders swapped
+    shuffled["categories"][0]["keypoints"] = [names[i] for i in order]
+    for annotation in shuffled["annotations"]:
+        triples = np.reshape(annotation["keypoints"], (-1, 3))
+        annotation["keypoints"] = triples[order].ravel().tolist()
+    (dataset / "shuffled.json").write_text(json.dumps(shuffled))
+    for name in ("coco17", "shuffled"):
+        ok(invoke("evaluate", run, "--dataset", f"coco:{dataset / (name + '.json')}",
+                  "--decoders", "quarter", "--out", tmp_path / name))
+    first, second = (pd.read_csv(tmp_path / n / "evaluation.csv").iloc[0]
+                     for n in ("coco17", "shuffled"))
+    for metric in ("pck", "ap", "mpjpe"):
+        assert first[metric] == pytest.approx(second[metric]), metric
+    assert saved and all(entry["category_id"] == 1 for entry in saved)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d["images"][1].update(id=d["images"][0]["id"]), "image id 1 appears twice"),
+    (lambda d: d["images"][0].update(id="img0"), 'image id "img0" is not an integer id'),
+    (lambda d: d.update(categories=["person"]), "has no categories list of objects"),
+    (lambda d: d["annotations"][0].update(keypoints="abc"),
+     "annotation 1 has no list of numbers as keypoints"),
+    (lambda d: [a.update(keypoints=[0] * 48) for a in d["annotations"]],
+     "has no image with exactly one annotated person with a labelled joint"),
+    (lambda d: d["categories"][0].update(keypoints=[f"p{i}" for i in range(17)]),
+     "has 17 keypoints (p0, p1, p2, ...); stickpose reads its own 16 joints"),
+])
+def test_malformed_coco_files_get_one_line(run, dataset, tmp_path, edit, message):
+    document = json.loads((dataset / "annotations.json").read_text())
+    edit(document)
+    (dataset / "bad.json").write_text(json.dumps(document))
+    out = tmp_path / "out"
+    fails_with(invoke("evaluate", run, "--dataset", dataset, "--dataset",
+                      f"coco:{dataset / 'bad.json'}", "--save-predictions", "--out", out),
+               message)
+    assert not (out / "predictions").exists()     # the first set's files are not left
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")] if \
+        out.exists() else True
+
+
+def test_tied_scores_rank_in_the_files_id_order_as_cocoeval_does(dataset, tmp_path):
+    import shutil
+    folder = tmp_path / "reversed"
+    shutil.copytree(dataset, folder)
+    document = json.loads((folder / "annotations.json").read_text())
+    for k, (entry, annotation) in enumerate(zip(document["images"], document["annotations"])):
+        entry["id"] = annotation["image_id"] = 50 - k
+    (folder / "annotations.json").write_text(json.dumps(document))
+    results = as_results(document, moved=(0, 1, 2))            # all scored 1.0: ties
+    (tmp_path / "r.json").write_text(json.dumps(results))
+    ok(invoke("evaluate", "--predictions", tmp_path / "r.json", "--dataset", folder,
+              "--out", tmp_path / "t"))
+    row = pd.read_csv(tmp_path / "t" / "evaluation.csv").iloc[0]
+    stats = cocoeval(folder / "annotations.json", tmp_path / "r.json")
+    assert row["ap"] == pytest.approx(stats[0], abs=1e-9)
+    # the misses have the highest ids, so COCOeval ranks them last: the order matters
+    assert stats[0] == pytest.approx(_recall_points(0.7))

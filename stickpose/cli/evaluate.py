@@ -38,7 +38,8 @@ from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, SEED, OutputPath,
               help="Seed of the random erasing.")
 @click.option("--predictions", type=click.Path(path_type=Path),
               help="Score keypoints made by another tool instead of a run: .npy (N,16,2) "
-                   "or COCO results .json, against one --dataset.")
+                   "or COCO results .json (image ids as in the dataset's annotations.json), "
+                   "against one --dataset folder.")
 @click.option("--model", type=click.Path(path_type=Path),
               help="Score an exported model instead of a run (`stickpose export`: an export "
                    "folder, SavedModel folder or .tflite file) on the same sets; its results "
@@ -55,7 +56,8 @@ from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, SEED, OutputPath,
 def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, count, sigma,
              batch_size, seed, predictions, model, out, save_predictions):
     """Score a trained run with every decoder on the same heatmaps (seed 000's table per
-    set: PCK, MSE, MPJPE, class score, swaps, timings), optionally under occlusion.
+    set: PCK, MSE, MPJPE, class score, swaps, COCO's OKS AP/AP50/AP75/AR through
+    pycocotools, timings), optionally under occlusion.
 
     \b
     stickpose evaluate runs/RUN                          test1-test4, every decoder
@@ -64,23 +66,53 @@ def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, c
     stickpose evaluate runs/RUN --suite class --class-dir DIR   the class's test1-test4
     stickpose evaluate runs/RUN --dataset Dataset/Test1  a set in the class's layout
     stickpose evaluate --model runs/RUN/export/quarter-tflite   an exported model
+    stickpose evaluate runs/RUN --save-predictions       + COCO results for pycocotools
+    stickpose evaluate runs/RUN --dataset coco:FILE.json a COCO keypoints file (16 or 17)
     """
     from ..data.occlusion import OCCLUSIONS
-    from ..evaluate import (evaluate_exported, evaluate_lsp_run, evaluate_run,
-                            evaluation_sets, prediction_files, report, run_config,
-                            score_predictions, write_tables)
+    from ..evaluate import PredictionFiles, report, write_tables
     from ..files import check_output
-    from ..leaderboard.store import record_results, where
+    from ..leaderboard.store import where
     from ..runs import RunDir
 
     kinds = parse_names(occlusion, ("none",) + OCCLUSIONS, "--occlusion")
     names = [n.strip() for n in sets.split(",") if n.strip()]
     if not names:
         raise click.BadParameter(f"{sets!r} names no set", param_hint="--sets")
+    if out is None and run is not None and not (predictions or model):
+        out = check_output(RunDir(run) / RunDir.TABLES)
     keep = None
-    if save_predictions and (out or run):
-        keep = prediction_files((out or check_output(RunDir(run) / RunDir.TABLES))
-                                / "predictions")
+    if save_predictions and out and not (predictions or data):
+        keep = PredictionFiles(out / "predictions")
+    try:
+        results, title, engine = _evaluate(run, suite, class_dir, names, datasets, data,
+                                           decoders, kinds, count, sigma, batch_size, seed,
+                                           predictions, model, out, save_predictions, keep)
+    except BaseException:
+        if keep:
+            keep.discard()
+        raise
+    if out:
+        text, paths = write_tables(results, title, out)
+    else:
+        text, paths = report(results, title), []
+    click.echo(text)
+    if engine is not None:
+        click.echo(f"recorded in {where(str(engine.url))}")
+    if paths:
+        click.echo(f"tables -> {', '.join(map(str, paths))}")
+    if keep:
+        click.echo(f"COCO predictions and ground truth -> {keep.finish()}")
+
+
+def _evaluate(run, suite, class_dir, names, datasets, data, decoders, kinds, count, sigma,
+              batch_size, seed, predictions, model, out, save_predictions, keep):
+    """The evaluation ``evaluate`` asked for: ``(results, title, store engine or None)``."""
+    from ..evaluate import evaluate_exported, evaluate_lsp_run, evaluate_run, \
+        evaluation_sets, run_config, score_predictions
+    from ..leaderboard.store import record_results
+
+    engine = None
     if model:
         from ..export import load_exported, read_run_config
 
@@ -116,8 +148,6 @@ def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, c
     else:
         if run is None:
             raise click.UsageError("give a RUN directory, or --predictions FILE --dataset DIR")
-        if out is None:
-            out = check_output(RunDir(run) / RunDir.TABLES)
         engine = open_results_store()
         if data:
             if not data.startswith("lsp:"):
@@ -137,18 +167,7 @@ def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, c
                                        progress=lambda label: step(1), keep=keep)
         title = f"stickpose evaluate {run}"
         record_results(engine, run, results)
-    if out:
-        text, paths = write_tables(results, title, out)
-    else:
-        text, paths = report(results, title), []
-    click.echo(text)
-    if not (predictions or model):
-        click.echo(f"recorded in {where(str(engine.url))}")
-    if paths:
-        click.echo(f"tables -> {', '.join(map(str, paths))}")
-    if keep:
-        folder = (out or RunDir(run) / RunDir.TABLES) / "predictions"
-        click.echo(f"COCO predictions and ground truth -> {folder}")
+    return results, title, engine
 
 
 @click.command("decoders")

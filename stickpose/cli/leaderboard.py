@@ -106,8 +106,10 @@ def leaderboard(ctx, metric, arch, head, data, by_decoder, suite, fmt, where):
         tables = {name: table for name, table in tables.items() if not table.empty} or tables
     if all(table.empty for table in tables.values()):
         click.echo("no recorded results match these filters" if arch or head or data else
-                   "no results recorded yet: `stickpose train` or `stickpose leaderboard run` "
-                   "adds some")
+                   f"no results with {metric} recorded yet: `stickpose train`, `stickpose "
+                   "evaluate RUN` or `stickpose leaderboard run` adds some" + (
+                       " (runs recorded before stickpose measured AP have none: evaluate "
+                       "them again)" if metric.startswith("a") else ""))
         return
     for name, table in tables.items():
         if len(tables) > 1 and fmt in ("table", "md"):

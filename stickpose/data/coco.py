@@ -105,9 +105,16 @@ def dataset_image_ids(folder: Path, count: int) -> list[int]:
         return list(range(1, count + 1))
     try:
         images = json.loads(path.read_text())["images"]
-        ids = [int(image["id"]) for image in sorted(images, key=lambda i: i["file_name"])]
+        ids = [image["id"] for image in sorted(images, key=lambda i: i["file_name"])]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise StickposeError(f"cannot read the image ids of {path}: {error}") from None
+    for identity in ids:
+        _integer(identity, "image id", path)
+    if len(set(ids)) != len(ids):
+        twice = next(i for i in ids if ids.count(i) > 1)
+        raise StickposeError(f"{path}: image id {twice} appears twice")
+    if len(ids) < count:
+        raise StickposeError(f"{path} lists {len(ids)} images but the dataset has {count}")
     return ids[:count]
 
 
@@ -126,21 +133,30 @@ def read_results(path: Path, image_ids: list[int], joints: int = NUM_JOINTS):
                              "{image_id, keypoints, score} objects")
     known, best = set(image_ids), {}
     for entry in entries:
-        try:
-            image, values = int(entry["image_id"]), list(entry["keypoints"])
-        except (TypeError, KeyError, ValueError):
+        image = entry.get("image_id") if isinstance(entry, dict) else None
+        if not isinstance(image, int) or isinstance(image, bool) or not isinstance(
+                entry.get("keypoints"), list):
             raise StickposeError(f"predictions {path}: every entry needs an integer image_id "
-                                 f"and a keypoints list; found {str(entry)[:80]}") from None
+                                 f"and a keypoints list; found {str(entry)[:80]}")
         try:
-            score = float(entry.get("score", 0.0))
+            values = np.asarray(entry["keypoints"], float)
         except (TypeError, ValueError):
+            raise StickposeError(f"predictions {path}: image id {image} has keypoints that "
+                                 "are not all numbers") from None
+        if entry.get("category_id", CATEGORY) != CATEGORY:
+            raise StickposeError(f"predictions {path}: image id {image} is of category "
+                                 f"{entry.get('category_id')!r}; stickpose's person is "
+                                 f"category {CATEGORY}")
+        score = entry.get("score", 0.0)
+        if not isinstance(score, (int, float)) or isinstance(score, bool) or \
+                not np.isfinite(score):
             raise StickposeError(f"predictions {path}: image {image} has score "
                                  f"{entry.get('score')!r}; expected a number") from None
         if image not in known:
             raise StickposeError(f"predictions {path} have results for image id {image}, "
                                  f"which the dataset does not have (its ids run "
                                  f"{min(image_ids)}..{max(image_ids)})")
-        if len(values) != 3 * joints:
+        if values.size != 3 * joints:
             raise StickposeError(f"predictions {path}: image id {image} has {len(values)} "
                                  f"keypoint numbers; expected {3 * joints} (x, y, v for "
                                  f"{joints} joints)")
@@ -152,43 +168,56 @@ def read_results(path: Path, image_ids: list[int], joints: int = NUM_JOINTS):
                              f"({len(missing)} of the dataset's {len(image_ids)} images "
                              "have none)")
     return (np.array([np.reshape(best[i][1], (joints, 3))[:, :2] for i in image_ids], float),
-            np.array([best[i][0] for i in image_ids]))
+            np.array([best[i][0] for i in image_ids], float))
 
 
 # --- COCO datasets --------------------------------------------------------------------------
 
-def _layout(document: dict, path: Path) -> tuple[dict, str]:
-    """``{stickpose joint: COCO keypoint indices}`` and the layout's name, from the
-    document's person category."""
-    categories = document.get("categories") or []
-    if not isinstance(categories, list) or not categories:
-        raise StickposeError(f"{path} has no categories; a COCO keypoints file has one "
-                             "with a keypoints list")
-    names = list(categories[0].get("keypoints") or [])
-    if names == list(JOINT_NAMES) or len(names) == NUM_JOINTS and not set(names) & set(
-            COCO17_NAMES):
-        return {joint: (k,) for k, joint in enumerate(JOINT_NAMES)}, "stickpose 16 joints"
-    if len(names) == len(COCO17_NAMES):
-        return ({joint: tuple(COCO17_NAMES.index(n) for n in parts)
-                 for joint, parts in COCO17.items()}, "COCO 17 keypoints")
-    raise StickposeError(f"{path}: category {categories[0].get('name')!r} has "
-                         f"{len(names)} keypoints; stickpose reads its own 16 joints "
-                         f"({', '.join(JOINT_NAMES[:3])}, ...) or COCO's 17 (nose, "
-                         "left_eye, ...), with no mapping for others")
+def _layout(document: dict, path: Path) -> tuple[int, int, dict, str]:
+    """The person category's id, its keypoint count, ``{stickpose joint: its keypoint
+    indices}`` (matched by name) and the layout's name."""
+    categories = document.get("categories")
+    if not isinstance(categories, list) or not categories or not all(
+            isinstance(c, dict) for c in categories):
+        raise StickposeError(f"{path} has no categories list of objects; a COCO keypoints "
+                             "file has a category with a keypoints list")
+    chosen = next((c for c in categories if c.get("name") == "person"), categories[0])
+    names = chosen.get("keypoints")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise StickposeError(f"{path}: category {chosen.get('name')!r} has no keypoints "
+                             "list of names")
+    identity = chosen.get("id")
+    if not isinstance(identity, int) or isinstance(identity, bool):
+        raise StickposeError(f"{path}: category {chosen.get('name')!r} has id "
+                             f"{identity!r}; expected an integer")
+    if sorted(names) == sorted(JOINT_NAMES) and len(names) == NUM_JOINTS:
+        return (identity, len(names), {joint: (names.index(joint),) for joint in JOINT_NAMES},
+                "stickpose 16 joints")
+    if sorted(names) == sorted(COCO17_NAMES) and len(names) == len(COCO17_NAMES):
+        return (identity, len(names), {joint: tuple(names.index(n) for n in parts)
+                                       for joint, parts in COCO17.items()},
+                "COCO 17 keypoints")
+    raise StickposeError(f"{path}: category {chosen.get('name')!r} has {len(names)} "
+                         f"keypoints ({', '.join(map(str, names[:3]))}, ...); stickpose "
+                         f"reads its own 16 joints ({', '.join(JOINT_NAMES[:3])}, ...) or "
+                         "COCO's 17 (nose, left_eye, ...), by name, with no mapping for "
+                         "others")
 
 
 @dataclass(frozen=True)
 class CocoSet:
     """A COCO dataset read for evaluation (``load_coco``): ``images`` ``(n, size, size,
     3)``, ``keypoints`` ``(n, 16, 2)`` in that frame (NaN: unlabelled), ``visible``, each
-    image's COCO ``ids`` and ``file_names``, the letterbox ``scales`` ``(n,)`` and
-    ``offsets`` ``(n, 2)``, and a one-line ``summary``."""
+    image's COCO ``ids`` and ``file_names``, its person's ``areas`` (the file's, in that
+    frame: the scale of OKS), the letterbox ``scales`` ``(n,)`` and ``offsets`` ``(n,
+    2)``, and a one-line ``summary``."""
 
     images: np.ndarray
     keypoints: np.ndarray
     visible: np.ndarray
     ids: list
     file_names: list
+    areas: np.ndarray
     scales: np.ndarray
     offsets: np.ndarray
     summary: str
@@ -198,71 +227,110 @@ class CocoSet:
         return (points + 0.5) / self.scales[:, None, None] - 0.5 - self.offsets[:, None]
 
 
+def _integer(value, what: str, path: Path) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise StickposeError(f"{path}: {what} {json.dumps(value)[:40]} is not an integer id")
+    return value
+
+
+def _person(annotation: dict, layout: dict, count: int, path: Path):
+    """``(keypoints (16, 2) NaN where unlabelled, visible (16,), area or None)`` of an
+    annotation, or an error naming it."""
+    name = f"annotation {annotation.get('id')!r}"
+    try:
+        values = np.asarray(annotation["keypoints"], float)
+    except (KeyError, TypeError, ValueError):
+        raise StickposeError(f"{path}: {name} has no list of numbers as keypoints") from None
+    if values.ndim != 1 or values.size != 3 * count:
+        raise StickposeError(f"{path}: {name} has {values.size} keypoint numbers, not 3 "
+                             f"for each of its category's {count} keypoints")
+    triples = values.reshape(-1, 3)
+    points = np.full((NUM_JOINTS, 2), np.nan)
+    shown = np.zeros(NUM_JOINTS, bool)
+    for j, joint in enumerate(JOINT_NAMES):
+        parts = list(layout.get(joint, ()))
+        if parts and (triples[parts, 2] > 0).all() and np.isfinite(triples[parts]).all():
+            points[j] = triples[parts, :2].mean(axis=0)
+            shown[j] = bool((triples[parts, 2] == 2).all())
+    area = annotation.get("area")
+    if area is not None and not (isinstance(area, (int, float)) and not isinstance(area, bool)
+                                 and np.isfinite(area) and area >= 0):
+        raise StickposeError(f"{path}: {name} has area {json.dumps(area)[:40]}; expected a "
+                             "number >= 0")
+    return points, shown, area
+
+
 def load_coco(path: Path, size: int = 224, count: int | None = None) -> CocoSet:
     """A COCO keypoints dataset as an evaluation set: images with exactly one annotated
-    person (others are skipped: stickpose is single-person), each padded to a centred
-    square and resized to ``size`` (area), with keypoints in that frame (NaN for joints
-    the file does not label or has no counterpart for). Image files are found beside the
-    annotations file or in its ``images/`` folder."""
+    person of the person category (other images are counted and left out: stickpose is
+    single-person), each padded to a centred square and resized to ``size`` (area), with
+    keypoints in that frame (NaN for joints the file does not label or has no counterpart
+    for). Image files are found beside the annotations file or in its ``images/``
+    folder."""
     path = Path(path)
     try:
         document = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, UnicodeDecodeError) as error:
         raise StickposeError(f"cannot read COCO file {path}: {error}") from None
     if not isinstance(document, dict) or not isinstance(document.get("images"), list):
         raise StickposeError(f"{path} is not a COCO keypoints file (no images list)")
-    layout, layout_name = _layout(document, path)
+    category_id, keypoint_count, layout, layout_name = _layout(document, path)
+    annotations = document.get("annotations") or []
+    if not isinstance(annotations, list) or not all(isinstance(a, dict) for a in annotations):
+        raise StickposeError(f"{path}: annotations is not a list of objects")
     people: dict[int, list] = {}
-    for annotation in document.get("annotations") or []:
-        if not isinstance(annotation, dict) or annotation.get("iscrowd"):
+    for annotation in annotations:
+        if annotation.get("category_id") != category_id or annotation.get("iscrowd", 0) != 0:
             continue
-        if annotation.get("num_keypoints", 1) > 0 and "keypoints" in annotation:
-            people.setdefault(annotation.get("image_id"), []).append(annotation)
-    images, keypoints, visible, ids, names, boxes, skipped = [], [], [], [], [], [], 0
+        image_id = _integer(annotation.get("image_id"), "an annotation's image_id", path)
+        person = _person(annotation, layout, keypoint_count, path)
+        if np.isfinite(person[0]).all(axis=-1).any():        # at least one labelled joint
+            people.setdefault(image_id, []).append(person)
+    seen, crowded, unlabelled = set(), 0, 0
+    images, keypoints, visible, ids, names, areas, boxes = [], [], [], [], [], [], []
     for entry in document["images"]:
-        found = people.get(entry.get("id"), [])
-        if len(found) != 1:
-            skipped += len(found) > 1
+        if not isinstance(entry, dict):
+            raise StickposeError(f"{path}: images holds {json.dumps(entry)[:40]}, not an "
+                                 "image object")
+        image_id = _integer(entry.get("id"), "image id", path)
+        if image_id in seen:
+            raise StickposeError(f"{path}: image id {image_id} appears twice")
+        seen.add(image_id)
+        found = people.get(image_id, [])
+        crowded += len(found) > 1
+        unlabelled += not found
+        if len(found) != 1 or (count is not None and len(images) == count):
             continue
         file = _image_file(path.parent, str(entry.get("file_name", "")))
         image = read_image(file) if file else None
         if image is None:
-            raise StickposeError(f"{path}: image id {entry.get('id')}: cannot read "
+            raise StickposeError(f"{path}: image id {image_id}: cannot read "
                                  f"{entry.get('file_name')!r} beside the file or in its "
                                  "images/ folder")
-        values = np.asarray(found[0]["keypoints"], float)
-        if values.size != 3 * len(next(iter(document["categories"]))["keypoints"]):
-            raise StickposeError(f"{path}: annotation {found[0].get('id')} has {values.size} "
-                                 "keypoint numbers, not 3 per keypoint of its category")
-        triples = values.reshape(-1, 3)
-        points = np.full((NUM_JOINTS, 2), np.nan)
-        shown = np.zeros(NUM_JOINTS, bool)
-        for j, joint in enumerate(JOINT_NAMES):
-            parts = layout.get(joint, ())
-            if parts and all(triples[k, 2] > 0 for k in parts):
-                points[j] = triples[list(parts), :2].mean(axis=0)
-                shown[j] = all(triples[k, 2] == 2 for k in parts)
+        points, shown, area = found[0]
         square, scale, offset = letterbox(image, size)
+        known = np.isfinite(points).all(axis=-1)
+        if area is None:                          # the labelled joints' box, as we write it
+            extent = points[known].max(axis=0) - points[known].min(axis=0)
+            area = float(extent[0] * extent[1])
         images.append(square)
         keypoints.append((points + offset + 0.5) * scale - 0.5)
         visible.append(shown)
-        ids.append(int(entry["id"]))
+        ids.append(image_id)
         names.append(str(entry["file_name"]))
+        areas.append(area * scale ** 2)
         boxes.append((scale, offset))
-        if count is not None and len(images) == count:
-            break
     if not images:
-        raise StickposeError(f"{path} has no image with exactly one annotated person "
-                             f"({skipped} with several)")
-    summary = (f"{layout_name}, {len(images)} images letterboxed to {size} px"
-               + (f", {skipped} with several people left out" if skipped else ""))
-    unlabelled = [JOINT_NAMES[j] for j in range(NUM_JOINTS)
-                  if not np.isfinite(np.stack(keypoints)[:, j]).any()]
-    if unlabelled:
-        summary += f"; no {', '.join(unlabelled)} in the file"
+        raise StickposeError(f"{path} has no image with exactly one annotated person with a "
+                             f"labelled joint ({crowded} with several, {unlabelled} with "
+                             "none)")
+    left_out = [f"{n} {what}" for n, what in ((crowded, "with several people"),
+                                              (unlabelled, "with no labelled person")) if n]
+    summary = (f"{path.name}: {layout_name}, {len(images)} images letterboxed to {size} px"
+               + (f" ({', '.join(left_out)} left out)" if left_out else ""))
     return CocoSet(np.stack(images), np.stack(keypoints), np.stack(visible), ids, names,
-                   np.array([b[0] for b in boxes]), np.array([b[1] for b in boxes], float),
-                   summary)
+                   np.array(areas), np.array([b[0] for b in boxes]),
+                   np.array([b[1] for b in boxes], float), summary)
 
 
 def _image_file(folder: Path, name: str) -> Path | None:

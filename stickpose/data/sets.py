@@ -81,6 +81,17 @@ class EvalSet:
     #: keypoints ``(n, 16, 2)`` as loaded -> in the images' own files' pixels (default: the
     #: same; a COCO file's images are letterboxed when loaded)
     original: Callable | None = None
+    #: ``() -> (n,)`` each person's OKS scale as loaded (default None: the true joints' box)
+    areas: Callable | None = None
+    #: ``() -> str``, what was read (and left out), once loaded
+    summary: Callable | None = None
+
+    def oks_areas(self):
+        return None if self.areas is None else self.areas()
+
+    def notes(self) -> dict:
+        """``{"note": ...}`` for a set whose loading has something to say, else ``{}``."""
+        return {"note": self.summary()} if self.summary is not None else {}
 
     def image_info(self, count: int) -> tuple[list[int], list[str]]:
         """The COCO image ids and file names of the first ``count`` images."""
@@ -119,6 +130,8 @@ def folder_sets(paths, count: int | None = None) -> list[EvalSet]:
     size) is that set: it is named and counted as the suite's own."""
     result = []
     for path in map(Path, paths):
+        if str(path) == "coco:" or str(path).startswith("coco:") and not str(path)[5:]:
+            raise StickposeError("--dataset coco: needs a file: coco:FILE.json")
         if str(path).startswith("coco:"):
             result.append(coco_set(Path(str(path)[5:]), count))
             continue
@@ -136,6 +149,11 @@ def folder_sets(paths, count: int | None = None) -> list[EvalSet]:
                 name, canonical = set_key(suite_name, set_name), True
         result.append(EvalSet(name, partial(load_set, path, count), str(path), canonical,
                               person, partial(_dataset_images, path)))
+    names = [s.name for s in result]
+    twice = next((n for n in names if names.count(n) > 1), None)
+    if twice:
+        raise StickposeError(f"two --dataset sets would both be named {twice!r} in the "
+                             "results; give each a folder (or COCO file) of its own name")
     return result
 
 
@@ -154,9 +172,11 @@ def coco_set(path: Path, count: int | None = None, size: int = 224) -> EvalSet:
     def load():
         data = read()
         return data.images, data.keypoints, data.visible
-    return EvalSet(f"coco:{path.stem}", load, f"COCO file {path}",
+    name = path.parent.name if path.stem == "annotations" and path.parent.name else path.stem
+    return EvalSet(f"coco:{name}", load, f"COCO file {path}",
                    coco_images=lambda n: (read().ids[:n], read().file_names[:n]),
-                   original=lambda points: read().original(points))
+                   original=lambda points: read().original(points),
+                   areas=lambda: read().areas, summary=lambda: read().summary)
 
 
 def _suite_spec(suite_name: str, set_name: str):
