@@ -444,13 +444,10 @@ class PredictionFiles:
         stem = plain(spec.name) + ("" if occlusion == "none" else f"-{occlusion}")
         annotations = coco_keypoints(spec.in_files(truth), visible, None, names,
                                      f"stickpose evaluate: {spec.name}", ids)
-        areas = spec.oks_areas()
-        if areas is not None:                       # the file's own scales, in its pixels
-            scale = spec.in_files(np.zeros((len(truth), 1, 2)) + [[[1.0, 0.0]]]) - \
-                spec.in_files(np.zeros((len(truth), 1, 2)))
-            for annotation, area, step in zip(annotations["annotations"], areas,
-                                              scale[:, 0, 0]):
-                annotation["area"] = float(area * step ** 2)
+        areas = spec.oks_areas(in_files=True)
+        if areas is not None:                       # the file's own scales
+            for annotation, area in zip(annotations["annotations"], areas):
+                annotation["area"] = float(area)
         write_atomic(self.staging / f"{stem}.annotations.json",
                      json.dumps(annotations, separators=(",", ":")).encode())
         scores = np.ones(len(truth)) if confidence is None else confidence

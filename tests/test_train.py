@@ -71,6 +71,7 @@ def test_a_tiny_run_writes_every_artefact(tmp_path):
     assert saved == evaluation and list(saved["sets"]) == ["test1", "test2", "test3", "test4"]
     for values in saved["sets"].values():
         assert set(values) == {"score", "flip_score", "swap", "pck", "mpjpe", "mse",
+                               "ap", "ap50", "ap75", "ar",
                                "images", "data_id", "canonical", "source"}
         assert values["images"] == 16 and values["canonical"]
     assert not (run / "backup").exists()                      # removed once finished

@@ -81,13 +81,14 @@ class EvalSet:
     #: keypoints ``(n, 16, 2)`` as loaded -> in the images' own files' pixels (default: the
     #: same; a COCO file's images are letterboxed when loaded)
     original: Callable | None = None
-    #: ``() -> (n,)`` each person's OKS scale as loaded (default None: the true joints' box)
+    #: ``(in_files: bool) -> (n,)`` each person's OKS scale, as loaded or in the files'
+    #: pixels (default None: the true joints' bounding box)
     areas: Callable | None = None
     #: ``() -> str``, what was read (and left out), once loaded
     summary: Callable | None = None
 
-    def oks_areas(self):
-        return None if self.areas is None else self.areas()
+    def oks_areas(self, in_files: bool = False):
+        return None if self.areas is None else self.areas(in_files)
 
     def notes(self) -> dict:
         """``{"note": ...}`` for a set whose loading has something to say, else ``{}``."""
@@ -176,7 +177,9 @@ def coco_set(path: Path, count: int | None = None, size: int = 224) -> EvalSet:
     return EvalSet(f"coco:{name}", load, f"COCO file {path}",
                    coco_images=lambda n: (read().ids[:n], read().file_names[:n]),
                    original=lambda points: read().original(points),
-                   areas=lambda: read().areas, summary=lambda: read().summary)
+                   areas=lambda in_files: read().areas / (read().scales ** 2 if in_files
+                                                          else 1.0),
+                   summary=lambda: read().summary)
 
 
 def _suite_spec(suite_name: str, set_name: str):
