@@ -24,6 +24,8 @@ from tests.cli_helpers import fails_with, invoke, ok
 TINY = dict(arch="resnet", input_size=32, width=8, batch_size=8, steps_per_epoch=3,
             epochs=1, validation_count=16, test_count=16)
 HEADS = ("heatmap", "scalar", "integral")
+#: the exports also scored by `evaluate --model` (each head once, both formats covered)
+EVALUATED = {("heatmap", "tflite"), ("scalar", "saved_model"), ("integral", "tflite")}
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +127,8 @@ def test_an_export_predicts_and_scores_as_its_run_does(head, format, runs, photo
         assert saved["labels"] == "observer-centric"
         assert (tmp_path / "by-model" / f"{name}.png").is_file()
 
+    if (head, format) not in EVALUATED:
+        return
     ok(invoke("evaluate", run, "--sets", "test1,test3", "--count", 12, "--decoders",
               "all" if head != "heatmap" else "quarter", "--out", tmp_path / "run-tables"))
     ok(invoke("evaluate", "--model", out, "--sets", "test1,test3", "--count", 12, "--out",
