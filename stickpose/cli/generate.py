@@ -6,6 +6,8 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
+from ..data.styles import STYLES
+
 from .common import (CLASS_DIR_OPTION, IMAGE_SIZE, POSES_HELP, PROBABILITY, SEED, OutputPath, cores,
                      progress_bars, user_errors)
 
@@ -44,11 +46,14 @@ from .common import (CLASS_DIR_OPTION, IMAGE_SIZE, POSES_HELP, PROBABILITY, SEED
                    "covered joints are marked not visible.")
 @click.option("--workers", type=click.IntRange(min=1), default=cores(),
               show_default=True, help="Rendering processes (the output does not depend on it).")
-@click.option("--style", type=click.Choice(["stickpose", "class"]), default="stickpose",
+@click.option("--style", type=click.Choice(STYLES), default="stickpose",
               show_default=True, help="Drawing rules. stickpose: anti-aliased sub-pixel "
               "figure, exact float labels. class: the class baseline's drawing to the letter "
-              "(whole-pixel 8-connected lines, truncated head, its squares and 10 px circles, "
-              "labels truncated to whole pixels); needs --margin 0.")
+              "as its 2021 test images were drawn (whole-pixel 8-connected lines, truncated "
+              "head, its squares and 10 px circles, labels truncated to whole pixels; each "
+              "axis stretched to [0, S] and no limb at the leftmost or topmost joint). "
+              "class-2022: the class's code of today (stretched to [0, S-1], every limb). "
+              "Both need --margin 0.")
 @CLASS_DIR_OPTION
 @click.option("--format", "fmt", type=click.Choice(["stickpose", "class"]), default="stickpose",
               show_default=True, help="stickpose: OUT/SET/images + keypoints.npy + COCO JSON. "
@@ -69,6 +74,7 @@ def generate(ctx, suite, out, noise, count, size, seed, circles, squares, backgr
     \b
     stickpose generate --suite stickman                      stickpose's benchmark
     stickpose generate --suite class --class-dir DIR         the class's own test sets
+    stickpose generate --suite class-2022 --class-dir DIR    ... drawn by its code of today
     stickpose generate --suite class --class-dir DIR --format class --out Dataset
     """
     from ..data.storage import (clean_up_after_killed_runs, load_dataset, write_dataset,

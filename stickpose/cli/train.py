@@ -56,8 +56,15 @@ from .common import (CLASS_DIR_OPTION, DB_OPTION, INPUT_SIZE, INPUT_SIZE_HELP, P
               "stickman run for the stickman-to-real transfer.")
 @click.option("--suite", "--train-suite", "suite", default="stickman", show_default=True,
               help="Suite (name or .toml) whose training stream, validation and test sets "
-                   "are used: stickman, or class (the class's own benchmark; needs "
-                   "--class-dir).")
+                   "are used: stickman, class (the class's own benchmark as its 2021 test "
+                   "images were drawn; needs --class-dir) or class-2022 (the same drawn by "
+                   "the class's code of today).")
+@click.option("--stream", "train_stream", default="train", show_default=True,
+              help="The suite's training stream: train (stickpose's own), or on the class "
+                   "suites class (the class's teams' stream: drawn at the input size, no "
+                   "pose augmentation, and on --suite class the 2021 batch-wide stretch of "
+                   "64 images; add --batch-size 64 --input-size 196 to train as the class "
+                   "trained).")
 @CLASS_DIR_OPTION
 @click.option("--labels", type=click.Choice(["observer", "person"]), default="observer",
               show_default=True, help="Left/right convention the model learns. observer: "

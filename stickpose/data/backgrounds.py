@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from ..errors import StickposeError
+from .styles import CLASS_STYLES
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -21,12 +22,12 @@ def draw_shapes(image: np.ndarray, rng: np.random.Generator, circles: float, squ
     figure's own).
 
     ``stickpose`` style: circles radius 10 px at 224 px (scaled with the size), anti-aliased;
-    squares with sides of 5-30 % of the size. ``class`` style (the class baseline): squares
+    squares with sides of 5-30 % of the size. ``class`` styles (the class baseline, 2021 and 2022 alike): squares
     between two sorted corners drawn from ``0..S`` per axis, anywhere in the frame; circles
     of radius 10 px at every image size, centre in ``0..S``; 8-connected, no anti-aliasing.
     """
     size = image.shape[0]
-    if style == "class":
+    if style in CLASS_STYLES:
         while rng.random() < squares:
             x1, x2 = np.sort(rng.integers(0, size + 1, 2))
             y1, y2 = np.sort(rng.integers(0, size + 1, 2))
@@ -186,7 +187,7 @@ class ImageFolderBackgrounds:
     """Backgrounds cropped from a folder (or ``.zip``) of the user's images (read once, RGB).
 
     ``stickpose`` style: images smaller than the frame are scaled up, any crop position.
-    ``class`` style (the class baseline): a crop at row ``randint(0, H - S)``, column
+    ``class`` styles (the class baseline, 2021 and 2022 alike): a crop at row ``randint(0, H - S)``, column
     ``randint(0, W - S)`` (upper bounds excluded) of an image larger than the frame on both
     sides; an image that is not larger leaves the background black.
     """
@@ -205,7 +206,7 @@ class ImageFolderBackgrounds:
             if image is None:
                 continue
             scale = size / min(image.shape[:2])
-            if scale > 1 and style != "class":
+            if scale > 1 and style not in CLASS_STYLES:
                 image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
             self.images.append(image)
         if not self.images:
@@ -216,7 +217,7 @@ class ImageFolderBackgrounds:
     def draw(self, image: np.ndarray, rng: np.random.Generator) -> None:
         """Fill ``image`` ``(S, S, 3)`` with a random crop of a random folder image."""
         source = self.images[rng.integers(len(self.images))]
-        if self.style == "class":
+        if self.style in CLASS_STYLES:
             height, width = source.shape[:2]
             if height > self.size and width > self.size:
                 y = int(rng.integers(0, height - self.size))

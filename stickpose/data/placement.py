@@ -31,3 +31,22 @@ def place(poses: np.ndarray, size: int, placement: str, rng: np.random.Generator
     box = extent * scale
     offset = low + rng.random((len(poses), 1, 2)) * (span - box)
     return offset + (poses - lo) * scale
+
+
+def class_stretch(poses: np.ndarray, span: int, group: int = 1) -> np.ndarray:
+    """The class generator's stretch of poses ``(n, 16, 2)`` (any units, y down), per axis
+    ``(v - min) / (max - min) * span``: ``span`` is S in its 2021 code (the rightmost joint at
+    x = S, one pixel past the last column of an S x S frame) and S - 1 since 2022. The min
+    and max are those of each pose or, with ``group`` > 1, those of each run of ``group``
+    consecutive poses (``n`` a multiple of it): the class's 2021 training batches, stretched
+    together, shared one frame. Returns ``(n, 16, 2) float64`` pixels.
+    """
+    poses = np.asarray(poses, np.float64)
+    if group < 1 or len(poses) % group:
+        raise ValueError(f"cannot stretch {len(poses)} poses in groups of {group}")
+    together = poses.reshape(len(poses) // group, group * poses.shape[1], 2)
+    lo = together.min(axis=1, keepdims=True)
+    extent = together.max(axis=1, keepdims=True) - lo
+    safe = np.where(extent > 1e-9, extent, 1.0)
+    unit = np.where(extent > 1e-9, (together - lo) / safe, 0.5)
+    return (unit * span).reshape(poses.shape)

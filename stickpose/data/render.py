@@ -1,10 +1,14 @@
-"""Drawing a stick figure in one of two styles, and fitting images to a model's input
+"""Drawing a stick figure in one of three styles, and fitting images to a model's input
 (``resize_set``, ``letterbox``).
 
 ``stickpose``: sub-pixel precision (OpenCV fixed-point ``shift``, anti-aliased lines).
-``class``: the class baseline's drawing to the letter (design.md section 9): endpoints rounded
-to whole pixels with ``np.round`` (halves to even), 8-connected ``cv2.line`` per limb in the
-skeleton's order, then a filled head circle whose centre and radius are truncated.
+``class`` and ``class-2022``: the class baseline's drawing to the letter (design.md section 9):
+endpoints rounded to whole pixels with ``np.round`` (halves to even), 8-connected ``cv2.line``
+per limb in the skeleton's order, then a filled head circle whose centre and radius are
+truncated. ``class`` is the class's code of October 2021, which drew its ``Dataset.zip`` (the
+test sets seed 001 was scored on): a limb is drawn only when both ends have x > 0 and y > 0,
+so after the stretch (``placement.class_stretch``) every limb at the leftmost or topmost joint
+is missing. ``class-2022`` is the class's code since its 2022-10-27 fixes: every limb drawn.
 """
 from __future__ import annotations
 
@@ -14,8 +18,8 @@ import cv2
 import numpy as np
 
 from ..skeleton import HEAD_TOP, LIMB_CHAINS, LIMBS, UPPER_NECK
+from .styles import CLASS_STYLES
 
-STYLES = ("stickpose", "class")
 
 SHIFT = 4                  # OpenCV fractional bits: coordinates drawn on a 1/16 px grid
 _ONE = 1 << SHIFT
@@ -45,16 +49,24 @@ def draw_stickman(image: np.ndarray, keypoints: np.ndarray, colour: tuple[int, i
 
 
 def draw_stickman_class(image: np.ndarray, keypoints: np.ndarray, colour: tuple[int, int, int],
-                        thickness: int) -> None:
-    """Draw one figure in place exactly as the class baseline's ``draw_a_stickman`` does.
+                        thickness: int, style: str = "class") -> None:
+    """Draw one figure in place exactly as the class baseline's ``draw_a_stickman`` does, in
+    its 2021 version (``style="class"``) or its 2022 one (``"class-2022"``).
 
     image: ``(H, W, 3) uint8``; keypoints: ``(16, 2)`` float, xy, the stretched (unrounded)
-    pixel coordinates; colour in the image's channel order.
+    pixel coordinates; colour in the image's channel order. 2021 draws a limb only when both
+    of its ends have x > 0 and y > 0 (unrounded), 2022 when both are >= 0; the head circle
+    is drawn regardless.
     """
-    points = np.round(np.asarray(keypoints, np.float64)).astype(np.int64)
+    if style not in CLASS_STYLES:
+        raise ValueError(f"style {style!r} is not one of {', '.join(CLASS_STYLES)}")
+    keypoints = np.asarray(keypoints, np.float64)
+    points = np.round(keypoints).astype(np.int64)
+    drawn = ((keypoints > 0) if style == "class" else (keypoints >= 0)).all(axis=1)
     for a, b in LIMBS:
-        cv2.line(image, (int(points[a, 0]), int(points[a, 1])),
-                 (int(points[b, 0]), int(points[b, 1])), colour, thickness)
+        if drawn[a] and drawn[b]:
+            cv2.line(image, (int(points[a, 0]), int(points[a, 1])),
+                     (int(points[b, 0]), int(points[b, 1])), colour, thickness)
     (x8, y8), (x9, y9) = (float(v) for v in keypoints[UPPER_NECK]), \
         (float(v) for v in keypoints[HEAD_TOP])
     radius = int(np.sqrt((x8 - x9) ** 2 + (y8 - y9) ** 2) / 2)

@@ -9,7 +9,7 @@ stream never replays a test set even when the seeds coincide.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 
@@ -18,10 +18,11 @@ from ..skeleton import (CLASS_COLOURS_RGB, LABEL_CONVENTIONS, NUM_JOINTS, STICKM
                         line_thickness, observer_centric)
 from .backgrounds import ImageFolderBackgrounds, PlatformerScenes, draw_shapes
 from .occlusion import draw_occluders
-from .placement import PLACEMENTS, place
+from .placement import PLACEMENTS, class_stretch, place
 from .poses import (SAMPLERS, PoseBank, PoseMixture, augment_poses, check_pose_sources,
                     load_pose_source)
-from .render import STYLES, class_labels, draw_stickman, draw_stickman_class
+from .render import class_labels, draw_stickman, draw_stickman_class
+from .styles import CLASS_STYLES, STYLES
 
 CHUNK_SIZE = 64
 POSE_ORDERS = ("random", "in_order")
@@ -58,7 +59,10 @@ class StickmanConfig:
     pose_jitter: float = 0.0     # augmentation: joint noise, fraction of the pose's extent
     background_dir: str | None = None
     labels: str = "observer"     # left/right convention: observer- or person-centric
-    style: str = "stickpose"     # drawing rules: stickpose (sub-pixel) or class (section 9)
+    style: str = "stickpose"     # drawing rules: stickpose (sub-pixel), class (the class's
+                                 # 2021 code, its test sets) or class-2022 (section 9)
+    stretch_group: int = 1       # class style: poses stretched together in runs of this many
+                                 # images (the class's 2021 training batches); 1: each alone
 
     def __post_init__(self):
         if not isinstance(self.size, int) or isinstance(self.size, bool):
@@ -118,10 +122,18 @@ class StickmanConfig:
         if self.style not in STYLES:
             raise ConfigError(f"style {self.style!r} is unknown; expected one of "
                               f"{', '.join(STYLES)}")
-        if self.style == "class" and (self.placement != "stretch" or self.margin != 0):
-            raise ConfigError(f"the class style stretches every pose to the whole frame "
-                              f"(placement stretch, margin 0); got placement "
+        if self.style in CLASS_STYLES and (self.placement != "stretch" or self.margin != 0):
+            raise ConfigError(f"the {self.style} style stretches every pose to the whole "
+                              f"frame (placement stretch, margin 0); got placement "
                               f"{self.placement!r}, margin {self.margin}")
+        if (isinstance(self.stretch_group, bool) or not isinstance(self.stretch_group, int)
+                or self.stretch_group < 1 or CHUNK_SIZE % self.stretch_group):
+            raise ConfigError(f"stretch_group {self.stretch_group!r} is not a whole number "
+                              f"that divides {CHUNK_SIZE} (1, 2, 4, ... {CHUNK_SIZE})")
+        if self.stretch_group > 1 and self.style != "class":
+            raise ConfigError(f"stretch_group {self.stretch_group} is the class's 2021 "
+                              f"batch-wide stretch: it needs style 'class', not "
+                              f"{self.style!r}")
         if self.background_dir and self.backgrounds == 0:
             raise ConfigError(f"background folder {self.background_dir} is given but the "
                               "backgrounds probability is 0; set backgrounds > 0 to use it")
@@ -184,13 +196,15 @@ class StickmanGenerator:
                               config.pose_jitter)
         if config.labels == "observer":
             poses = observer_centric(poses)
-        placed = place(poses, size, config.placement, rng, config.margin, config.min_scale)
-        if config.style == "class":     # drawn from the exact values, labelled truncated
-            keypoints, draw, palette = class_labels(placed), draw_stickman_class, CLASS_COLOURS_RGB
+        if config.style in CLASS_STYLES:   # drawn from the exact values, labelled truncated
+            placed = class_stretch(poses, size if config.style == "class" else size - 1,
+                                   config.stretch_group)
+            keypoints, palette = class_labels(placed), CLASS_COLOURS_RGB
+            draw = partial(draw_stickman_class, style=config.style)
         else:
-            keypoints, draw, palette = placed.astype(np.float32), draw_stickman, \
-                STICKMAN_COLOURS_RGB
-            placed = keypoints
+            placed = place(poses, size, config.placement, rng, config.margin,
+                           config.min_scale).astype(np.float32)
+            keypoints, draw, palette = placed, draw_stickman, STICKMAN_COLOURS_RGB
         colours = rng.integers(len(palette), size=CHUNK_SIZE)
         images = np.zeros((CHUNK_SIZE, size, size, 3), np.uint8)
         visible = np.ones((CHUNK_SIZE, NUM_JOINTS), bool)

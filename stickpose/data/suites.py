@@ -99,19 +99,25 @@ def _spec(name: str, values: dict, defaults: dict, where: str, stream: bool,
     return SetSpec(name, seed, config, None if stream else count, render_size)
 
 
-def load_suite(name_or_path: str, class_dir: str | Path | None = None) -> Suite:
-    """A suite by built-in name (``stickman``) or by the path of a TOML file. ``class_dir``:
-    the user's copy of the class baseline, for suites that read its files
-    (``class:test_split`` etc., see ``class_baseline``)."""
+def _find(name_or_path: str) -> Path:
+    """The file of a suite given by built-in name or by path."""
     path = Path(name_or_path)
     if path.suffix != ".toml":
-        found = [d / f"{name_or_path}.toml" for d in suite_dirs() if (d / f"{name_or_path}.toml").is_file()]
+        found = [d / f"{name_or_path}.toml" for d in suite_dirs()
+                 if (d / f"{name_or_path}.toml").is_file()]
         if not found:
             raise SuiteError(f"unknown suite {name_or_path!r}; known suites: "
                              f"{', '.join(known_suites()) or 'none found'} (or give a .toml path)")
         path = found[0]
     if not path.is_file():
         raise SuiteError(f"suite file {path} does not exist")
+    return path
+
+
+def _document(path: Path, chain: tuple[Path, ...] = ()) -> dict:
+    """A suite file's tables, checked, with those of the suite it ``extends`` (a built-in
+    name or a path relative to it) beneath: its [defaults] keys and each set's and stream's
+    keys override the base's, and its sets and streams are added to the base's."""
     try:
         document = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
@@ -130,6 +136,32 @@ def load_suite(name_or_path: str, class_dir: str | Path | None = None) -> Suite:
                                  "(letters, digits, - and _), because it names a folder")
             if not isinstance(values, dict):
                 raise SuiteError(f"{path}: [{table}.{name}] must be a table, got {values!r}")
+    base_name = document.get("suite", {}).get("extends")
+    if base_name is None:
+        return document
+    if not isinstance(base_name, str) or not base_name.strip():
+        raise SuiteError(f"{path}: extends {base_name!r} is not a suite name or .toml path")
+    base_path = _find(base_name if not base_name.endswith(".toml")
+                      else str(path.parent / base_name))
+    if base_path.resolve() in [p.resolve() for p in (*chain, path)]:
+        raise SuiteError(f"{path}: extends {base_name!r}, which extends it back")
+    base = _document(base_path, (*chain, path))
+    merged = {"suite": {k: v for k, v in document.get("suite", {}).items() if k != "extends"},
+              "defaults": {**base.get("defaults", {}), **document.get("defaults", {})}}
+    for table in ("sets", "streams"):
+        ours = document.get(table, {})
+        merged[table] = {name: {**values, **ours.get(name, {})}
+                         for name, values in base.get(table, {}).items()}
+        merged[table].update({n: v for n, v in ours.items() if n not in merged[table]})
+    return merged
+
+
+def load_suite(name_or_path: str, class_dir: str | Path | None = None) -> Suite:
+    """A suite by built-in name (``stickman``) or by the path of a TOML file. ``class_dir``:
+    the user's copy of the class baseline, for suites that read its files
+    (``class:test_split`` etc., see ``class_baseline``)."""
+    path = _find(name_or_path)
+    document = _document(path)
     head = document.get("suite", {})
     defaults = document.get("defaults", {})
     if not isinstance(head.get("version", 1), int):

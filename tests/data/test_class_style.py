@@ -81,12 +81,13 @@ def test_thick_lines_widen_with_the_size(size):
     assert len(rows) >= line_thickness(size) and rows.mean() == pytest.approx(size // 2, abs=0.5)
 
 
-def test_labels_are_truncated_while_the_drawing_rounds():
-    config = StickmanConfig(size=64, style="class", margin=0.0)
+@pytest.mark.parametrize("style, last", [("class", 64), ("class-2022", 63)])
+def test_labels_are_truncated_while_the_drawing_rounds(style, last):
+    config = StickmanConfig(size=64, style=style, margin=0.0)
     images, keypoints, _ = StickmanGenerator(config, seed=3).chunk(0)
     assert np.array_equal(keypoints, np.trunc(keypoints))
     assert keypoints[..., 0].min(axis=1).tolist() == [0] * len(keypoints)   # no margin
-    assert keypoints.max() == 63
+    assert keypoints.max() == last             # 2021 stretched to [0, S], 2022 [0, S - 1]
     np.testing.assert_array_equal(class_labels(np.array([[0.99, 62.5]])), [[0, 62]])
 
 
@@ -122,12 +123,16 @@ def test_squares_reach_the_border_and_circles_keep_radius_10_at_any_size():
     assert circle[50, 5] and circle[60, 15] and not circle[49, 5]
 
 
-def test_noise_is_drawn_before_the_figure_in_the_class_order():
-    config = StickmanConfig(size=64, style="class", margin=0.0, circles=0.9, squares=0.9)
+@pytest.mark.parametrize("style", ["class", "class-2022"])
+def test_noise_is_drawn_before_the_figure_in_the_class_order(style):
+    config = StickmanConfig(size=64, style=style, margin=0.0, circles=0.9, squares=0.9)
     images, keypoints, _ = StickmanGenerator(config, seed=1).chunk(0)
-    for image, points in zip(images[:8], keypoints[:8]):
-        neck = image[int(points[7, 1]), int(points[7, 0])]      # thorax pixel: the figure's
-        assert tuple(neck) in CLASS_COLOURS_RGB
+    drawn = (keypoints[:, 6:9] > 0).all(axis=(1, 2))  # 2021: the thorax's limbs are drawn
+    assert drawn[:8].sum() >= 4
+    for image, points in zip(images[:8][drawn[:8]], keypoints[:8][drawn[:8]]):
+        x, y = int(points[7, 0]), int(points[7, 1])   # drawn at round(), labelled trunc()
+        thorax = image[y:y + 2, x:x + 2].reshape(-1, 3)
+        assert any(tuple(colour) in CLASS_COLOURS_RGB for colour in thorax)
     assert CLASS_COLOURS_RGB[5] == (255, 0, 255)            # the class's pink is magenta
 
 

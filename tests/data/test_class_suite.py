@@ -21,26 +21,41 @@ def _complete(path):
     return rows[~(rows == -1).any(axis=1)]
 
 
-def _class_labels(rows, size):
+def _class_labels(rows, span):
     """The class generator's labels, from its rules: per pose and axis min-max scaled to
-    [0, size - 1], then truncated."""
+    [0, span] (2021: the size, 2022: the size - 1), then truncated."""
     poses = rows.reshape(-1, 16, 2).astype(np.float64)
     low, high = poses.min(axis=1, keepdims=True), poses.max(axis=1, keepdims=True)
-    return np.trunc((poses - low) / (high - low) * (size - 1))
+    return np.trunc((poses - low) / (high - low) * span)
 
 
-def test_test_sets_are_the_complete_rows_in_order(class_dir):
-    suite = load_suite("class", class_dir)
+@pytest.mark.parametrize("suite_name, style, span", [("class", "class", 224),
+                                                      ("class-2022", "class-2022", 223)])
+def test_test_sets_are_the_complete_rows_in_order(class_dir, suite_name, style, span):
+    suite = load_suite(suite_name, class_dir)
     complete = _complete(class_dir / "generator" / "test_split.npy")
     for k, (name, (circles, squares, backgrounds)) in enumerate(SETTINGS.items()):
         spec = suite.sets[name]
         assert spec.count == 879 and spec.config.size == 224
         assert (spec.config.circles, spec.config.squares, spec.config.backgrounds) == (
             circles, squares, backgrounds)
-        assert spec.config.style == "class" and spec.config.labels == "person"
+        assert spec.config.style == style and spec.config.labels == "person"
         _, keypoints, _ = render_set(spec, 70)            # two chunks: order across chunks
         np.testing.assert_array_equal(keypoints,
-                                      _class_labels(complete[879 * k:879 * k + 70], 224))
+                                      _class_labels(complete[879 * k:879 * k + 70], span))
+
+
+def test_the_2022_suite_is_the_2021_suite_drawn_anew(class_dir):
+    old, new = load_suite("class", class_dir), load_suite("class-2022", class_dir)
+    assert old.version == 2 and new.name == "class-2022"
+    for name in [*old.sets, *old.streams]:
+        spec, twin = {**old.sets, **old.streams}[name], {**new.sets, **new.streams}[name]
+        assert spec.seed == twin.seed and spec.count == twin.count
+        differs = {k for k in spec.config.__dataclass_fields__
+                   if getattr(spec.config, k) != getattr(twin.config, k)}
+        assert differs == ({"style", "stretch_group"} if name == "class" else {"style"})
+    assert old.streams["class"].config.stretch_group == 64
+    assert old.streams["class"].render_size is None           # drawn at the input size
 
 
 def test_validation_is_held_out_from_the_training_stream(class_dir):

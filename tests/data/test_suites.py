@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -82,3 +84,25 @@ def test_only_built_in_suites_are_canonical_data(tmp_path):
     assert [s.canonical for s in suite_sets(builtin, ["test1"], 4)] == [True]
     [own] = suite_sets(mine, ["test1"], 4)
     assert not own.canonical and str(copy) in own.source
+
+
+def test_a_suite_extends_another_key_by_key(tmp_path):
+    (tmp_path / "noisy.toml").write_text(
+        '[suite]\nname = "noisy"\nversion = 3\nextends = "stickman"\n'
+        '[defaults]\nsize = 96\n[sets.test2]\ncircles = 0.9\n'
+        '[sets.extra]\nseed = 9\ncount = 5\n')
+    base, suite = load_suite("stickman"), load_suite(tmp_path / "noisy.toml")
+    assert (suite.name, suite.version) == ("noisy", 3)
+    assert set(suite.sets) == set(base.sets) | {"extra"} and set(suite.streams) == set(base.streams)
+    assert suite.sets["test2"].config.circles == 0.9 and suite.sets["test2"].config.size == 96
+    assert suite.sets["test3"].config == replace(base.sets["test3"].config, size=96)
+    assert suite.sets["test3"].seed == base.sets["test3"].seed
+
+
+@pytest.mark.parametrize("extends, message", [
+    ('"nosuch"', "unknown suite 'nosuch'"), ("3", "extends 3 is not a suite name"),
+    ('"loop.toml"', "extends it back"), ('"missing.toml"', "does not exist")])
+def test_bad_extends(tmp_path, extends, message):
+    (tmp_path / "loop.toml").write_text(f'[suite]\nextends = {extends}\n[sets.a]\nseed = 1\ncount = 1\n')
+    with pytest.raises(SuiteError, match=message):
+        load_suite(tmp_path / "loop.toml")
