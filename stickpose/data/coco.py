@@ -7,6 +7,11 @@ dataset is read with the 16 joints in stickpose's order, or in COCO's own 17-key
 layout through ``COCO17``: pelvis and thorax are the means of the hips and of the
 shoulders, and the upper neck and head top, which COCO does not mark, are left unlabelled
 (NaN), so the metrics that need every joint leave such sets out.
+
+Every file stickpose writes records its left/right label convention in ``info.labels``
+(``person-centric`` or ``observer-centric``; ``LABELS``), so that a set read back through
+its file is relabelled as the set's folder is. A file without that record (a foreign one)
+is of unknown convention unless the user says which.
 """
 from __future__ import annotations
 
@@ -35,11 +40,14 @@ COCO17 = {"r_ankle": ("right_ankle",), "r_knee": ("right_knee",), "r_hip": ("rig
           "r_shoulder": ("right_shoulder",), "l_shoulder": ("left_shoulder",),
           "l_elbow": ("left_elbow",), "l_wrist": ("left_wrist",)}
 CATEGORY = 1
+#: ``info.labels`` of a COCO file for each left/right convention
+#: (``skeleton.LABEL_CONVENTIONS``).
+LABELS = {"person": "person-centric", "observer": "observer-centric"}
 
 
 def coco_keypoints(keypoints: np.ndarray, visible: np.ndarray, size: int | None,
                    file_names: list[str], description: str = "",
-                   image_ids: list[int] | None = None) -> dict:
+                   image_ids: list[int] | None = None, labels: str | None = None) -> dict:
     """A COCO keypoints document (one person per image, category 1 ``person``, ids from 1).
 
     keypoints ``(N, 16, 2)`` xy pixels with centres at integers (COCO's own convention);
@@ -47,6 +55,8 @@ def coco_keypoints(keypoints: np.ndarray, visible: np.ndarray, size: int | None,
     for unlabelled (NaN) ones. ``bbox`` and ``area`` (the scale of COCO's OKS) are those of
     the labelled joints' bounding box. ``size``: the images' side (None: not recorded).
     ``image_ids``: the images' ids (default ``1 .. N``; annotation ids are ``1 .. N``).
+    ``labels``: the keypoints' left/right convention (``person`` or ``observer``), recorded
+    as ``info.labels`` (None: not recorded).
     """
     keypoints = np.asarray(keypoints, float)
     known = np.isfinite(keypoints).all(axis=-1)
@@ -70,9 +80,11 @@ def coco_keypoints(keypoints: np.ndarray, visible: np.ndarray, size: int | None,
                      round(float(x1 - x0), 4), round(float(y1 - y0), 4)],
             "area": round(float((x1 - x0) * (y1 - y0)), 4),
         })
+    info = {"description": description, "version": __version__, "contributor": "stickpose"}
+    if labels is not None:
+        info["labels"] = LABELS[labels]
     return {
-        "info": {"description": description, "version": __version__,
-                 "contributor": "stickpose"},
+        "info": info,
         "licenses": [],
         "images": images,
         "annotations": annotations,
@@ -173,6 +185,35 @@ def read_results(path: Path, image_ids: list[int], joints: int = NUM_JOINTS):
 
 # --- COCO datasets --------------------------------------------------------------------------
 
+def read_coco(path: Path) -> dict:
+    """A COCO keypoints file's document (a JSON object with an images list), or a one-line
+    error naming the file."""
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        raise StickposeError(f"cannot read COCO file {path}: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("images"), list):
+        raise StickposeError(f"{path} is not a COCO keypoints file (no images list)")
+    return document
+
+
+def recorded_labels(document: dict, path: Path) -> str | None:
+    """The left/right convention a COCO document records in ``info.labels`` (as stickpose
+    writes it: ``person-centric`` or ``observer-centric``) as ``person`` or ``observer``;
+    None when it records none (a file stickpose did not write)."""
+    info = document.get("info")
+    value = info.get("labels") if isinstance(info, dict) else None
+    if value is None:
+        return None
+    for convention, text in LABELS.items():
+        if value in (convention, text):
+            return convention
+    raise StickposeError(f"{path}: info.labels is {json.dumps(value)[:40]}; expected "
+                         f"{' or '.join(LABELS.values())} (the keypoints' left/right "
+                         "convention), or no labels entry")
+
+
 def _layout(document: dict, path: Path) -> tuple[int, int, dict, str]:
     """The person category's id, its keypoint count, ``{stickpose joint: its keypoint
     indices}`` (matched by name) and the layout's name."""
@@ -260,20 +301,16 @@ def _person(annotation: dict, layout: dict, count: int, path: Path):
     return points, shown, area
 
 
-def load_coco(path: Path, size: int = 224, count: int | None = None) -> CocoSet:
+def load_coco(path: Path, size: int = 224, count: int | None = None,
+              document: dict | None = None) -> CocoSet:
     """A COCO keypoints dataset as an evaluation set: images with exactly one annotated
     person of the person category (other images are counted and left out: stickpose is
     single-person), each padded to a centred square and resized to ``size`` (area), with
     keypoints in that frame (NaN for joints the file does not label or has no counterpart
     for). Image files are found beside the annotations file or in its ``images/``
-    folder."""
+    folder. ``document``: the file's content when already read (``read_coco``)."""
     path = Path(path)
-    try:
-        document = json.loads(path.read_text())
-    except (OSError, ValueError, UnicodeDecodeError) as error:
-        raise StickposeError(f"cannot read COCO file {path}: {error}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("images"), list):
-        raise StickposeError(f"{path} is not a COCO keypoints file (no images list)")
+    document = read_coco(path) if document is None else document
     category_id, keypoint_count, layout, layout_name = _layout(document, path)
     annotations = document.get("annotations") or []
     if not isinstance(annotations, list) or not all(isinstance(a, dict) for a in annotations):

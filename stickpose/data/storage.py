@@ -5,7 +5,8 @@ A dataset directory holds::
     images/000000.png ...   RGB stick-figure images
     keypoints.npy           (N, 16, 2) float32, xy, pixels (centres at integers)
     visible.npy             (N, 16) bool
-    annotations.json        COCO keypoints (v = 2 visible, 1 occluded; ids from 1)
+    annotations.json        COCO keypoints (v = 2 visible, 1 occluded; ids from 1; the
+                            left/right convention in info.labels)
     meta.json               generator config, seed, stickpose version, content hash
 
 It is rendered into a hidden sibling folder and renamed into place only when complete, so
@@ -191,7 +192,8 @@ def write_dataset(out: str | Path, config: StickmanConfig, seed: int, count: int
             digest.update(data)
         file_names = [f"images/{i:06d}.png" for i in range(count)]
         coco = coco_keypoints(keypoints, visible, config.size, file_names,
-                              description=f"stickpose {name or 'dataset'} (seed {seed})")
+                              description=f"stickpose {name or 'dataset'} (seed {seed})",
+                              labels=config.labels)
         (staging / "annotations.json").write_text(json.dumps(coco, separators=(",", ":")))
         meta = {
             "format": FORMAT, "format_version": FORMAT_VERSION,
