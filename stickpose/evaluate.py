@@ -24,7 +24,7 @@ from .data.coco import coco_keypoints, dataset_image_ids, read_results, results
 from .data.lsp import LSP_COUNT, from_skeleton, lsp_splits, read_joints, test_crops, uncrop
 from .data.occlusion import occlude
 from .data.render import resize_set
-from .data.sets import EvalSet, data_id, folder_sets, load_set, suite_sets
+from .data.sets import EvalSet, data_id, dataset_source, folder_sets, load_set, suite_sets
 from .data.suites import load_suite
 from .errors import StickposeError
 from .files import check_stop, interrupts_deferred, load_array, write_atomic
@@ -240,15 +240,18 @@ def load_predictions(path: Path, image_ids: list[int]) -> tuple[np.ndarray, np.n
     return predicted.astype(np.float64), scores
 
 
-def score_predictions(predictions: Path, dataset: Path) -> pd.DataFrame:
-    """One row of metrics for keypoints another tool made on a dataset folder."""
+def score_predictions(predictions: Path, dataset) -> pd.DataFrame:
+    """One row of metrics for keypoints another tool made on a dataset folder (``dataset``
+    as ``--dataset`` takes it; the set named ``NAME@HASH``, ``DatasetSource.result_name``)."""
     if str(dataset).startswith("coco:"):
         raise StickposeError("--predictions scores against a dataset folder; for a COCO file "
                              "use pycocotools on it and your results directly")
-    images, truth, visible = load_set(dataset)
-    ids = dataset_image_ids(dataset, len(truth))
+    source = dataset_source(dataset)
+    images, truth, visible = load_set(source)
+    ids = dataset_image_ids(source.path, len(truth))
     predicted, scores = load_predictions(predictions, ids)
-    return pd.DataFrame([{"set": Path(dataset).name, "occlusion": "none", "images": len(truth),
+    return pd.DataFrame([{"set": source.result_name(), "occlusion": "none",
+                          "images": len(truth),
                           "decoder": Path(predictions).name,
                           **score(predicted, truth, images.shape[1], visible, oks=False),
                           **metrics.oks_ap(predicted, truth, scores, image_ids=ids)}])
@@ -342,15 +345,19 @@ def run_config(run: Path) -> TrainConfig | None:
 
 
 def evaluation_sets(own: TrainConfig | None, suite: str | None = None, class_dir=None,
-                    names: list[str] | None = None, datasets=(), count: int | None = None):
-    """What ``stickpose evaluate`` measures on: dataset folders when given, else sets
-    ``names`` (default test1-test4) of ``suite`` or the suite of ``own``
-    (``evaluated_suite``)."""
+                    names: list[str] | None = None, datasets=(), count: int | None = None,
+                    labels: str | None = None):
+    """What ``stickpose evaluate`` measures on: ``--dataset`` folders and COCO files when
+    given (``labels``: the convention of COCO files that record none), else sets ``names``
+    (default test1-test4) of ``suite`` or the suite of ``own`` (``evaluated_suite``)."""
     if datasets:
         if suite or class_dir:
             raise StickposeError("--dataset replaces the suite's sets; give either --dataset "
                                  "or --suite/--class-dir")
-        return folder_sets(datasets, count)
+        return folder_sets(datasets, count, labels)
+    if labels is not None:
+        raise StickposeError(f"--dataset-labels {labels} says the convention of --dataset "
+                             "coco:FILE.json files; the suite's sets record their own")
     spec = evaluated_suite(own, suite, class_dir)
     return suite_sets(spec, names or test_names(spec), count)
 
@@ -443,7 +450,7 @@ class PredictionFiles:
         ids, names = spec.image_info(len(truth))
         stem = plain(spec.name) + ("" if occlusion == "none" else f"-{occlusion}")
         annotations = coco_keypoints(spec.in_files(truth), visible, None, names,
-                                     f"stickpose evaluate: {spec.name}", ids)
+                                     f"stickpose evaluate: {spec.name}", ids, spec.labels)
         areas = spec.oks_areas(in_files=True)
         if areas is not None:                       # the file's own scales
             for annotation, area in zip(annotations["annotations"], areas):

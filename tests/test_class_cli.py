@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from stickpose.data.class_format import load_class_set
@@ -61,7 +62,8 @@ def test_evaluate_reads_a_set_in_the_class_layout(class_dir, class_run, tmp_path
     for spelling in (tmp_path / "D" / "Test3", f"class:{tmp_path / 'D' / 'Test3'}"):
         output = ok(invoke("evaluate", class_run, "--dataset", spelling, "--decoders",
                            "quarter", "--out", tmp_path / "tables"))
-        assert "Test3 (5 images)" in output and "flip-tolerant score" in output
+        assert "## Test3@" in output and "(5 images)" in output
+        assert "flip-tolerant score" in output
     ok(invoke("evaluate", class_run, "--sets", "test1", "--count", 4, "--decoders", "argmax",
               "--out", tmp_path / "own"))
     assert "class/test1" in (tmp_path / "own" / "evaluation.md").read_text()
@@ -228,3 +230,98 @@ def test_export_with_only_class_results(tmp_path):
     assert "| hourglass | heatmap |  class |      32 |          | **1.500** |" in table
     board = ok(invoke("leaderboard", "--db", f"sqlite:///{tmp_path / 'store.sqlite'}"))
     assert "Empty DataFrame" not in board and "1.500" in board
+
+
+@pytest.fixture(scope="module")
+def two_layouts(class_dir, tmp_path_factory):
+    """The class suite as stickpose datasets (``ours``, 224 px as a COCO file is read) and
+    twice in the class's layout (``A`` and ``B``, of 5 and 4 images: the same folder names,
+    different data)."""
+    root = tmp_path_factory.mktemp("layouts")
+    for name, layout, count, size in (("ours", "stickpose", 5, 224), ("A", "class", 5, 64),
+                                      ("B", "class", 4, 64)):
+        ok(invoke("generate", "--suite", "class", "--class-dir", class_dir, "--size", size,
+                  "--count", count, "--workers", 1, "--format", layout, "--out", root / name))
+    return root
+
+
+def test_a_class_set_read_through_its_coco_file_is_relabelled_as_its_folder(class_run,
+                                                                             two_layouts,
+                                                                             tmp_path):
+    """The person-centric labels of a class-suite set are recorded in its annotations.json,
+    so the COCO path relabels the run's predictions as the folder path does."""
+    from stickpose.data.sets import folder_sets
+
+    folder = two_layouts / "ours" / "test1"
+    coco = f"coco:{folder / 'annotations.json'}"
+    info = json.loads((folder / "annotations.json").read_text())["info"]
+    assert info["labels"] == "person-centric"
+    assert folder_sets([coco])[0].person and folder_sets([folder])[0].person
+    for name, value in (("folder", folder), ("coco", coco)):
+        ok(invoke("evaluate", class_run, "--dataset", value, "--decoders", "quarter",
+                  "--out", tmp_path / name, "--save-predictions"))
+    by_folder, by_coco = (pd.read_csv(tmp_path / n / "evaluation.csv").iloc[0]
+                          for n in ("folder", "coco"))
+    for metric in ("score", "flip_score", "swap", "pck", "mpjpe"):
+        assert by_coco[metric] == pytest.approx(by_folder[metric], rel=1e-4), metric
+    assert "labels person-centric (recorded in the file)" in by_coco["note"]
+    # the ground truth saved beside the predictions keeps the set's convention
+    saved, = (tmp_path / "folder" / "predictions").glob("*.annotations.json")
+    assert json.loads(saved.read_text())["info"]["labels"] == "person-centric"
+
+
+@pytest.mark.parametrize("value, message", [
+    ("class:{A}/test1_labels.npy", "--dataset 'class:{A}/test1_labels.npy' is a file; expected "
+     "the set folder (ROOT/Test1 beside ROOT/test1_labels.npy), here class:{A}/Test1"),
+    ("{A}/test1_labels.npy", "--dataset '{A}/test1_labels.npy' is a file (the class's labels); "
+     "expected the set folder (ROOT/Test1 beside ROOT/test1_labels.npy), here {A}/Test1"),
+    ("class:{ours}/test1", "--dataset 'class:{ours}/test1' is a stickpose dataset (it has "
+     "meta.json), not a set in the class's layout; give it without class: ({ours}/test1)"),
+    ("", "--dataset '' is empty; expected a dataset folder from `stickpose generate`, a set "
+     "in the class's layout"),
+    ("class:", "--dataset 'class:' names no folder; expected the set folder"),
+    ("coco:", "--dataset 'coco:' needs a file: coco:FILE.json"),
+    ("{A}", "--dataset '{A}' is neither a stickpose dataset (no meta.json) nor a set in the "
+     "class's layout (no 0.png, 1.png, ...); it holds the sets Test1, Test2"),
+    ("class:{A}/", "--dataset 'class:{A}/' holds no numbered PNGs (0.png, 1.png, ...); expected "
+     "the set folder (ROOT/Test1 beside ROOT/test1_labels.npy); it holds the class sets Test1"),
+    ("{A}/Test9", "--dataset '{A}/Test9': no such folder; expected a dataset folder"),
+    ("class:{A}/Test9/", "--dataset 'class:{A}/Test9/': no such folder; expected the set folder"),
+    ("coco:{A}/Test1", "--dataset 'coco:{A}/Test1' is a folder; expected a COCO keypoints .json "
+     "file"),
+    ("{ours}/test1/annotations.json", "is a file; a COCO keypoints file is given as coco:"),
+])
+def test_odd_dataset_values_are_named_as_typed(class_run, two_layouts, value, message):
+    """Each --dataset value a user might try: one line naming it as typed and what was
+    expected, before the model is loaded."""
+    places = {"A": two_layouts / "A", "ours": two_layouts / "ours"}
+    fails_with(invoke("evaluate", class_run, "--dataset", value.format(**places)),
+               message.format(**places))
+
+
+def test_same_named_folders_keep_their_own_results(class_run, two_layouts, tmp_path):
+    """A/Test1 and B/Test1 are named apart in the results (folder name and a hash of where
+    it is); the same folder, however spelled, replaces its own result."""
+    from stickpose.leaderboard.board import load
+    from stickpose.leaderboard.store import open_store
+
+    db = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    first, second = two_layouts / "A" / "Test1", two_layouts / "B" / "Test1"
+    names = []
+    for value in (first, second, f"{first}/", f"class:{first}"):
+        ok(invoke("evaluate", class_run, "--dataset", value, "--decoders", "quarter",
+                  "--db", db, "--out", tmp_path / "out"))
+        names.append(pd.read_csv(tmp_path / "out" / "evaluation.csv")["set"].iloc[0])
+    assert names[0].startswith("Test1@") and names[1].startswith("Test1@")
+    assert names[0] != names[1] and names[2] == names[3] == names[0]
+    frame = load(open_store(db))
+    scores = frame[frame["metric"] == "score"]
+    assert sorted(scores["set"]) == sorted(names[:2])             # one row each, none lost
+    assert sorted(scores["images"]) == [4, 5]
+    output = ok(invoke("evaluate", class_run, "--dataset", first, "--dataset", second,
+                       "--decoders", "quarter", "--db", db, "--out", tmp_path / "both"))
+    assert f"## {names[0]} (5 images)" in output and f"## {names[1]} (4 images)" in output
+    assert f"{first} ({first.resolve()}): a set in the class's layout, labels " \
+           "person-centric" in output
+    fails_with(invoke("evaluate", class_run, "--dataset", first, "--dataset", f"{first}/"),
+               f"--dataset '{first}' and --dataset '{first}/' are the same set; give it once")

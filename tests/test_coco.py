@@ -141,13 +141,18 @@ def test_a_coco_file_evaluates_as_the_dataset_it_describes(run, dataset, tmp_pat
               "--decoders", "quarter", "--out", tmp_path / "coco", "--save-predictions"))
     folder = pd.read_csv(tmp_path / "folder" / "evaluation.csv").iloc[0]
     coco = pd.read_csv(tmp_path / "coco" / "evaluation.csv").iloc[0]
-    assert coco["set"] == "coco:set"            # annotations.json is named after its folder
+    assert coco["set"].startswith("coco:set@")  # annotations.json is named after its folder
+    assert folder["set"].startswith("set@") and folder["set"][3:] != coco["set"][8:]
     for metric in ("pck", "mpjpe", "score", "ap", "ar"):   # labels rounded to 1e-4 px there
         assert coco[metric] == pytest.approx(folder[metric], rel=1e-4, abs=1e-6), metric
+    assert "labels observer-centric (recorded in the file)" in coco["note"]
     # the saved results use the file's own ids and pixels: pycocotools agrees
-    stats = cocoeval(dataset / "annotations.json",
-                     tmp_path / "coco" / "predictions" / "coco_set-quarter.results.json")
+    saved = tmp_path / "coco" / "predictions"
+    stem = coco["set"].replace(":", "_").replace("@", "_")
+    stats = cocoeval(dataset / "annotations.json", saved / f"{stem}-quarter.results.json")
     assert stats[0] == pytest.approx(coco["ap"], abs=1e-9)
+    truth = json.loads((saved / f"{stem}.annotations.json").read_text())
+    assert truth["info"]["labels"] == "observer-centric"     # the set's, passed on
 
 
 def _coco17(dataset):
@@ -186,6 +191,43 @@ def test_coco_17_keypoints_are_mapped_and_the_missing_joints_said(run, dataset, 
     assert "coco17.json: COCO 17 keypoints, 10 images letterboxed to 224 px" in section
     fails_with(invoke("evaluate", run, "--dataset", f"coco:{path}", "--occlusion", "upper"),
                "leaves some joints unlabelled; occlusion needs every joint")
+
+
+def test_a_files_label_convention_is_read_or_said_unknown(run, dataset, tmp_path):
+    """The convention stickpose records in ``info.labels`` is read back; a file without it
+    is of unknown convention in the report unless --dataset-labels says which, and a
+    statement contradicting the file is refused."""
+    from stickpose.data.sets import folder_sets
+
+    ours = f"coco:{dataset / 'annotations.json'}"
+    assert folder_sets([ours])[0].labels == "observer"
+    document = json.loads((dataset / "annotations.json").read_text())
+    document["info"]["labels"] = "person-centric"
+    (dataset / "person.json").write_text(json.dumps(document))
+    assert folder_sets([f"coco:{dataset / 'person.json'}"])[0].person
+    del document["info"]["labels"]
+    (dataset / "foreign.json").write_text(json.dumps(document))
+    foreign = f"coco:{dataset / 'foreign.json'}"
+    assert folder_sets([foreign])[0].labels is None
+    assert folder_sets([foreign], labels="person")[0].person
+    output = ok(invoke("evaluate", run, "--dataset", foreign, "--decoders", "argmax",
+                       "--out", tmp_path / "t"))
+    assert "left/right convention unknown (the file records none): predictions are not " \
+           "relabelled; say --dataset-labels person" in " ".join(output.split())
+    output = ok(invoke("evaluate", run, "--dataset", foreign, "--dataset-labels", "observer",
+                       "--decoders", "argmax", "--out", tmp_path / "t"))
+    assert "labels observer-centric (as --dataset-labels says" in " ".join(output.split())
+    fails_with(invoke("evaluate", run, "--dataset", ours, "--dataset-labels", "person"),
+               "records observer-centric labels (info.labels); --dataset-labels person says "
+               "otherwise")
+    fails_with(invoke("evaluate", run, "--dataset", dataset, "--dataset-labels", "person"),
+               "dataset folders and class sets record their own")
+    fails_with(invoke("evaluate", run, "--dataset-labels", "person"),
+               "the suite's sets record their own")
+    document["info"]["labels"] = "left"
+    (dataset / "odd.json").write_text(json.dumps(document))
+    fails_with(invoke("evaluate", run, "--dataset", f"coco:{dataset / 'odd.json'}"),
+               'info.labels is "left"; expected person-centric or observer-centric')
 
 
 # --- bad input ------------------------------------------------------------------------------
@@ -227,12 +269,11 @@ def test_a_coco_files_own_scales_ids_and_names_are_what_counts(run, dataset, tmp
     ok(invoke("evaluate", run, "--dataset", f"coco:{dataset / 'scaled.json'}", "--decoders",
               "quarter", "--out", tmp_path / "t", "--save-predictions"))
     row = pd.read_csv(tmp_path / "t" / "evaluation.csv").iloc[0]
-    stats = cocoeval(dataset / "scaled.json",
-                     tmp_path / "t" / "predictions" / "coco_scaled-quarter.results.json")
+    results_file, = (tmp_path / "t" / "predictions").glob("coco_scaled_*-quarter.results.json")
+    stats = cocoeval(dataset / "scaled.json", results_file)
     assert stats[0] == pytest.approx(row["ap"], abs=1e-9)
     assert stats[5] == pytest.approx(row["ar"], abs=1e-9)
-    saved = json.loads((tmp_path / "t" / "predictions" /
-                        "coco_scaled-quarter.results.json").read_text())
+    saved = json.loads(results_file.read_text())
     # the same category with its 17 names shuffled gives the same numbers
     path = _coco17(dataset)
     shuffled = json.loads(path.read_text())

@@ -58,7 +58,8 @@ def test_every_decoder_and_occlusion_on_the_suite_sets(heatmap_run, tmp_path):
 def test_default_output_goes_to_the_run_and_datasets_evaluate_too(heatmap_run, dataset):
     ok(invoke("evaluate", heatmap_run, "--dataset", dataset, "--decoders", "argmax"))
     table = pd.read_csv(heatmap_run / "evaluation" / "evaluation.csv")
-    assert list(table["set"]) == ["set"] and table["images"].iloc[0] == 12
+    assert len(table) == 1 and table["images"].iloc[0] == 12
+    assert table["set"].iloc[0].startswith("set@")       # its name and where it is
 
 
 def test_fc_decoder_trains_and_evaluates(heatmap_run, tmp_path):
@@ -168,6 +169,20 @@ def test_bad_input(heatmap_run, dataset, tmp_path):
                 "cannot read dataset file")
     (damaged / "meta.json").write_text("{")
     fails_with(invoke("evaluate", heatmap_run, "--dataset", damaged), "meta.json cannot be read")
+
+
+def test_two_copies_of_a_suite_set_in_one_command_are_refused(heatmap_run, tmp_path):
+    """Two folders holding the suite's own test1 would both be named test1: refused, naming
+    both values as typed; the same folder given twice is refused as such."""
+    ok(invoke("generate", "--suite", "stickman", "--count", 2, "--workers", 1, "--out",
+              tmp_path / "a"))
+    shutil.copytree(tmp_path / "a" / "test1", tmp_path / "b" / "test1")
+    first, second = tmp_path / "a" / "test1", tmp_path / "b" / "test1"
+    fails_with(invoke("evaluate", heatmap_run, "--dataset", first, "--dataset", second),
+               f"--dataset '{first}' and --dataset '{second}' would both be named 'test1' in "
+               "the results (both are that suite set); give one of them")
+    fails_with(invoke("evaluate", heatmap_run, "--dataset", first, "--dataset", f"{first}/"),
+               "are the same set; give it once")
 
 
 @pytest.mark.slow

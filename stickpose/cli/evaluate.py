@@ -16,11 +16,17 @@ from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, SEED, OutputPath,
 @CLASS_DIR_OPTION
 @click.option("--sets", default="test1,test2,test3,test4", show_default=True,
               help="Comma-separated set names of the suite.")
-@click.option("--dataset", "datasets", multiple=True, type=click.Path(path_type=Path),
+@click.option("--dataset", "datasets", multiple=True, type=click.Path(),
               help="Evaluate on a dataset folder (from `stickpose generate`, or a set in the "
-                   "class's layout) or coco:FILE.json (a COCO keypoints file: stickpose's 16 "
-                   "joints or COCO's 17, images beside it or in images/) instead of the "
-                   "suite's sets; repeatable.")
+                   "class's layout: ROOT/Test1 or class:ROOT/Test1) or coco:FILE.json (a COCO "
+                   "keypoints file: stickpose's 16 joints or COCO's 17, images beside it or "
+                   "in images/) instead of the suite's sets; repeatable. Results name it "
+                   "NAME@HASH (its name, a hash of where it is).")
+@click.option("--dataset-labels", type=click.Choice(["observer", "person"]),
+              help="Left/right convention of --dataset coco: files that record none (COCO's "
+                   "own sets are person-centric): person relabels the run's predictions "
+                   "with its handedness classifier, as on the class's sets [unknown: not "
+                   "relabelled, and the report says so].")
 @click.option("--data", help="lsp:DIR: evaluate on LSP's test images (1001-2000) with the LSP "
               "benchmark (PCK@0.2 per part, AUC, strict PCP) as well.")
 @click.option("--decoders", default="all", show_default=True,
@@ -53,8 +59,8 @@ from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, SEED, OutputPath,
                    "same image ids), in the images' own pixels, for pycocotools.")
 @DB_OPTION
 @user_errors
-def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, count, sigma,
-             batch_size, seed, predictions, model, out, save_predictions):
+def evaluate(run, suite, class_dir, sets, datasets, dataset_labels, data, decoders, occlusion,
+             count, sigma, batch_size, seed, predictions, model, out, save_predictions):
     """Score a trained run with every decoder on the same heatmaps (seed 000's table per
     set: PCK, MSE, MPJPE, class score, swaps, COCO's OKS AP/AP50/AP75/AR through
     pycocotools, timings), optionally under occlusion.
@@ -85,9 +91,10 @@ def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, c
     if save_predictions and out and not (predictions or data):
         keep = PredictionFiles(out / "predictions")
     try:
-        results, title, engine = _evaluate(run, suite, class_dir, names, datasets, data,
-                                           decoders, kinds, count, sigma, batch_size, seed,
-                                           predictions, model, out, save_predictions, keep)
+        results, title, engine = _evaluate(run, suite, class_dir, names, datasets,
+                                           dataset_labels, data, decoders, kinds, count,
+                                           sigma, batch_size, seed, predictions, model, out,
+                                           save_predictions, keep)
     except BaseException:
         if keep:
             keep.discard()
@@ -105,8 +112,8 @@ def evaluate(run, suite, class_dir, sets, datasets, data, decoders, occlusion, c
         click.echo(f"COCO predictions and ground truth -> {keep.finish()}")
 
 
-def _evaluate(run, suite, class_dir, names, datasets, data, decoders, kinds, count, sigma,
-              batch_size, seed, predictions, model, out, save_predictions, keep):
+def _evaluate(run, suite, class_dir, names, datasets, dataset_labels, data, decoders, kinds,
+              count, sigma, batch_size, seed, predictions, model, out, save_predictions, keep):
     """The evaluation ``evaluate`` asked for: ``(results, title, store engine or None)``."""
     from ..evaluate import evaluate_exported, evaluate_lsp_run, evaluate_run, \
         evaluation_sets, run_config, score_predictions
@@ -126,7 +133,7 @@ def _evaluate(run, suite, class_dir, names, datasets, data, decoders, kinds, cou
             raise click.UsageError("--save-predictions with --model needs --out")
         artefact = load_exported(model)
         chosen = evaluation_sets(read_run_config(artefact.meta), suite, class_dir, names,
-                                 datasets, count)
+                                 datasets, count, dataset_labels)
         if any(s.person for s in chosen) and \
                 artefact.meta.get("labels", "observer-centric") == "observer-centric":
             click.echo("warning: these sets are labelled person-centric and the export's "
@@ -143,6 +150,9 @@ def _evaluate(run, suite, class_dir, names, datasets, data, decoders, kinds, cou
                                    "keypoints; --predictions already are keypoints")
         if run or len(datasets) != 1:
             raise click.UsageError("--predictions takes exactly one --dataset and no RUN")
+        if dataset_labels:
+            raise click.UsageError("--dataset-labels applies to coco: files, which "
+                                   "--predictions does not score")
         results = score_predictions(predictions, datasets[0])
         title = f"{predictions} on {datasets[0]}"
     else:
@@ -154,13 +164,16 @@ def _evaluate(run, suite, class_dir, names, datasets, data, decoders, kinds, cou
                 raise click.BadParameter(f"{data!r}: expected lsp:DIR", param_hint="--data")
             if kinds != ["none"]:
                 raise click.UsageError("--occlusion applies to stickman sets, not --data lsp")
-            if save_predictions:
-                raise click.UsageError("--save-predictions applies to the suite's sets and "
-                                       "--dataset, not --data lsp")
+            for given, option in ((save_predictions, "--save-predictions"),
+                                  (dataset_labels, "--dataset-labels")):
+                if given:
+                    raise click.UsageError(f"{option} applies to the suite's sets and "
+                                           "--dataset, not --data lsp")
             say_lsp(data)
             results = evaluate_lsp_run(run, data[4:], decoders, count, batch_size, sigma)
         else:
-            chosen = evaluation_sets(run_config(run), suite, class_dir, names, datasets, count)
+            chosen = evaluation_sets(run_config(run), suite, class_dir, names, datasets, count,
+                                     dataset_labels)
             with progress_bars() as bar:
                 step = bar("evaluating", len(chosen) * len(kinds))
                 results = evaluate_run(run, chosen, decoders, kinds, batch_size, seed, sigma,

@@ -46,8 +46,9 @@ def predict(images, run, model, decoder, out):
 
 @click.command()
 @click.argument("run", type=click.Path(path_type=Path))
-@click.option("--dataset", type=click.Path(path_type=Path),
-              help="A dataset folder to look at [the suite's test1].")
+@click.option("--dataset", type=click.Path(),
+              help="A dataset folder (or a set in the class's layout) to look at [the "
+                   "suite's test1].")
 @click.option("--set", "set_name", default="test1", show_default=True,
               help="Suite set used without --dataset.")
 @click.option("--n", "count", type=POSITIVE, default=16, show_default=True,

@@ -18,6 +18,7 @@ from ..errors import StickposeError
 from ..skeleton import NUM_JOINTS
 
 PREFIX = "class:"
+LABELS_SUFFIX = "_labels.npy"
 
 
 class ClassSetError(StickposeError):
@@ -26,7 +27,7 @@ class ClassSetError(StickposeError):
 
 def labels_path(folder: Path) -> Path:
     """Where the class keeps the labels of set folder ``ROOT/Test1``: ``ROOT/test1_labels.npy``."""
-    return folder.parent / f"{folder.name.lower()}_labels.npy"
+    return folder.parent / f"{folder.name.lower()}{LABELS_SUFFIX}"
 
 
 def _numbered_pngs(folder: Path) -> list[Path]:
@@ -44,13 +45,55 @@ def is_class_set(path: str | Path) -> bool:
             and bool(_numbered_pngs(path)))
 
 
+def set_folder_of(labels_file: Path) -> Path | None:
+    """The set folder beside a labels file ``ROOT/test1_labels.npy`` (``ROOT/Test1``, any
+    case), or None."""
+    labels_file = Path(labels_file)
+    if not labels_file.name.endswith(LABELS_SUFFIX) or not labels_file.parent.is_dir():
+        return None
+    stem = labels_file.name[:-len(LABELS_SUFFIX)]
+    return next((p for p in sorted(labels_file.parent.iterdir())
+                 if p.is_dir() and p.name.lower() == stem.lower()), None)
+
+
+def check_class_folder(path: str | Path, shown: str | None = None) -> Path:
+    """The set folder of ``path`` (``class:`` prefix optional), checked to be a folder
+    holding numbered PNGs; otherwise a one-line error naming the value as ``shown`` (default:
+    ``path`` as given) and what was expected: an empty value, a missing folder, a file (the
+    labels file: the set folder beside it is named), a stickpose dataset, a folder of
+    sets."""
+    text = str(path)
+    shown = text if shown is None else shown
+    rest = text[len(PREFIX):] if text.startswith(PREFIX) else text
+    expected = "expected the set folder (ROOT/Test1 beside ROOT/test1_labels.npy)"
+    if not rest.strip():
+        raise ClassSetError(f"{shown} names no folder; {expected}, as {PREFIX}ROOT/Test1")
+    folder = Path(rest)
+    if not folder.exists():
+        raise ClassSetError(f"{shown}: no such folder; {expected}")
+    if not folder.is_dir():
+        beside = set_folder_of(folder)
+        hint = (f", here {PREFIX if text.startswith(PREFIX) else ''}{beside}" if beside
+                else "")
+        raise ClassSetError(f"{shown} is a file; {expected}{hint}")
+    if (folder / "meta.json").exists():
+        raise ClassSetError(f"{shown} is a stickpose dataset (it has meta.json), not a set "
+                            f"in the class's layout; give it without {PREFIX} ({rest})")
+    if not _numbered_pngs(folder):
+        inside = [p.name for p in sorted(folder.iterdir())
+                  if p.is_dir() and labels_path(p).is_file()]
+        hint = (f"; it holds the class sets {', '.join(inside)}: give one, e.g. "
+                f"{PREFIX if text.startswith(PREFIX) else ''}{folder / inside[0]}"
+                if inside else "")
+        raise ClassSetError(f"{shown} holds no numbered PNGs (0.png, 1.png, ...); "
+                            f"{expected}{hint}")
+    return folder
+
+
 def load_class_set(path: str | Path, count: int | None = None):
     """Images ``(n, S, S, 3) uint8`` RGB, keypoints ``(n, 16, 2)`` float32 and visible
     ``(n, 16)`` (all True) of a class-layout set folder (``class:`` prefix optional)."""
-    folder = Path(str(path)[len(PREFIX):] if str(path).startswith(PREFIX) else path)
-    if not folder.is_dir():
-        raise ClassSetError(f"class set folder {folder} does not exist; expected ROOT/Test1 "
-                            "holding 0.png, 1.png, ... beside ROOT/test1_labels.npy")
+    folder = check_class_folder(path)
     labels_file = labels_path(folder)
     if not labels_file.is_file():
         raise ClassSetError(f"class set {folder} has no labels: expected {labels_file} "
