@@ -115,7 +115,7 @@ def bench_handedness(suite, seed: int = 0) -> pd.DataFrame:
     One row per set (the held-out validation set first: the figure to tune on)."""
 
     stream = StickmanGenerator(suite.streams["train"].config, seed).poses
-    handedness = Handedness.fit(stream.poses, seed)
+    handedness = Handedness.fitted(stream.poses, seed)
     rows = []
     names = ["validation"] + [n for n in suite.sets if n.startswith("test")]
     for name in names:

@@ -19,7 +19,6 @@ from . import metrics
 from .codecs.coordinates import denormalise
 from .codecs.decoders import DECODERS, decode
 from .codecs.fc import decode_fc, load_fc
-from .codecs.handedness import Handedness
 from .data.coco import coco_keypoints, dataset_image_ids, read_results, results
 from .data.lsp import LSP_COUNT, from_skeleton, lsp_splits, read_joints, test_crops, uncrop
 from .data.occlusion import occlude
@@ -29,7 +28,7 @@ from .data.suites import load_suite
 from .errors import StickposeError
 from .files import check_stop, interrupts_deferred, load_array, write_atomic
 from .models.registry import HEADS
-from .runs import RunDir, TrainConfig, load_run, test_names
+from .runs import RunDir, TrainConfig, load_handedness, load_run, test_names
 from .skeleton import JOINT_NAMES, NUM_JOINTS
 
 ALL = "all"
@@ -508,9 +507,7 @@ def evaluate_run(run: Path, sets: list[EvalSet], decoders: str = ALL, occlusions
     and soft-argmax's window follows, in heatmap pixels (default: the run's training sigma).
     A run with a handedness classifier relabels its predictions on person-centric sets."""
     config, model, head_target, names, fc_model, params = _prepare(run, decoders, sigma)
-    handedness_file = RunDir(run) / RunDir.HANDEDNESS
-    handedness = (Handedness.load(handedness_file)
-                  if handedness_file.is_file() and any(s.person for s in sets) else None)
+    handedness = load_handedness(run) if any(s.person for s in sets) else None
     return evaluate_model(model, config, sets, names, head_target, occlusions, batch_size,
                           seed, fc_model, handedness, params, progress, keep)
 

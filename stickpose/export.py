@@ -32,7 +32,7 @@ from .codecs.tf_decoders import GRAPH_DECODERS, decode_graph
 from .errors import StickposeError
 from .files import check_output, check_stop, interrupts_deferred, umask, write_atomic
 from .models.registry import HEADS
-from .runs import TRAINING, RunDir, RunError, TrainConfig, load_run
+from .runs import TRAINING, RunDir, RunError, TrainConfig, has_handedness, load_run
 from .skeleton import JOINT_NAMES, NUM_JOINTS
 
 FORMATS = ("saved_model", "tflite")
@@ -350,7 +350,7 @@ def export_run(run: Path, format: str, out: Path | None = None, decoder: str | N
     if state.kind == TRAINING:
         say(f"note: run {run} is still training ({state.epochs} epoch(s) done); the export "
             "holds its best model so far")
-    handedness = (RunDir(run) / RunDir.HANDEDNESS).is_file()
+    handedness = has_handedness(run)
     if handedness:
         say(f"note: run {run} relabels left/right person-centric with a scikit-learn "
             "classifier, which stays outside the export: the export's keypoints are "

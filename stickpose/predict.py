@@ -8,13 +8,12 @@ from pathlib import Path
 import numpy as np
 
 from .codecs.fc import load_fc
-from .codecs.handedness import Handedness
 from .data.render import letterbox, read_image, to_image
 from .errors import StickposeError
 from .evaluate import HEAD_OUTPUT, forward, resolve_decoders, to_keypoints
 from .files import write_atomic
 from .models.registry import HEADS
-from .runs import RunDir, load_run
+from .runs import RunDir, load_handedness, load_run
 from .skeleton import JOINT_NAMES
 from .viz import draw_skeleton, encode_png
 
@@ -109,8 +108,7 @@ def predict_images(run: Path, paths: list[Path], decoder: str = "quarter",
     fc_model = None
     if name == "fc":
         fc_model = load_fc(RunDir(run) / RunDir.FC)
-    handedness_file = RunDir(run) / RunDir.HANDEDNESS
-    handedness = Handedness.load(handedness_file) if handedness_file.is_file() else None
+    handedness = load_handedness(run)
     names, images = _readable(paths, warn)
     boxes = [letterbox(image, config.input_size) for image in images]
     output, _ = forward(model, np.stack([b[0] for b in boxes]), head_target)

@@ -205,7 +205,8 @@ class RunDir:
     PREDICTIONS = "predictions.png"
     TENSORBOARD = "tensorboard"
     FC = "decoder-fc.keras"
-    HANDEDNESS = "handedness.joblib"
+    HANDEDNESS = "handedness.npz"
+    HANDEDNESS_PICKLE = "handedness.joblib"  # an older stickpose's: never loaded
     SHOW = "show"
     TABLES = "evaluation"
     REPORT = "report.html"
@@ -213,7 +214,8 @@ class RunDir:
     LOCK = ".lock"
     BEST_TEMPORARY = ".best.tmp.keras"       # best.keras while it is written
     OWNED = (CONFIG, BEST, HISTORY, BACKUP, EVALUATION, CURVES, PREDICTIONS, TENSORBOARD, FC,
-             HANDEDNESS, SHOW, TABLES, REPORT, EXPORT, LOCK, BEST_TEMPORARY)
+             HANDEDNESS, HANDEDNESS_PICKLE, SHOW, TABLES, REPORT, EXPORT, LOCK,
+             BEST_TEMPORARY)
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -433,6 +435,32 @@ def load_run(path: Path):
                        f"but {run.CONFIG} says {expected[0]} at {config.input_size} px; the "
                        "files do not belong together")
     return config, model
+
+
+def has_handedness(path: Path) -> bool:
+    """Whether run ``path`` relabels left/right with a handedness classifier (its own, or
+    one an older stickpose saved as a pickle)."""
+    run = RunDir(path)
+    return (run / run.HANDEDNESS).is_file() or (run / run.HANDEDNESS_PICKLE).is_file()
+
+
+def load_handedness(path: Path):
+    """The handedness classifier (``codecs.handedness.Handedness``) of run ``path``, None
+    if it has none; a ``RunError`` for one an older stickpose saved as a pickle, which is
+    never loaded (loading a pickle can run any code): ``stickpose train-handedness`` fits
+    it again."""
+    from .codecs.handedness import Handedness
+
+    run = RunDir(path)
+    if (run / run.HANDEDNESS).is_file():
+        return Handedness.load(run / run.HANDEDNESS)
+    if (run / run.HANDEDNESS_PICKLE).is_file():
+        raise RunError(f"run {path} has a handedness classifier written by an older "
+                       f"stickpose ({run.HANDEDNESS_PICKLE}, a pickle, which stickpose no "
+                       f"longer loads: loading one can run any code); fit it again with "
+                       f"`stickpose train-handedness {path}` (add --class-dir DIR if the "
+                       f"class's files have moved)")
+    return None
 
 
 # --- what a run trains and is tested on -----------------------------------------------------

@@ -48,7 +48,9 @@ from .runs import (BROKEN, FINISHED, FOREIGN, NEW, TRAINED, RunDir, RunError, Tr
 def fit_handedness(config: TrainConfig, suite, out: Path):
     """For a model that learns observer-centric labels on a suite whose test sets are
     labelled person-centric: fit the handedness classifier on the training stream's
-    person-centric poses and save it in the run (``None`` when not needed)."""
+    person-centric poses and save it in the run, in place of any pickled one an older
+    stickpose left (``None`` when not needed). The fit is the same for every run on the same
+    poses and seed: ``Handedness.fitted`` caches it."""
     tests = [spec for name, spec in suite.sets.items() if name.startswith("test")]
     if config.labels != "observer" or not any(s.config.labels == "person" for s in tests):
         return None
@@ -56,9 +58,31 @@ def fit_handedness(config: TrainConfig, suite, out: Path):
     if not isinstance(poses, PoseBank):
         raise StickposeError(f"suite {suite.name}: person-centric test sets need a pose bank "
                              "in the training stream to learn handedness from")
-    handedness = Handedness.fit(poses.poses, config.seed)
+    handedness = Handedness.fitted(poses.poses, config.seed)
     handedness.save(RunDir(out) / RunDir.HANDEDNESS)
+    (RunDir(out) / RunDir.HANDEDNESS_PICKLE).unlink(missing_ok=True)
     return handedness
+
+
+def train_handedness(run: Path, class_dir: Path | None = None) -> Path:
+    """Fit the handedness classifier of run ``run`` again, as its training did at its end
+    (the same poses and seed: the same classifier), and save it in place of an older
+    stickpose's pickled one (never loaded). ``class_dir``: where the class's files are now,
+    if not where the run found them. Returns the classifier's path."""
+    run = RunDir(run)
+    config = run.config()
+    config = replace(config, class_dir=str(class_dir) if class_dir else config.class_dir)
+    if config.data != "stickman":
+        raise RunError(f"run {run} trained on {config.data}; the handedness classifier is "
+                       "fitted for runs of a stickman suite with person-centric test sets")
+    suite = load_run_suite(config)
+    check_suite(config, suite)
+    with run.lock():
+        if fit_handedness(config, suite, run.path) is None:
+            raise RunError(f"run {run} needs no handedness classifier: " + (
+                "its model learned person-centric labels itself" if config.labels == "person"
+                else f"suite {suite.name}'s test sets are not labelled person-centric"))
+    return run / RunDir.HANDEDNESS
 
 
 def heatmap_loss(y_true, y_pred):

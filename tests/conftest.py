@@ -25,6 +25,8 @@ def pytest_configure(config):
     store: one throw-away SQLite file for the session, inherited by subprocesses."""
     folder = tempfile.mkdtemp(prefix="stickpose-store-")
     os.environ["STICKPOSE_DB"] = f"sqlite:///{folder}/leaderboard.sqlite"
+    # and fitted handedness classifiers in a cache of the session's own
+    os.environ["STICKPOSE_CACHE"] = tempfile.mkdtemp(prefix="stickpose-cache-")
 
 
 @pytest.fixture(scope="session")

@@ -50,7 +50,7 @@ def test_train_on_the_class_suite_records_its_own_table(class_run):
         assert values["flip_score"] <= values["score"]
     config = json.loads((class_run / "config.json").read_text())
     assert config["suite"] == "class" and config["labels"] == "observer"
-    assert (class_run / "handedness.joblib").is_file()
+    assert (class_run / "handedness.npz").is_file()
     board = ok(invoke("leaderboard", "--suite", "class", "--format", "csv"))
     assert board.splitlines()[0].startswith("arch,head,data,setup,test1")
     assert "resnet,heatmap,class," in board

@@ -7,7 +7,7 @@ import stickpose
 
 PACKAGE = Path(stickpose.__file__).parent
 RUN_FILES = ("config.json", "best.keras", "history.csv", "evaluation.json", "backup",
-             "decoder-fc.keras", "handedness.joblib")
+             "decoder-fc.keras", "handedness.npz", "handedness.joblib")
 
 
 def _module(path: Path) -> str:

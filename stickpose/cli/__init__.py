@@ -32,6 +32,7 @@ COMMANDS = {
     "show": "runs.show",
     "train": "train.train",
     "train-decoder": "train.train_decoder",
+    "train-handedness": "train.train_handedness",
 }
 
 

@@ -227,3 +227,18 @@ def train_decoder(run, epochs, steps_per_epoch, batch_size, learning_rate, overw
                          overwrite=overwrite)
     click.echo(f"fc decoder -> {RunDir(run) / RunDir.FC}  (validation L1 of normalised "
                f"coordinates {losses['val_loss']:.4f})")
+
+
+@click.command("train-handedness")
+@click.argument("run", type=click.Path(path_type=Path))
+@CLASS_DIR_OPTION
+@user_errors
+def train_handedness(run, class_dir):
+    """Fit a run's handedness classifier again, as training does at its end (the same poses
+    and seed give the same classifier; a cached fit is reused): for a run whose
+    classifier an older stickpose saved as a pickle (handedness.joblib), which stickpose no
+    longer loads. Saves RUN/handedness.npz."""
+    from ..training import train_handedness as fit_handedness
+
+    path = fit_handedness(run, class_dir.resolve() if class_dir is not None else None)
+    click.echo(f"handedness classifier -> {path}")
