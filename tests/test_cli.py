@@ -116,7 +116,7 @@ def test_background_dir_and_pose_bank(run, tmp_path):
     (["--backgrounds", "1", "--background-dir", "missing"], "does not exist"),
     (["--backgrounds", "1", "--background-dir", "bad.npy"], "bad.npy is a file, not a folder"),
     (["--poses", "bad.npy"], "has shape (4, 14, 2); expected (N, 16, 2) or (N, 32)"),
-    (["--suite", "nope"], "unknown suite 'nope'; known suites: class, class-poses, stickman"),
+    (["--suite", "nope"], "unknown suite 'nope'; known suites: class, class-2022, class-poses, stickman"),
     (["--suite", "stickman", "--circles", "0.2"], "cannot be combined with --suite"),
     (["--placement", "tile"], "'tile' is not one of 'stretch', 'fit'"),
     (["--preview", "empty"], "--preview empty is a folder; expected a .png file path"),
