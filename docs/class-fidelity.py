@@ -25,7 +25,7 @@ import numpy as np
 
 from stickpose.data.placement import class_stretch
 from stickpose.data.render import class_labels, draw_stickman_class
-from stickpose.data.styles import CLASS_STYLES
+from stickpose.data.styles import CLASS_STYLES, class_span
 from stickpose.skeleton import line_thickness
 
 TEST_COUNT = 4 * 879
@@ -35,7 +35,7 @@ BATCHES, BATCH = 20, 64
 def stickpose_figures(poses32: np.ndarray, size: int, style: str, group: int):
     """stickpose's figure masks ``(n, size, size)`` and labels ``(n, 32)`` of class poses."""
     poses = poses32.reshape(-1, 16, 2).astype(np.float64)
-    placed = class_stretch(poses, size if style == "class" else size - 1, group)
+    placed = class_stretch(poses, class_span(style, size), group)
     masks = []
     for pose in placed:
         image = np.zeros((size, size, 3), np.uint8)

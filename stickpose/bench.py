@@ -12,10 +12,11 @@ import pandas as pd
 
 from .codecs.decoders import decode
 from .codecs.handedness import Handedness
-from .data.placement import place
+from .data.placement import class_stretch, place
 from .data.render import class_labels, letterbox, resize_set, to_image
 from .data.sets import render_set, suite_set
 from .data.stickman import CHUNK_SIZE, StickmanConfig, StickmanGenerator
+from .data.styles import CLASS_STYLES, class_span
 from .metrics import class_score
 from .models.registry import HEADS
 from .runs import RunError, TrainConfig, load_run, load_run_suite
@@ -122,7 +123,9 @@ def bench_handedness(suite, seed: int = 0) -> pd.DataFrame:
         spec = suite.sets[name]
         size = spec.config.size
         poses = StickmanGenerator(spec.config, spec.seed).poses.in_order(0, spec.count)
-        exact = place(poses, size, "stretch", None)
+        style = spec.config.style                 # placed as the set draws them
+        exact = (class_stretch(poses, class_span(style, size)) if style in CLASS_STYLES
+                 else place(poses, size, "stretch", None))
         truth = class_labels(exact)
         rows.append({"set": name, "poses": len(truth),
                      "observer-centric": class_score(observer_centric(exact), truth, size, size),

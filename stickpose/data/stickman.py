@@ -22,7 +22,7 @@ from .placement import PLACEMENTS, class_stretch, place
 from .poses import (SAMPLERS, PoseBank, PoseMixture, augment_poses, check_pose_sources,
                     load_pose_source)
 from .render import class_labels, draw_stickman, draw_stickman_class
-from .styles import CLASS_STYLES, STYLES
+from .styles import CLASS_STYLES, STYLES, class_span
 
 CHUNK_SIZE = 64
 POSE_ORDERS = ("random", "in_order")
@@ -197,7 +197,7 @@ class StickmanGenerator:
         if config.labels == "observer":
             poses = observer_centric(poses)
         if config.style in CLASS_STYLES:   # drawn from the exact values, labelled truncated
-            placed = class_stretch(poses, size if config.style == "class" else size - 1,
+            placed = class_stretch(poses, class_span(config.style, size),
                                    config.stretch_group)
             keypoints, palette = class_labels(placed), CLASS_COLOURS_RGB
             draw = partial(draw_stickman_class, style=config.style)
