@@ -1,0 +1,58 @@
+"""The published board in ``leaderboards/``: its tables are what ``leaderboard export``
+makes of its own ``results.csv`` (no hand edits, nothing stale), and its class-suite rows
+are complete, consistent measurements beside the class's reported ones."""
+import math
+from pathlib import Path
+
+import pytest
+
+from stickpose.leaderboard import board
+from stickpose.leaderboard.reference import CLASS_TABLE
+from stickpose.leaderboard.store import open_store
+
+PUBLISHED = Path(__file__).resolve().parents[1] / "leaderboards"
+TESTS = ("test1", "test2", "test3", "test4")
+
+
+def _body(path: Path) -> str:
+    """A published file without its stamp (command, version, date)."""
+    return "\n".join(line for line in path.read_text().splitlines()
+                     if not line.startswith(("#", "<!--", "Produced by")))
+
+
+@pytest.fixture(scope="module")
+def frame(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("published")
+    engine = open_store(f"sqlite:///{folder / 'store.sqlite'}")
+    board.import_results(engine, PUBLISHED / "results.csv")
+    board.export(engine, folder / "again", "stickpose leaderboard export leaderboards/")
+    return board.load(engine), folder / "again"
+
+
+@pytest.mark.parametrize("name", ["stickman.csv", "class.csv", "stickman.md", "class.md",
+                                  "decoders.md"])
+def test_published_tables_are_what_export_makes_of_results_csv(frame, name):
+    _, again = frame
+    if not (PUBLISHED / name).exists():
+        pytest.skip(f"leaderboards/{name} is not published")
+    assert _body(again / name) == _body(PUBLISHED / name), (
+        f"leaderboards/{name} differs from what `stickpose leaderboard export` makes of "
+        "leaderboards/results.csv: export again instead of editing")
+
+
+def test_the_class_suite_rows_are_complete_and_consistent(frame):
+    rows = board.for_suite(board.canonical(frame[0]), "class")
+    reported = rows[rows["reported"] == 1]
+    assert set(reported.groupby(["arch", "head"]).groups) == set(CLASS_TABLE)
+    ours = rows[(rows["reported"] != 1) & rows["decoder"].isin(board.HEAD_OUTPUTS)]
+    if ours.empty:
+        pytest.skip("no stickpose row on the class suite is published yet")
+    assert set(ours["data"]) == {"class"}                     # trained on the class's poses
+    assert ours["train_images"].nunique() == 1, "one published budget"
+    for (arch, head, run), cells in ours.groupby(["arch", "head", "run_id"]):
+        values = cells.set_index(["set", "metric"])["value"]
+        for name in TESTS:
+            score, flip = values[(name, "score")], values[(name, "flip_score")]
+            assert math.isfinite(score) and 0 < flip <= score + 1e-9, (arch, head, name)
+            assert 0 <= values[(name, "swap")] <= 1 and 0 <= values[(name, "pck")] <= 1
+            assert cells[cells["set"] == name]["images"].max() == 879, (arch, head, name)
