@@ -2,19 +2,22 @@
 columns the test sets, one metric; its renderings, plot, export and import."""
 from __future__ import annotations
 
+import csv
 import json
+import math
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import Float, Integer, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import __version__
 from ..errors import StickposeError
 from ..models.registry import display_name, short_name
 from ..runs import CLASS_BEST
-from .store import METRICS, UNIDENTIFIED, StoreError, _upsert, config_hash, results, runs
+from .store import (METRICS, UNIDENTIFIED, StoreError, _upsert, config_hash, hashed_as_recorded,
+                    results, runs)
 
 LOWER_IS_BETTER = {"score": True, "flip_score": True, "swap": True, "pck": False, "mse": True,
                    "mpjpe": True, "ap": False, "ap50": False, "ap75": False, "ar": False}
@@ -481,12 +484,66 @@ def _config_problem(row: dict) -> str | None:
         return "has a config that is not JSON"
     if not isinstance(config, dict):
         return "has a config that is not a JSON object"
-    if config_hash(config) != row["config_hash"]:
+    if not hashed_as_recorded(config, row["config_hash"]):
         return "has a config that does not match its config_hash (edited or damaged?)"
     for key in ("arch", "head"):
         if config.get(key) != row[key]:
             return f"says {key} {row[key]!r} but its config says {config.get(key)!r}"
     return None
+
+
+#: the columns of the store that hold numbers (a results file's other columns are text)
+NUMERIC = {c.name for table in (runs, results) for c in table.columns
+           if isinstance(c.type, (Integer, Float))}
+
+
+def _check_numbers(path: Path, where: str, record: dict) -> None:
+    """Refuse a record of a results file with a numeric column that is not a finite number
+    (empty is allowed: not measured), naming the file, ``where`` and the column: an import
+    must never write NaN over a good cell."""
+    for column in NUMERIC & set(record):
+        value = record[column]
+        if value is None or value == "":
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = None
+        if isinstance(value, bool) or number is None or not math.isfinite(number):
+            raise StickposeError(f"cannot import {path}: {where}, column {column}: "
+                                 f"{value!r} is not a finite number; nothing was imported")
+
+
+def _read_results_csv(path: Path) -> pd.DataFrame:
+    """The rows of a ``results.csv`` (``#`` lines are comments), each checked: as many
+    fields as the header, numbers where the store keeps numbers."""
+    at = [0]                                   # the file's line number of the row just read
+
+    def lines(file):
+        for number, line in enumerate(file, 1):
+            if not line.startswith("#"):
+                at[0] = number
+                yield line
+
+    with open(path, newline="", encoding="utf-8") as file:
+        reader = csv.reader(lines(file))
+        header = next(reader, None)
+        if not header:
+            raise ValueError("it is empty")
+        rows = []
+        for row in reader:
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise StickposeError(f"cannot import {path}: line {at[0]} has {len(row)} "
+                                     f"field(s), the header {len(header)}; nothing was "
+                                     "imported")
+            _check_numbers(path, f"line {at[0]}", dict(zip(header, row)))
+            rows.append(row)
+    frame = pd.DataFrame(rows, columns=header).replace("", None)
+    for column in NUMERIC & set(frame.columns):
+        frame[column] = pd.to_numeric(frame[column])
+    return frame
 
 
 def import_results(engine, path: Path) -> tuple[int, int]:
@@ -495,13 +552,19 @@ def import_results(engine, path: Path) -> tuple[int, int]:
     path = Path(path)
     try:
         if path.suffix.lower() == ".csv":
-            frame = pd.read_csv(path, comment="#", dtype={"data_id": str, "params": str},
-                                keep_default_na=False, na_values=[""])
+            frame = _read_results_csv(path)
         elif path.suffix.lower() == ".json":
-            frame = pd.DataFrame(json.loads(path.read_text()))
+            records = json.loads(path.read_text())
+            if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+                raise ValueError("expected a JSON list of result objects")
+            frame = pd.DataFrame(records)
+            for number, record in enumerate(records, 1):
+                _check_numbers(path, f"result {number}", record)
         else:
             raise StickposeError(f"{path}: expected a .csv or .json file of results")
-    except (OSError, ValueError) as error:
+    except StickposeError:
+        raise
+    except (OSError, ValueError, csv.Error) as error:
         raise StickposeError(f"cannot read {path}: {error}") from None
     for column, value in (("params", ""), ("data_id", UNIDENTIFIED), ("canonical", 1),
                           ("source", None)):          # results.csv of schema 1

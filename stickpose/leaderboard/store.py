@@ -323,11 +323,18 @@ def git_commit() -> str | None:
         return None
 
 
-def config_hash(config: dict) -> str:
-    """The hash of a run's settings (those added later left out at their former value; a
-    built-in architecture's ``arch_options`` of at most ``stacks`` hashed as schema 1's
-    ``stacks``, so runs recorded before keep their ids)."""
-    kept = {k: v for k, v in config.items()
+#: Settings that say where a run's data lives on one machine, not what it is: a run's
+#: identity leaves them out, so the same setup has the same id on every machine.
+LOCAL_SETTINGS = ("class_dir",)
+
+
+def config_hash(config: dict, local: bool = False) -> str:
+    """The hash of a run's settings, those of ``LOCAL_SETTINGS`` left out (``local``: kept,
+    as stickpose hashed them before; ``hashed_as_recorded`` accepts both). Settings added
+    later are left out at their former value, and a built-in architecture's
+    ``arch_options`` of at most ``stacks`` is hashed as schema 1's ``stacks``, so runs
+    recorded before keep their ids."""
+    kept = {k: (None if k in LOCAL_SETTINGS and not local else v) for k, v in config.items()
             if not (k in LATER_SETTINGS and v == LATER_SETTINGS[k])}
     options = kept.get("arch_options")
     if isinstance(options, dict) and set(options) <= {"stacks"} and ":" not in str(
@@ -335,6 +342,12 @@ def config_hash(config: dict) -> str:
         del kept["arch_options"]
         kept["stacks"] = options.get("stacks", STACKS_DEFAULT)
     return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()
+
+
+def hashed_as_recorded(config: dict, recorded: str) -> bool:
+    """Whether ``recorded`` is ``config``'s hash, as stickpose hashes it now or as it did
+    before ``LOCAL_SETTINGS`` were left out."""
+    return recorded in (config_hash(config), config_hash(config, local=True))
 
 
 def training_data(config: dict) -> str:

@@ -33,7 +33,7 @@ from ..errors import StickposeError
 from ..files import Abandoned, abandon, check_stop
 from ..runs import RunInUse, TrainConfig
 from .recipe import Recipes, budget_epochs
-from .store import _upsert, entries, record_run, run_id
+from .store import _upsert, config_hash, entries, record_run, results, run_id, runs
 
 WAITING, RUNNING, DONE, FAILED = "waiting", "running", "done", "failed"
 STALE_AFTER = 120.0       # seconds without a heartbeat before an entry is claimed again
@@ -73,9 +73,43 @@ def clock(connection) -> float:
     return float(connection.exec_driver_sql(query[connection.dialect.name]).scalar())
 
 
+def test_sets(config: TrainConfig) -> list[str]:
+    """The names a run of ``config`` records its test1-test4 results under."""
+    from ..data.sets import set_key
+
+    return [set_key(Path(config.suite).stem, f"test{k}") for k in range(1, 5)]
+
+
+def recorded_setups(connection, configs: dict[str, TrainConfig]) -> dict[str, str]:
+    """``{key: run id}`` for each of ``configs`` (by queue key) whose identical setup has
+    a run in the store with a canonical score on all four of its test sets: recorded here,
+    or imported from a published ``results.csv`` made on any machine (a setup is compared
+    by ``config_hash``, which leaves out where the data lives)."""
+    wanted = {config_hash(asdict(config)): key for key, config in configs.items()}
+    found = {}
+    scored = (select(results.c.run_id, results.c.set)
+              .where(results.c.metric == "score", results.c.canonical == 1,
+                     results.c.value.is_not(None)))
+    sets_of = {}
+    for run, name in connection.execute(scored):
+        sets_of.setdefault(run, set()).add(name)
+    rows = connection.execute(select(runs.c.run_id, runs.c.config).where(
+        runs.c.run_id.in_(list(sets_of)), or_(runs.c.reported.is_(None), runs.c.reported == 0)))
+    for run, text in rows:
+        try:
+            key = wanted.get(config_hash(json.loads(text)))
+        except (TypeError, ValueError):
+            continue
+        if key is not None and set(test_sets(configs[key])) <= sets_of[run]:
+            found[key] = run
+    return found
+
+
 def enqueue(engine, configs: list[TrainConfig], retry_failed: bool = False) -> list[str]:
     """Add ``configs`` to the queue as waiting entries unless queued already (failed ones
-    waiting again with ``retry_failed``). Returns their keys, in order."""
+    waiting again with ``retry_failed``); a waiting entry whose setup the store already has
+    results for (``recorded_setups``: a published results.csv imported) is done. Returns
+    their keys, in order."""
     keys = [run_id(asdict(config)) for config in configs]
     with engine.begin() as connection:
         now = clock(connection)
@@ -88,6 +122,10 @@ def enqueue(engine, configs: list[TrainConfig], retry_failed: bool = False) -> l
             connection.execute(entries.update().where(entries.c.entry.in_(keys),
                                                       entries.c.state == FAILED)
                                .values(state=WAITING, worker=None, error=None))
+        for key, identity in recorded_setups(connection, dict(zip(keys, configs))).items():
+            connection.execute(entries.update().where(entries.c.entry == key,
+                                                      entries.c.state == WAITING)
+                               .values(state=DONE, run_id=identity, finished_at=now))
     return keys
 
 

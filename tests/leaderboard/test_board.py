@@ -1,3 +1,5 @@
+import csv
+import io
 import json
 
 import pandas as pd
@@ -7,8 +9,8 @@ from click.testing import CliRunner
 from stickpose.cli import main
 from stickpose.leaderboard.board import best, comparison, load, render
 from stickpose.leaderboard import store
-from stickpose.leaderboard.store import open_store, record
-from tests.cli_helpers import fails_with
+from stickpose.leaderboard.store import config_hash, hashed_as_recorded, open_store, record
+from tests.cli_helpers import fails_with, ok
 from tests.leaderboard.test_store import config
 
 SCORES = {("resnet", "heatmap"): [1.0, 1.4], ("resnet", "scalar"): [2.0],
@@ -179,3 +181,49 @@ def test_unreachable_and_corrupt_db_on_the_command_line(tmp_path):
     assert result.exit_code == 1 and result.output.startswith(
         "Error: cannot reach results store postgresql://nobody:***@127.0.0.1:1/x: ")
     assert "pw" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("column, bad, message", [
+    ("value", "nan", "column value: 'nan' is not a finite number"),
+    ("value", "inf", "column value: 'inf' is not a finite number"),
+    ("images", "abc", "column images: 'abc' is not a finite number"),
+    (None, None, "has 5 field(s), the header"),
+])
+def test_import_refuses_bad_numbers_and_short_rows_and_imports_nothing(
+        filled, another_store, tmp_path, column, bad, message):
+    """A results file is a sweep's memory: a value that is not a finite number, or a row cut
+    short, is refused naming the file, the line and the column, and the store keeps what it
+    had (no good cell blanked)."""
+    url, engine = filled
+    ok(invoke("leaderboard", "--db", url, "export", tmp_path / "out"))
+    lines = (tmp_path / "out" / "results.csv").read_text().splitlines()
+    header = lines[1].split(",")                 # line 1 is the stamp
+    target = next(n for n, line in enumerate(lines) if n > 1 and ",score," in line)
+    row = next(csv.reader([lines[target]]))
+    if column is None:
+        lines[target] = ",".join(row[:5])
+    else:
+        row[header.index(column)] = bad
+        writer = io.StringIO()
+        csv.writer(writer, lineterminator="").writerow(row)
+        lines[target] = writer.getvalue()
+    (tmp_path / "bad.csv").write_text("\n".join(lines) + "\n")
+    other = another_store()
+    ok(invoke("leaderboard", "import", tmp_path / "out" / "results.csv", "--db", other))
+    before = load(open_store(other))
+    fails_with(invoke("leaderboard", "import", tmp_path / "bad.csv", "--db", other),
+               f"cannot import {tmp_path / 'bad.csv'}: line {target + 1}")
+    fails_with(invoke("leaderboard", "import", tmp_path / "bad.csv", "--db", other), message)
+    pd.testing.assert_frame_equal(load(open_store(other)), before)
+
+
+def test_a_runs_identity_leaves_out_where_its_data_lives():
+    """The same setup has the same id on every machine: where the class's files are is not
+    part of it, and ids hashed with it (before) still verify on import."""
+    config = {"arch": "resnet", "head": "heatmap", "suite": "class", "seed": 0,
+              "input_size": 64, "width": 8, "class_dir": "/home/a/IamStickman"}
+    moved = {**config, "class_dir": "/srv/b/IamStickman"}
+    assert config_hash(config) == config_hash(moved)
+    assert config_hash(config, local=True) != config_hash(moved, local=True)
+    assert hashed_as_recorded(moved, config_hash(moved, local=True))
+    assert not hashed_as_recorded({**config, "seed": 1}, config_hash(config))

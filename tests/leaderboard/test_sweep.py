@@ -1,6 +1,7 @@
 """The sweep's shared queue: claims in a transaction, taken over when a worker dies, on SQLite
 and on a real PostgreSQL server; and three `leaderboard run` workers, one killed mid-entry,
-finishing one sweep together."""
+finishing one sweep together; a sweep finished in pieces from its published files."""
+import io
 import os
 import signal
 import socket
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pandas as pd
 import pytest
 from sqlalchemy import select
 
@@ -236,3 +238,34 @@ def test_status_answers_without_tensorflow(tmp_path):
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("2 sweep entries: 0 done, 0 running, 2 waiting, 0 failed")
+
+
+def _board(db):
+    """The sweep's scores, cell by cell (what a board shows; times left out)."""
+    table = pd.read_csv(io.StringIO(ok(invoke("leaderboard", "--db", db, "--format", "csv"))))
+    return table[["arch", "head", "test1", "test2", "test3", "test4"]]
+
+
+def test_a_sweep_finishes_from_its_published_files_alone(tmp_path):
+    """A sweep stopped after its first entry publishes what it finished; in a fresh folder
+    with a fresh store, importing the published results.csv and running the same sweep
+    trains only what is missing, and the board is the uninterrupted sweep's."""
+    sweep = ["leaderboard", "run", "--archs", "resnet", "--heads", "heatmap,scalar",
+             "--seeds", "0", "--budget", "32", "--input-size", "32", "--width", "8",
+             "--steps", "2", "--test-count", "16"]
+    whole = f"sqlite:///{tmp_path / 'whole.sqlite'}"
+    ok(invoke(*sweep, "--out", tmp_path / "whole", "--db", whole))
+
+    first = f"sqlite:///{tmp_path / 'first.sqlite'}"             # the first piece
+    ok(invoke(*sweep[:5], "heatmap", *sweep[6:], "--out", tmp_path / "first", "--db", first))
+    ok(invoke("leaderboard", "--db", first, "export", tmp_path / "published"))
+
+    fresh = tmp_path / "elsewhere"                                  # nothing of the first
+    fresh.mkdir()
+    second = f"sqlite:///{fresh / 'store.sqlite'}"
+    ok(invoke("leaderboard", "import", tmp_path / "published" / "results.csv", "--db", second))
+    output = ok(invoke(*sweep, "--out", fresh / "runs", "--db", second))
+    assert "2 entries done and recorded" in output
+    assert [p.name.split("_")[0] for p in (fresh / "runs").iterdir()] == ["resnet-scalar"]
+    assert "2 sweep entries: 2 done" in ok(invoke("leaderboard", "status", "--db", second))
+    pd.testing.assert_frame_equal(_board(second), _board(whole))
