@@ -56,3 +56,42 @@ def test_the_class_suite_rows_are_complete_and_consistent(frame):
             assert math.isfinite(score) and 0 < flip <= score + 1e-9, (arch, head, name)
             assert 0 <= values[(name, "swap")] <= 1 and 0 <= values[(name, "pck")] <= 1
             assert cells[cells["set"] == name]["images"].max() == 879, (arch, head, name)
+
+
+def test_a_user_with_an_empty_store_sees_the_published_board(tmp_path):
+    """Installed, before recording anything: `stickpose leaderboard` shows the board
+    stickpose ships (the same file as leaderboards/results.csv), says so, and says how the
+    user's own runs join it."""
+    from stickpose.shipped import published_results
+    from tests.cli_helpers import invoke, ok
+
+    assert published_results() == PUBLISHED / "results.csv"
+    db = f"sqlite:///{tmp_path / 'mine.sqlite'}"
+    open_store(db)
+    output = ok(invoke("leaderboard", "--db", db))
+    assert "holds no results yet: this is stickpose's published board" in output
+    assert f"leaderboard import {PUBLISHED / 'results.csv'}" in output
+    shown = board.suite_board(board.load_published(PUBLISHED / "results.csv"), "stickman")
+    assert board.render(shown, "score") in output
+    ok(invoke("leaderboard", "import", PUBLISHED / "results.csv", "--db", db))
+    assert "holds no results yet" not in ok(invoke("leaderboard", "--db", db))
+
+
+def test_the_wheel_ships_the_published_results(tmp_path):
+    """A user who installs the wheel (not a clone) gets the published results.csv."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    source, root = tmp_path / "source", PUBLISHED.parent     # built in a copy: no build/ here
+    shutil.copytree(root, source, ignore=shutil.ignore_patterns(
+        ".*", "__pycache__", "*.egg-info", "build", "dist", "runs", "data", "tests", "docs"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(tmp_path), str(source)], check=True, capture_output=True)
+    wheel = next(tmp_path.glob("stickpose-*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = [n for n in archive.namelist()
+                   if n.endswith("data/share/stickpose/leaderboards/results.csv")]
+        assert len(shipped) == 1, archive.namelist()
+        assert archive.read(shipped[0]) == (PUBLISHED / "results.csv").read_bytes()

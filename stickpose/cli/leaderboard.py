@@ -60,10 +60,31 @@ def _board_options(command):
     return command
 
 
-def _board(metric, arch, head, data, by_decoder, suite="stickman"):
-    from ..leaderboard.board import check_data, check_recorded, load, suite_board
+def _results(say=None):
+    """Every result of the store; where it holds none, the published board stickpose ships
+    (``say`` is told so, and how a user's own runs join it)."""
+    from ..leaderboard.board import load, load_published
+    from ..leaderboard.store import where
+    from ..shipped import published_results
 
-    frame = load(open_results_store(create=False))
+    engine = open_results_store(create=False)
+    frame = load(engine)
+    published = published_results()
+    if frame.empty and published is not None:
+        if say:
+            say(f"Your results store ({where(str(engine.url))}) holds no results yet: this "
+                f"is stickpose's published board ({published}). `stickpose train`, "
+                "`evaluate` and `leaderboard run` record your own runs into your store; "
+                f"`stickpose leaderboard import {published}` shows the published ones "
+                "beside them.\n")
+        return load_published(published)
+    return frame
+
+
+def _board(metric, arch, head, data, by_decoder, suite="stickman", frame=None):
+    from ..leaderboard.board import check_data, check_recorded, suite_board
+
+    frame = _results() if frame is None else frame
     check_data(frame, data)
     check_recorded(frame, arch, "arch")
     check_recorded(frame, head, "head")
@@ -100,7 +121,8 @@ def leaderboard(ctx, metric, arch, head, data, by_decoder, suite, fmt, where):
         return
     if ctx.invoked_subcommand is not None:
         return
-    tables = {name: _board(metric, arch, head, data, by_decoder, name)
+    frame = _results(lambda text: click.echo(text, err=fmt not in ("table", "md")))
+    tables = {name: _board(metric, arch, head, data, by_decoder, name, frame)
               for name in ([suite] if suite else ["stickman", "class"])}
     if suite is None:
         tables = {name: table for name, table in tables.items() if not table.empty} or tables

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import re
-import site
-import sys
-import sysconfig
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import StickposeError
+from ..shipped import shipped_dirs
 from .class_baseline import class_files, resolve
 from .poses import SAMPLERS, split_pose_sources
 from .stickman import StickmanConfig
@@ -45,10 +43,7 @@ class Suite:
 
 def suite_dirs() -> list[Path]:
     """Folders searched for built-in suites: the source checkout, then installed data."""
-    source = Path(__file__).resolve().parents[2] / "generators"
-    installed = [Path(base) / "share" / "stickpose" / "generators"
-                 for base in (sysconfig.get_path("data"), sys.prefix, site.USER_BASE) if base]
-    return [d for d in dict.fromkeys([source, *installed]) if d.is_dir()]
+    return shipped_dirs("generators")
 
 
 def is_builtin(suite: Suite) -> bool:

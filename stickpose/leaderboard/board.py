@@ -39,6 +39,20 @@ def load(engine) -> pd.DataFrame:
         return pd.read_sql(query, connection)
 
 
+def load_published(path: Path) -> pd.DataFrame:
+    """``load``'s frame of a published ``results.csv`` (checked as ``import_results`` checks
+    it), read through a throw-away in-memory store: the board a user sees before they have
+    recorded anything of their own."""
+    from sqlalchemy import create_engine
+
+    from .store import _migrate
+
+    engine = create_engine("sqlite://")
+    _migrate(engine)
+    import_results(engine, path)
+    return load(engine)
+
+
 def canonical(frame: pd.DataFrame) -> pd.DataFrame:
     """The results a leaderboard compares: measured on the suite's own data with the run's
     own decoder settings; where one run has several such (a 16-image final evaluation and
