@@ -27,7 +27,7 @@ def __getattr__(name):
 
 
 def train(arch="hourglass", head="heatmap", out=None, *, resume=False, overwrite=False,
-          record=True, verbose=1, strategy="default", **settings):
+          record=True, verbose=None, strategy="default", **settings):
     """Train ``arch`` x ``head`` (each a registered name, ``MODULE:NAME`` / ``FILE.py:NAME``,
     or the builder itself, defined at the top level of a module or notebook) into run
     directory ``out`` [``runs/NAME``], with ``settings`` of ``runs.TrainConfig`` (e.g.

@@ -13,6 +13,7 @@ part of every global batch, and keeps the chief's history so that all stop toget
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -219,8 +220,17 @@ def prepare(config: TrainConfig, out: Path, resume: bool = False, overwrite: boo
     return config, run, state
 
 
+def keras_verbosity(verbose: int | None = None) -> int:
+    """Keras' ``verbose`` for ``fit``: ``verbose`` as given, else a progress bar per step
+    in a terminal (1) and one line per epoch where stdout is a log or a pipe (2): a bar
+    redrawn with carriage returns fills a log with thousands of updates."""
+    if verbose is not None:
+        return verbose
+    return 1 if sys.stdout.isatty() else 2
+
+
 def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool = False,
-          verbose: int = 1, strategy: str | Distribution = "default") -> dict:
+          verbose: int | None = None, strategy: str | Distribution = "default") -> dict:
     """Train ``config`` into the run directory ``out`` and evaluate it on the suite's test
     sets; returns the evaluation (also written as ``evaluation.json``). Recording it into a
     results store is the caller's (``leaderboard.store.record_run``).
@@ -233,10 +243,13 @@ def train(config: TrainConfig, out: Path, resume: bool = False, overwrite: bool 
     ``strategy``: how it trains, never part of the run: ``default``, ``mirrored`` or
     ``multiworker`` (see ``distribute``), or a started ``Distribution``. Across workers
     every worker calls ``train`` with the same arguments; the chief (worker 0) alone reads
-    and writes ``out`` and evaluates, the others return ``{}`` once training is over."""
+    and writes ``out`` and evaluates, the others return ``{}`` once training is over.
+    ``verbose``: Keras' (``keras_verbosity``: by default a bar in a terminal, a line per
+    epoch in a log)."""
     distribution = strategy if isinstance(strategy, Distribution) else Distribution(strategy)
     with distribution.lost_workers():
-        return _train(config, Path(out), resume, overwrite, verbose, distribution)
+        return _train(config, Path(out), resume, overwrite, keras_verbosity(verbose),
+                      distribution)
 
 
 def _train(config: TrainConfig, out: Path, resume: bool, overwrite: bool, verbose: int,
@@ -438,7 +451,7 @@ def _init_weights(config: TrainConfig, source: Path) -> list:
 
 def train_decoder(run: Path, epochs: int = 10, steps_per_epoch: int = 100,
                   batch_size: int = 32, learning_rate: float = 1e-3, overwrite: bool = False,
-                  verbose: int = 1) -> dict:
+                  verbose: int | None = None) -> dict:
     """Fit the fc decoder (``codecs.fc``) of a heatmap run on its frozen model's heatmaps
     of freshly rendered training-noise images (a stream of their own, seeded by the run's
     seed) and save it as ``RUN/decoder-fc.keras``. Returns the final losses."""
@@ -477,7 +490,8 @@ def train_decoder(run: Path, epochs: int = 10, steps_per_epoch: int = 100,
                   normalise(keypoints, config.input_size).astype(np.float32))
     with run.lock():
         history = joined.fit(data, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                             validation_data=validation, shuffle=False, verbose=verbose)
+                             validation_data=validation, shuffle=False,
+                             verbose=keras_verbosity(verbose))
         temporary = run / f".{RunDir.FC}.tmp.keras"
         decoder.save(temporary)
         temporary.replace(run / RunDir.FC)

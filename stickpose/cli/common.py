@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -191,6 +192,8 @@ def progress_bars():
     open_bars = []
 
     def make(label: str, total: int):
+        if not sys.stdout.isatty():
+            return _log_lines(label, total)
         bar = click.progressbar(length=total, label=label, show_pos=True, width=30)
         open_bars.append(bar)
 
@@ -206,6 +209,20 @@ def progress_bars():
     finally:
         for bar in open_bars:
             bar.render_finish()
+
+
+def _log_lines(label: str, total: int, steps: int = 10):
+    """``progress_bars``' callback where stdout is a log or a pipe: a plain line at every
+    tenth of ``total`` (and at the end), never a carriage return."""
+    done, said = [0], [0]
+
+    def update(count: int) -> None:
+        done[0] += count
+        tenth = min(done[0] * steps // max(total, 1), steps)
+        if tenth > said[0]:
+            said[0] = tenth
+            click.echo(f"{label}: {min(done[0], total)}/{total} ({100 * tenth // steps}%)")
+    return update
 
 
 def cores() -> int:
