@@ -260,9 +260,10 @@ def score_predictions(predictions: Path, dataset) -> pd.DataFrame:
 
 def markdown(rows: pd.DataFrame) -> str:
     """Seed 000's table for one set: a row per decoder, the measured columns present."""
-    shown = [c for c in COLUMNS if c in rows and rows[c].notna().any()]
+    shown = [c for c in COLUMNS if c in rows and (rows[c].notna().any() or c == "pck")]
     table = rows[shown].rename(columns=COLUMNS)
-    return table.to_markdown(index=False, floatfmt=".3f")
+    table = table.astype(object).where(table.notna(), None)     # not measured: n/a
+    return table.to_markdown(index=False, floatfmt=".3f", missingval="n/a")
 
 
 def occlusion_markdown(results: pd.DataFrame) -> str:

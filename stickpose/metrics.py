@@ -96,19 +96,35 @@ def correct(predicted: np.ndarray, truth: np.ndarray, threshold: float = 0.15,
     return distances(predicted, truth) <= threshold * reference[:, None]
 
 
+def measurable(truth: np.ndarray, normaliser: str = "bbox") -> np.ndarray:
+    """``(N, J)`` bool: the joints PCK can judge: labelled, in an image whose reference
+    length is a positive number (one labelled joint has a bounding box of diagonal 0, and
+    "within 0 px" would be no measurement)."""
+    truth = np.asarray(truth, np.float64)
+    reference = reference_length(truth, normaliser)
+    with np.errstate(invalid="ignore"):
+        return labelled(truth) & (reference > 0)[:, None]
+
+
 def pck(predicted: np.ndarray, truth: np.ndarray, threshold: float = 0.15,
         normaliser: str = "bbox") -> float:
-    """Share of (labelled) joints within ``threshold`` x the reference length (default:
-    the bounding-box diagonal of the ground truth, as the class did)."""
-    return float(correct(predicted, truth, threshold, normaliser)[labelled(truth)].mean())
+    """Share of the ``measurable`` joints within ``threshold`` x the reference length
+    (default: the bounding-box diagonal of the ground truth, as the class did); NaN (not
+    a measured zero) where no joint is measurable."""
+    judged = measurable(truth, normaliser)
+    if not judged.any():
+        return float("nan")
+    return float(correct(predicted, truth, threshold, normaliser)[judged].mean())
 
 
 def pck_per_joint(predicted: np.ndarray, truth: np.ndarray, threshold: float = 0.15,
                   normaliser: str = "bbox") -> np.ndarray:
-    """PCK of each joint ``(J,)`` (NaN for a joint labelled nowhere)."""
-    hit = correct(predicted, truth, threshold, normaliser).astype(float)
+    """PCK of each joint ``(J,)`` (NaN for a joint measurable nowhere)."""
+    hit = np.where(measurable(truth, normaliser),
+                   correct(predicted, truth, threshold, normaliser), np.nan)
+    counts = (~np.isnan(hit)).sum(axis=0)
     with np.errstate(invalid="ignore"):
-        return np.nanmean(np.where(labelled(truth), hit, np.nan), axis=0)
+        return np.where(counts > 0, np.nansum(hit, axis=0) / counts, np.nan)
 
 
 def pck_auc(predicted: np.ndarray, truth: np.ndarray, max_threshold: float = 0.2,

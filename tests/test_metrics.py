@@ -3,7 +3,7 @@ import pytest
 
 from stickpose import metrics
 from stickpose.errors import StickposeError
-from stickpose.skeleton import FLIP_INDEX
+from stickpose.skeleton import FLIP_INDEX, NUM_JOINTS
 
 
 def _truth():
@@ -160,3 +160,25 @@ def test_lsp_strict_pcp_by_hand():
     moved = truth.copy()
     moved[0, [2, 3], 1] += 1000
     assert metrics.lsp_pcp(moved, truth)["Torso"] == 0.0
+
+
+def test_pck_is_not_a_measured_zero_where_the_reference_length_is_zero():
+    """One labelled joint per person (a COCO set can have that) has a bounding-box diagonal
+    of 0: such an image is not judged, and a set of only such images has PCK n/a."""
+    import pandas as pd
+
+    from stickpose.evaluate import markdown
+
+    one = np.full((3, NUM_JOINTS, 2), np.nan)
+    one[:, 0] = [[10, 10], [20, 20], [30, 30]]
+    assert np.isnan(metrics.pck(one + 50, one))
+    two = np.full((1, NUM_JOINTS, 2), np.nan)
+    two[0, :2] = [[0, 0], [30, 40]]                              # diagonal 50
+    both = np.concatenate([one, two])
+    predicted = both.copy()
+    predicted[3, 1] += [3, 4]                                    # 5 px off: within 0.15 x 50
+    assert metrics.pck(predicted, both) == 1.0                   # the 1-joint images skipped
+    assert np.isnan(metrics.pck_per_joint(one, one)).all()
+    table = markdown(pd.DataFrame([{"decoder": "quarter", "pck": metrics.pck(one, one),
+                                    "mpjpe": 1.0}]))
+    assert "n/a" in table and "nan" not in table

@@ -181,7 +181,9 @@ def train(out, resume, overwrite, heatmap_stride, strategy, **options):
         if "flip_score" in values:
             parts += [f"flip-tolerant {values['flip_score']:.3f}",
                       f"L/R swaps {values['swap']:.3f}"]
-        parts += [f"PCK@0.15 {values['pck']:.3f}", f"MPJPE {values['mpjpe']:.2f} px"]
+        pck = values.get("pck", float("nan"))
+        parts += [f"PCK@0.15 {pck:.3f}" if pck == pck else "PCK@0.15 n/a",
+                  f"MPJPE {values['mpjpe']:.2f} px"]
         if "lsp_pck" in values:
             parts += [f"LSP PCK@0.2 {values['lsp_pck']:.1f} %", f"PCP {values['pcp']:.1f} %"]
         click.echo(f"{name}: " + "  ".join(parts))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import subprocess
@@ -408,7 +409,7 @@ def _rows(config: dict, run: dict | None, sets: dict | None, decoder: str, param
               for name, measured in (sets or {}).items()
               for metric, value in measured.items()
               if metric not in DATA_KEYS and isinstance(value, Real)
-              and not isinstance(value, bool)]
+              and not isinstance(value, bool) and math.isfinite(value)]   # NaN: not measured
     return row, values
 
 

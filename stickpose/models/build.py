@@ -70,9 +70,15 @@ def build_features(architecture_: Architecture, inputs, width: int, depth: int,
                               f"and {inferred}); every map must have the same")
         if not inferred or input_size % inferred or (height, width_) != (
                 input_size // inferred,) * 2:
-            raise PluginError(f"{name} returned features of stride {inferred or '?'} "
-                              f"({height} x {width_} px from {input_size} px); the input "
-                              f"size {input_size} must be divisible by it")
+            measured = (f"stride {input_size / height:g} measured" if height else
+                        "no stride measurable")
+            if declared:                                 # the declaration is what is wrong
+                raise PluginError(f"{name} declares stride {declared}, but its feature "
+                                  f"maps are {height} x {width_} px from {input_size} px "
+                                  f"({measured}); declare the stride its layers give")
+            raise PluginError(f"{name} returned features of {height} x {width_} px from "
+                              f"{input_size} px ({measured}), not a whole fraction of the "
+                              f"input; use an input size its layers divide evenly")
         stride = inferred
     return Features(maps, stride)
 

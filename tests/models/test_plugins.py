@@ -191,8 +191,16 @@ BAD = {
     "stride3.py": ("from keras import layers\n"
                    "def net(inputs, width=8, depth=1):\n"
                    "    return layers.Conv2D(4, 3, strides=3)(inputs)\n", "net",
-                   "returned features of stride 3 (21 x 21 px from 64 px); the input size 64 "
-                   "must be divisible by it"),
+                   "returned features of 21 x 21 px from 64 px (stride 3.04762 measured), "
+                   "not a whole fraction of the input; use an input size its layers divide "
+                   "evenly"),
+    "declares8.py": ("import stickpose\nfrom keras import layers\n"
+                     "@stickpose.architecture(divisor=8)\n"
+                     "def net(inputs, width=8, depth=1):\n"
+                     "    x = layers.Conv2D(4, 3, strides=4, padding='same')(inputs)\n"
+                     "    return stickpose.Features([x], stride=8)\n", "net",
+                     "declares stride 8, but its feature maps are 16 x 16 px from 64 px "
+                     "(stride 4 measured); declare the stride its layers give"),
 }
 
 
