@@ -83,5 +83,14 @@ class Server:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def start() -> Server:
-    return Server(Path(tempfile.mkdtemp(prefix="stickpose-pg-")))
+def start(attempts: int = 3) -> Server:
+    """A new server; tried again on a fresh port if its start fails (test processes that
+    run in parallel each start one, and two may probe the same free port)."""
+    for attempt in range(attempts):
+        folder = Path(tempfile.mkdtemp(prefix="stickpose-pg-"))
+        try:
+            return Server(folder)
+        except RuntimeError:
+            shutil.rmtree(folder, ignore_errors=True)
+            if attempt == attempts - 1:
+                raise

@@ -174,6 +174,9 @@ def test_an_interrupted_command_stops_cleanly_and_completes_when_run_again(
     assert process.returncode != 0, output
     assert "Traceback" not in output and "Exception ignored" not in output, output
     assert "Aborted" in output, output
+    # stdout is a pipe here, as in CI or a scheduler's log: lines, never a progress bar
+    # redrawn with carriage returns or escape codes (Keras' per-step bar among them)
+    assert "\r" not in output and "\x1b" not in output, output
     assert (tmp_path / "notes.txt").read_text() == "the user's own"
     not_finished(tmp_path, db)
     again(tmp_path, db)

@@ -17,6 +17,7 @@ ALLOWED = {
     ("data/class_format.py", "write_class_layout"): "into a .partial file, renamed whole",
     ("runs.py", "lock"): "the empty lock file flock holds (its content is never read)",
     ("training.py", "fit_handedness"): "Handedness.save, which writes through write_atomic",
+    ("codecs/handedness.py", "fitted"): "Handedness.save, into the cache, through write_atomic",
     ("training.py", "_commit"): "Keras saves to a path: a hidden name, then renamed",
     ("training.py", "train_decoder"): "Keras saves to a path: a hidden name, then renamed",
     ("models/check.py", "_check"): "a throw-away model in a temporary folder of its own",
