@@ -86,16 +86,17 @@ def recorded_setups(connection, configs: dict[str, TrainConfig]) -> dict[str, st
     or imported from a published ``results.csv`` made on any machine (a setup is compared
     by ``config_hash``, which leaves out where the data lives)."""
     wanted = {config_hash(asdict(config)): key for key, config in configs.items()}
-    found = {}
-    scored = (select(results.c.run_id, results.c.set)
+    scored = (select(runs.c.run_id, runs.c.config, results.c.set)
+              .join(results, results.c.run_id == runs.c.run_id)
               .where(results.c.metric == "score", results.c.canonical == 1,
-                     results.c.value.is_not(None)))
-    sets_of = {}
-    for run, name in connection.execute(scored):
+                     results.c.value.is_not(None),
+                     or_(runs.c.reported.is_(None), runs.c.reported == 0)))
+    sets_of, config_of = {}, {}
+    for run, text, name in connection.execute(scored):
         sets_of.setdefault(run, set()).add(name)
-    rows = connection.execute(select(runs.c.run_id, runs.c.config).where(
-        runs.c.run_id.in_(list(sets_of)), or_(runs.c.reported.is_(None), runs.c.reported == 0)))
-    for run, text in rows:
+        config_of[run] = text
+    found = {}
+    for run, text in config_of.items():
         try:
             key = wanted.get(config_hash(json.loads(text)))
         except (TypeError, ValueError):
