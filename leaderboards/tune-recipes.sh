@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The tuning sweep behind generators/recipes.toml (README, "Choosing the recipes"): each
+# The tuning sweep behind generators/recipes.toml (docs/results/recipes.md): each
 # arch x head at its size-class width, trained on 24,000 images (cosine, seed 0) per learning
 # rate, then scored on the validation set's 500 images. Resumable: run it again after a stop.
 # Usage: leaderboards/tune-recipes.sh [OUT]   (results: OUT/val/*/evaluation.md)

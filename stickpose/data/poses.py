@@ -253,7 +253,7 @@ class ProceduralPoses:
 #: The second procedural sampler: the first (``procedural``, which draws stickpose's own
 #: test sets and so stays as it is) with the changes that ``stickpose poses compare``
 #: pointed to against the class's MPII training poses (train_split, 6,696 complete rows;
-#: README, "Procedural poses against real ones"). Facts carried over as numbers, no data:
+#: docs/results/transfer.md). Facts carried over as numbers, no data:
 #: MPII's head (upper neck to head top) is 0.64 of the pelvis-thorax length against 0.45,
 #: its hips are wider (0.40 against 0.30) and its shoulders narrower (0.62 against 0.72);
 #: its necks bend more (mean 162 degrees, std 19, against 172 and 8); its elbows are bent
