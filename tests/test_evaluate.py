@@ -188,8 +188,9 @@ def test_two_copies_of_a_suite_set_in_one_command_are_refused(heatmap_run, tmp_p
 @pytest.mark.slow
 def test_other_data_and_decoder_settings_never_replace_the_canonical_rows(heatmap_run,
                                                                           tmp_path):
-    """The 20-image copy of the suite (docs/guides/generate.md) is recorded beside, not over, the 1,000-image
-    test1 result, and so is a sigma sweep; the leaderboard shows the 1,000-image numbers."""
+    """The 20-image copy of the suite (docs/guides/generate.md) is recorded beside, not
+    over, the 1,000-image test1 result, and so is a sigma sweep; the leaderboard shows the
+    1,000-image numbers."""
     from stickpose.leaderboard.board import comparison, for_suite, load
     from stickpose.leaderboard.store import open_store
 
