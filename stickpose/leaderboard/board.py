@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from datetime import date
 from pathlib import Path
 
@@ -503,35 +504,83 @@ def _config_problem(row: dict) -> str | None:
     for key in ("arch", "head"):
         if config.get(key) != row[key]:
             return f"says {key} {row[key]!r} but its config says {config.get(key)!r}"
+    for key in ("seed", "width", "input_size", "epochs", "steps_per_epoch"):
+        if row.get(key) is not None and config.get(key) is not None and \
+                float(row[key]) != float(config[key]):
+            return f"says {key} {row[key]!r} but its config says {config[key]!r}"
     return None
 
 
 #: the columns of the store that hold numbers (a results file's other columns are text)
 NUMERIC = {c.name for table in (runs, results) for c in table.columns
            if isinstance(c.type, (Integer, Float))}
+WHOLE = {c.name for table in (runs, results) for c in table.columns
+         if isinstance(c.type, Integer)}
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+#: what identifies a result (a file must not give one twice), and what must not be empty
+RESULT_KEY = ["run_id", "set", "decoder", "params", "data_id", "metric"]
+REQUIRED = ["run_id", "arch", "head", "data", "config_hash", "config", "set", "decoder",
+            "metric"]
+
+
+def _refuse(path: Path, where: str, problem: str):
+    raise StickposeError(f"cannot import {path}: {where}: {problem}; nothing was imported")
 
 
 def _check_numbers(path: Path, where: str, record: dict) -> None:
     """Refuse a record of a results file with a numeric column that is not a finite number
-    (empty is allowed: not measured), naming the file, ``where`` and the column: an import
-    must never write NaN over a good cell."""
-    for column in NUMERIC & set(record):
+    written plainly (whole where the store keeps whole numbers; empty is allowed: not
+    measured), naming the file, ``where`` and the column: an import must never write NaN
+    over a good cell."""
+    for column in sorted(NUMERIC & set(record)):
         value = record[column]
         if value is None or value == "":
             continue
-        try:
+        number = None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
             number = float(value)
-        except (TypeError, ValueError):
-            number = None
-        if isinstance(value, bool) or number is None or not math.isfinite(number):
-            raise StickposeError(f"cannot import {path}: {where}, column {column}: "
-                                 f"{value!r} is not a finite number; nothing was imported")
+        elif isinstance(value, str) and NUMBER.fullmatch(value.strip()):
+            number = float(value)
+        if number is None or not math.isfinite(number):
+            _refuse(path, f"{where}, column {column}", f"{value!r} is not a finite number")
+        if column in WHOLE and not number.is_integer():
+            _refuse(path, f"{where}, column {column}", f"{value!r} is not a whole number")
 
 
-def _read_results_csv(path: Path) -> pd.DataFrame:
-    """The rows of a ``results.csv`` (``#`` lines are comments), each checked: as many
-    fields as the header, numbers where the store keeps numbers."""
-    at = [0]                                   # the file's line number of the row just read
+def _check_rows(path: Path, frame: pd.DataFrame, where: list[str]) -> None:
+    """Refuse a results file whose rows contradict each other or leave out what identifies
+    them, naming the lines: an empty key column; an empty value of a measured (not
+    reported) result; one result given twice; one run given with different settings."""
+    for index, row in enumerate(frame.to_dict(orient="records")):
+        for column in REQUIRED:
+            if row.get(column) is None or str(row[column]).strip() == "":
+                _refuse(path, f"{where[index]}, column {column}", "empty")
+        if row.get("value") is None and not row.get("reported"):
+            _refuse(path, f"{where[index]}, column value", "empty, but the result is a "
+                    "measurement (only the class's reported cells may be empty)")
+    keys = frame[RESULT_KEY].astype(str).agg("|".join, axis=1)
+    twice = keys[keys.duplicated(keep=False)]
+    if len(twice):
+        first, second = twice.index[0], twice[twice == twice.iloc[0]].index[1]
+        _refuse(path, f"{where[first]} and {where[second]}", "the same result (run, set, "
+                "decoder, params, data, metric) given twice")
+    columns = [c for c in RUN_COLUMNS if c in frame.columns and c != "recorded_at"]
+    for run, rows in frame.groupby("run_id", sort=False):
+        varying = [c for c in columns if rows[c].astype(str).nunique() > 1]
+        if varying:
+            column = varying[0]
+            values = rows[column].astype(str)
+            other = values[values != values.iloc[0]].index[0]
+            _refuse(path, f"{where[rows.index[0]]} and {where[other]}",
+                    f"run {run} has two different {column} ({values.iloc[0]!r} and "
+                    f"{values[other]!r})")
+
+
+def _read_results_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """The rows of a ``results.csv`` (``#`` lines are comments; a byte-order mark is
+    skipped), each checked: as many fields as the header, numbers where the store keeps
+    numbers; and where each row is (``line N``)."""
+    at, where = [0], []                        # the file's line number of the row just read
 
     def lines(file):
         for number, line in enumerate(file, 1):
@@ -539,7 +588,7 @@ def _read_results_csv(path: Path) -> pd.DataFrame:
                 at[0] = number
                 yield line
 
-    with open(path, newline="", encoding="utf-8") as file:
+    with open(path, newline="", encoding="utf-8-sig") as file:
         reader = csv.reader(lines(file))
         header = next(reader, None)
         if not header:
@@ -554,10 +603,11 @@ def _read_results_csv(path: Path) -> pd.DataFrame:
                                      "imported")
             _check_numbers(path, f"line {at[0]}", dict(zip(header, row)))
             rows.append(row)
+            where.append(f"line {at[0]}")
     frame = pd.DataFrame(rows, columns=header).replace("", None)
     for column in NUMERIC & set(frame.columns):
         frame[column] = pd.to_numeric(frame[column])
-    return frame
+    return frame, where
 
 
 def import_results(engine, path: Path) -> tuple[int, int]:
@@ -566,14 +616,16 @@ def import_results(engine, path: Path) -> tuple[int, int]:
     path = Path(path)
     try:
         if path.suffix.lower() == ".csv":
-            frame = _read_results_csv(path)
+            frame, where = _read_results_csv(path)
         elif path.suffix.lower() == ".json":
-            records = json.loads(path.read_text())
+            records = json.loads(path.read_text(encoding="utf-8-sig"))
             if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
                 raise ValueError("expected a JSON list of result objects")
-            frame = pd.DataFrame(records)
+            records = [{k: (None if v == "" else v) for k, v in r.items()} for r in records]
             for number, record in enumerate(records, 1):
                 _check_numbers(path, f"result {number}", record)
+            frame = pd.DataFrame(records)
+            where = [f"result {number}" for number in range(1, len(records) + 1)]
         else:
             raise StickposeError(f"{path}: expected a .csv or .json file of results")
     except StickposeError:
@@ -592,7 +644,8 @@ def import_results(engine, path: Path) -> tuple[int, int]:
                              "`stickpose leaderboard export DIR`: results.csv)")
     frame["params"] = frame["params"].fillna("")
     frame["reported"] = frame.get("reported", pd.Series(0, index=frame.index)).fillna(0)
-    frame = frame.astype(object).where(frame.notna(), None)
+    frame = frame.astype(object).where(frame.notna(), None).reset_index(drop=True)
+    _check_rows(path, frame, where)
     run_rows = (frame.drop_duplicates("run_id")
                 .reindex(columns=RUN_COLUMNS).to_dict(orient="records"))
     for row in run_rows:

@@ -227,3 +227,54 @@ def test_a_runs_identity_leaves_out_where_its_data_lives():
     assert config_hash(config, local=True) != config_hash(moved, local=True)
     assert hashed_as_recorded(moved, config_hash(moved, local=True))
     assert not hashed_as_recorded({**config, "seed": 1}, config_hash(config))
+
+
+def test_import_refuses_rows_that_contradict_each_other(filled, another_store, tmp_path):
+    """An empty measured value, one result given twice with two values, a run with two
+    settings, a seed that is not its config's, or a number written oddly: each refused,
+    naming the lines; a byte-order mark (a spreadsheet's save) is read."""
+    url, engine = filled
+    ok(invoke("leaderboard", "--db", url, "export", tmp_path / "out"))
+    text = (tmp_path / "out" / "results.csv").read_text()
+    stamp, rows = text.splitlines()[0], list(csv.reader(text.splitlines()[1:]))
+    header = rows[0]
+    column = header.index
+    first = next(n for n, row in enumerate(rows) if n and row[column("metric")] == "score")
+    other = next(n for n, row in enumerate(rows) if n > first and row[column("run_id")]
+                 == rows[first][column("run_id")])
+
+    def variant(name, change):
+        changed = [list(row) for row in rows]
+        change(changed)
+        writer = io.StringIO()
+        csv.writer(writer, lineterminator="\n").writerows(changed)
+        (tmp_path / name).write_text(stamp + "\n" + writer.getvalue())
+        return tmp_path / name
+
+    def setting(rows_, key, value, at):
+        rows_[at][column(key)] = value
+
+    cases = {
+        "empty.csv": (lambda r: setting(r, "value", "", first),
+                      f"line {first + 2}, column value: empty, but the result is a measurement"),
+        "twice.csv": (lambda r: r.append([*r[first][:column("value")], "9.99",
+                                          *r[first][column("value") + 1:]]),
+                      f"line {first + 2} and line {len(rows) + 2}: the same result"),
+        "settings.csv": (lambda r: setting(r, "width", "5", other),
+                         "has two different width"),
+        "seed.csv": (lambda r: [setting(r, "seed", "7", n) for n in range(1, len(r))
+                                if r[n][column("run_id")] == r[first][column("run_id")]],
+                     "says seed 7 but its config says"),
+        "underscore.csv": (lambda r: setting(r, "value", "1_000", first),
+                           "column value: '1_000' is not a finite number"),
+    }
+    store = another_store()
+    ok(invoke("leaderboard", "import", tmp_path / "out" / "results.csv", "--db", store))
+    before = load(open_store(store))
+    for name, (change, message) in cases.items():
+        fails_with(invoke("leaderboard", "import", variant(name, change), "--db", store),
+                   message)
+    pd.testing.assert_frame_equal(load(open_store(store)), before)
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert "merged 5 runs" in ok(invoke("leaderboard", "import", tmp_path / "bom.csv",
+                                        "--db", store))
