@@ -91,6 +91,26 @@ def _board(metric, arch, head, data, by_decoder, suite="stickman", frame=None):
     return suite_board(frame, suite, metric, arch, head, data, by_decoder)
 
 
+def _one_document(tables: dict, metric: str, fmt: str) -> str:
+    """Several suites' boards as one machine-readable document: CSV with a ``suite``
+    column first (the columns of every board), JSON an object keyed by suite."""
+    import io
+    import json
+
+    import pandas as pd
+
+    from ..leaderboard.board import render
+
+    if fmt == "json":
+        return json.dumps({name: json.loads(render(table, metric, "json"))
+                           for name, table in tables.items()}, indent=2)
+    frames = [pd.read_csv(io.StringIO(render(table, metric, "csv"))).assign(suite=name)
+              for name, table in tables.items() if not table.empty]
+    joined = pd.concat(frames, ignore_index=True)
+    return joined[["suite", *[c for c in joined.columns if c != "suite"]]].to_csv(
+        index=False).rstrip("\n")
+
+
 @click.group(invoke_without_command=True)
 @_board_options
 @click.option("--format", "fmt", default="table", show_default=True,
@@ -132,6 +152,9 @@ def leaderboard(ctx, metric, arch, head, data, by_decoder, suite, fmt, where):
                    "evaluate RUN` or `stickpose leaderboard run` adds some" + (
                        " (runs recorded before stickpose measured AP have none: evaluate "
                        "them again)" if metric.startswith("a") else ""))
+        return
+    if len(tables) > 1 and fmt in ("csv", "json"):            # one document, not two
+        click.echo(_one_document(tables, metric, fmt))
         return
     for name, table in tables.items():
         if len(tables) > 1 and fmt in ("table", "md"):

@@ -278,3 +278,18 @@ def test_import_refuses_rows_that_contradict_each_other(filled, another_store, t
     (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + text.encode())
     assert "merged 5 runs" in ok(invoke("leaderboard", "import", tmp_path / "bom.csv",
                                         "--db", store))
+
+
+def test_both_suites_in_csv_or_json_are_one_document(filled, tmp_path):
+    """Without --suite the board has a table per suite; as CSV or JSON it is still one
+    document that a program can read (a suite column; an object keyed by suite)."""
+    url, engine = filled
+    from stickpose.leaderboard.reference import record_class_table
+
+    record_class_table(engine)
+    data = json.loads(ok(invoke("leaderboard", "--db", url, "--format", "json")))
+    assert set(data) == {"stickman", "class"} and data["stickman"]["rows"]
+    table = pd.read_csv(io.StringIO(ok(invoke("leaderboard", "--db", url, "--format", "csv"))))
+    assert list(table.columns[:3]) == ["suite", "arch", "head"]
+    assert set(table["suite"]) == {"stickman", "class"}
+    assert table[table["suite"] == "stickman"]["test1"].notna().all()
