@@ -311,7 +311,9 @@ def leaderboard_plot(metric, arch, head, data, by_decoder, suite, out):
         frame = for_suite(load(open_results_store(create=False)), suite or "stickman")
         plot_curves(frame, out, arch, head)
     else:
-        plot(_board(metric, arch, head, data, by_decoder, suite or "stickman"), metric, out)
+        frame = _results(lambda text: click.echo(text, err=True))
+        plot(_board(metric, arch, head, data, by_decoder, suite or "stickman", frame), metric,
+             out)
     click.echo(f"plot -> {out}")
 
 

@@ -444,6 +444,33 @@ def suite_board(frame: pd.DataFrame, suite: str = "stickman", metric: str = "sco
     return with_reference(table, published)
 
 
+def _exported(path: Path) -> bool:
+    """Whether text file ``path`` was written by ``export`` (it starts with the stamp)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as file:
+            head = file.read(400)
+    except OSError:
+        return False
+    return "Produced by `stickpose leaderboard" in head
+
+
+def _check_export_folder(folder: Path) -> None:
+    """Refuse, before anything is written, to replace a file in ``folder`` that ``export``
+    did not write: a text file without the stamp, or a picture beside a results.csv that
+    is not an export (or none)."""
+    names = [f"{s}.{e}" for s in SUITES for e in ("md", "csv", "png")] + ["decoders.md",
+                                                                          "results.csv"]
+    ours = _exported(folder / "results.csv")
+    for name in names:
+        path = folder / name
+        if not path.exists():
+            continue
+        if path.is_dir() or not (_exported(path) if path.suffix != ".png" else ours):
+            raise StickposeError(f"{path} is not a file `stickpose leaderboard export` wrote; "
+                                 "export to another folder, or move it away (nothing was "
+                                 "written)")
+
+
 def export(engine, folder: Path, command: str) -> list[Path]:
     """Per suite with results (stickman, class): ``SUITE.md`` (the class score with its
     legend, then PCK; the class suite also the flip-tolerant score and swap rate),
@@ -453,6 +480,7 @@ def export(engine, folder: Path, command: str) -> list[Path]:
     from ..files import write_atomic
 
     folder = Path(folder)
+    _check_export_folder(folder)
     frame = load(engine)
     boards = {suite: suite_board(frame, suite) for suite in SUITES}
     boards = {suite: table for suite, table in boards.items() if not table.empty}

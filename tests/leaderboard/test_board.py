@@ -293,3 +293,18 @@ def test_both_suites_in_csv_or_json_are_one_document(filled, tmp_path):
     assert list(table.columns[:3]) == ["suite", "arch", "head"]
     assert set(table["suite"]) == {"stickman", "class"}
     assert table[table["suite"] == "stickman"]["test1"].notna().all()
+
+
+def test_export_never_replaces_a_file_it_did_not_write(filled, tmp_path):
+    url, engine = filled
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "results.csv").write_text("my notes\n")
+    fails_with(invoke("leaderboard", "--db", url, "export", folder),
+               "results.csv is not a file `stickpose leaderboard export` wrote")
+    assert sorted(p.name for p in folder.iterdir()) == ["results.csv"]
+    assert (folder / "results.csv").read_text() == "my notes\n"
+    (folder / "results.csv").unlink()
+    for _ in range(2):                                   # its own files: replaced
+        ok(invoke("leaderboard", "--db", url, "export", folder))
+    assert (folder / "stickman.png").is_file()
