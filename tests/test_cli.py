@@ -240,3 +240,18 @@ def test_generate_says_what_an_interrupted_run_left_and_removes_it(run, tmp_path
     assert result.exit_code == 0, result.output
     assert "removed .set.partial-999999999, left by an interrupted run" in result.output
     assert not stale.exists() and (tmp_path / "set" / "meta.json").is_file()
+
+
+def test_a_class_style_without_a_suite_fills_the_frame(run, tmp_path):
+    """--style class / class-2022 on their own need no --margin: the class's styles fill the
+    frame; a margin given with them is refused, naming it."""
+    for style in ("class", "class-2022"):
+        result = run("generate", "--out", f"out-{style}", "--count", 2, "--size", 32,
+                     "--workers", 1, "--style", style)
+        assert result.exit_code == 0, result.output
+        labels = np.load(tmp_path / f"out-{style}" / "keypoints.npy")
+        assert labels[..., 0].min(axis=1).max() == 0          # stretched from the border
+    result = run("generate", "--out", "out-margin", "--count", 2, "--size", 32,
+                 "--workers", 1, "--style", "class", "--margin", 0.1)
+    assert result.exit_code != 0 and "margin 0.1" in result.output
+    assert not (tmp_path / "out-margin").exists()

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from ..data.styles import STYLES
+from ..data.styles import CLASS_STYLES, STYLES
 
 from .common import (CLASS_DIR_OPTION, IMAGE_SIZE, POSES_HELP, PROBABILITY, SEED, OutputPath, cores,
                      progress_bars, user_errors)
@@ -53,7 +53,7 @@ from .common import (CLASS_DIR_OPTION, IMAGE_SIZE, POSES_HELP, PROBABILITY, SEED
               "head, its squares and 10 px circles, labels truncated to whole pixels; each "
               "axis stretched to [0, S] and no limb at the leftmost or topmost joint). "
               "class-2022: the class's code of today (stretched to [0, S-1], every limb). "
-              "Both need --margin 0.")
+              "Both fill the frame: their margin is 0.")
 @CLASS_DIR_OPTION
 @click.option("--format", "fmt", type=click.Choice(["stickpose", "class"]), default="stickpose",
               show_default=True, help="stickpose: OUT/SET/images + keypoints.npy + COCO JSON. "
@@ -110,6 +110,8 @@ def generate(ctx, suite, out, noise, count, size, seed, circles, squares, backgr
             raise click.UsageError("--class-dir goes with --suite class (or a suite that "
                                    "reads the class's files)")
         base = load_suite("stickman").streams["train"].config if noise else StickmanConfig()
+        if style in CLASS_STYLES and not from_command_line("margin"):
+            margin = 0.0                     # the class's styles fill the frame: no margin
         config = StickmanConfig(
             size=size, margin=margin, placement=placement, poses=poses, occluders=occluders,
             labels=labels, style=style,
