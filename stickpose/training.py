@@ -76,7 +76,13 @@ def train_handedness(run: Path, class_dir: Path | None = None) -> Path:
     if config.data != "stickman":
         raise RunError(f"run {run} trained on {config.data}; the handedness classifier is "
                        "fitted for runs of a stickman suite with person-centric test sets")
-    suite = load_run_suite(config)
+    try:
+        suite = load_run_suite(config)
+    except StickposeError as error:
+        if class_dir is not None or not config.class_dir:
+            raise
+        raise StickposeError(f"{error} (if the class's files have moved, say where: "
+                             f"--class-dir DIR)") from None
     check_suite(config, suite)
     with run.lock():
         if fit_handedness(config, suite, run.path) is None:

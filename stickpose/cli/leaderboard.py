@@ -240,6 +240,9 @@ def leaderboard_run(archs, heads, seeds, budget, recipes, suite, class_dir, time
     for head in heads:
         HEADS.get(head)
     overrides = {k: v for k, v in settings.items() if v is not None}
+    if class_dir is not None and suite == "stickman":
+        raise click.UsageError("--class-dir goes with --suite class (the stickman suite reads "
+                               "none of the class's files)")
     if suite != "stickman":
         overrides.update(suite=suite, class_dir=str(class_dir) if class_dir else None)
     configs = sweep_configs(archs, heads, seed_list, images, load_recipes(recipes), minutes,

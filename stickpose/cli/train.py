@@ -239,8 +239,13 @@ def train_handedness(run, class_dir):
     """Fit a run's handedness classifier again, as training does at its end (the same poses
     and seed give the same classifier; a cached fit is reused): for a run whose
     classifier an older stickpose saved as a pickle (handedness.joblib), which stickpose no
-    longer loads. Saves RUN/handedness.npz."""
+    longer loads. Saves RUN/handedness.npz and removes the pickle."""
+    from ..runs import RunDir
     from ..training import train_handedness as fit_handedness
 
+    old = RunDir(run) / RunDir.HANDEDNESS_PICKLE
+    pickled = old.is_file()
     path = fit_handedness(run, class_dir.resolve() if class_dir is not None else None)
     click.echo(f"handedness classifier -> {path}")
+    if pickled:
+        click.echo(f"removed the older stickpose's pickled classifier {old}")
