@@ -3,6 +3,7 @@ scikit-learn."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +18,7 @@ from .data.render import class_labels, letterbox, resize_set, to_image
 from .data.sets import render_set, suite_set
 from .data.stickman import CHUNK_SIZE, StickmanConfig, StickmanGenerator
 from .data.styles import CLASS_STYLES, class_span
+from .files import die_with_parent
 from .metrics import class_score
 from .models.registry import HEADS
 from .runs import RunError, TrainConfig, load_run, load_run_suite
@@ -25,8 +27,9 @@ from .skeleton import observer_centric
 _bench_generator: StickmanGenerator | None = None
 
 
-def _init(config: StickmanConfig, seed: int) -> None:
+def _init(config: StickmanConfig, seed: int, parent: int) -> None:
     global _bench_generator
+    die_with_parent(parent)
     _bench_generator = StickmanGenerator(config, seed)
     _bench_generator.chunk(0)                      # warm: scene bank, first-call costs
 
@@ -53,7 +56,7 @@ def throughput(config: StickmanConfig, images: int, workers: int = 1, seed: int 
         for k in range(1, chunks + 1):
             _render(k)
         return chunks * CHUNK_SIZE / (time.perf_counter() - start)
-    with multiprocessing.get_context("spawn").Pool(workers, _init, (config, seed)) as pool:
+    with multiprocessing.get_context("spawn").Pool(workers, _init, (config, seed, os.getpid())) as pool:
         pool.map(_ready, range(4 * workers), chunksize=1)   # every worker initialised
         start = time.perf_counter()
         pool.map(_render, range(1, chunks + 1), chunksize=1)

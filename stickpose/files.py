@@ -181,3 +181,18 @@ def interrupts_deferred():
         for number, handler in handlers.items():
             signal.signal(number, handler)
         check_stop()
+
+
+def die_with_parent(parent: int) -> None:
+    """In a worker process started by process ``parent``: have Linux kill it when that
+    process dies, so a SIGKILL of the command leaves no worker rendering on with nobody to
+    read its work (``prctl(PR_SET_PDEATHSIG, SIGKILL)``, a no-op where that is not
+    available); if it died already (while this worker started), end now."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(1)

@@ -180,3 +180,42 @@ def test_an_interrupted_command_stops_cleanly_and_completes_when_run_again(
     assert (tmp_path / "notes.txt").read_text() == "the user's own"
     not_finished(tmp_path, db)
     again(tmp_path, db)
+
+
+def test_a_killed_generate_leaves_no_worker_behind(tmp_path):
+    """SIGKILL cannot be caught, so generate's rendering workers are told by the kernel to
+    die with it (PR_SET_PDEATHSIG): none is left rendering for nobody."""
+    import time
+
+    process = subprocess.Popen([sys.executable, "-m", "stickpose", "generate", "--count",
+                                "20000", "--size", "224", "--workers", "2", "--out",
+                                str(tmp_path / "set")], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline, children = time.monotonic() + 120, []
+    staging = tmp_path / f".set.partial-{process.pid}" / "images"
+    while time.monotonic() < deadline and not (staging.is_dir() and any(staging.iterdir())):
+        time.sleep(0.2)                                  # the workers are rendering
+    children = _children(process.pid)
+    assert len(children) >= 2, "generate started no workers within 2 minutes"
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_alive(pid) for pid in children):
+        time.sleep(0.2)
+    assert not [pid for pid in children if _alive(pid)]
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as file:
+            return [int(p) for p in file.read().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False

@@ -31,7 +31,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import StickposeError
-from ..files import check_stop, load_array
+from ..files import check_stop, die_with_parent, load_array
 from ..skeleton import JOINT_NAMES, NUM_JOINTS
 from ..viz import encode_png
 from .coco import coco_keypoints
@@ -84,8 +84,9 @@ def check_target(out: Path, overwrite: bool) -> None:
 _worker_generator: StickmanGenerator | None = None
 
 
-def _init_worker(config: StickmanConfig, seed: int) -> None:
+def _init_worker(config: StickmanConfig, seed: int, parent: int) -> None:
     global _worker_generator
+    die_with_parent(parent)
     _worker_generator = StickmanGenerator(config, seed)
 
 
@@ -169,7 +170,8 @@ def write_dataset(out: str | Path, config: StickmanConfig, seed: int, count: int
     sizes = [min(CHUNK_SIZE, count - k * CHUNK_SIZE) for k in range(chunks)]
     workers = min(workers, chunks)
     pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                initializer=_init_worker, initargs=(config, seed))
+                                initializer=_init_worker,
+                                initargs=(config, seed, os.getpid()))
             if workers > 1 else None)
     try:
         work = (range(chunks), sizes, [str(images_dir)] * chunks)
