@@ -347,5 +347,6 @@ def leaderboard_import(file):
     entries already in the store are replaced, never duplicated."""
     from ..leaderboard.board import import_results
 
-    run_count, result_count = import_results(open_results_store(), file)
-    click.echo(f"merged {run_count} runs, {result_count} results from {file}")
+    run_count, result_count, changed = import_results(open_results_store(), file)
+    click.echo(f"merged {run_count} runs, {result_count} results from {file}" + (
+        f" ({changed} replaced a different value the store held)" if changed else ""))

@@ -640,7 +640,8 @@ def _read_results_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
 
 def import_results(engine, path: Path) -> tuple[int, int]:
     """Merge a ``results.csv`` (from ``export``) or the same rows as a JSON list into the
-    store; rows already there are replaced, not duplicated. Returns (runs, results)."""
+    store; rows already there are replaced, not duplicated. Returns (runs, results, how
+    many results replaced a different value the store held)."""
     path = Path(path)
     try:
         if path.suffix.lower() == ".csv":
@@ -686,8 +687,21 @@ def import_results(engine, path: Path) -> tuple[int, int]:
                    .to_dict(orient="records"))
     try:
         with engine.begin() as connection:
+            before = _values(connection, {row["run_id"] for row in run_rows})
             _upsert(connection, runs, run_rows)
             _upsert(connection, results, result_rows)
     except (SQLAlchemyError, TypeError, ValueError) as error:   # a value of the wrong type
         raise StoreError(f"cannot import {path}: {str(error).splitlines()[0]}") from None
-    return len(run_rows), len(result_rows)
+    changed = sum(1 for row in result_rows if tuple(str(row[k]) for k in RESULT_KEY) in before
+                  and before[tuple(str(row[k]) for k in RESULT_KEY)] != row["value"])
+    return len(run_rows), len(result_rows), changed
+
+
+def _values(connection, run_ids: set[str]) -> dict[tuple, float | None]:
+    """The values the store holds for the results of runs ``run_ids``, by result key."""
+    found = {}
+    rows = connection.execute(select(*[results.c[k] for k in RESULT_KEY], results.c.value))
+    for row in rows:
+        if row[0] in run_ids:
+            found[tuple(str(v) for v in row[:-1])] = row[-1]
+    return found

@@ -308,3 +308,18 @@ def test_export_never_replaces_a_file_it_did_not_write(filled, tmp_path):
     for _ in range(2):                                   # its own files: replaced
         ok(invoke("leaderboard", "--db", url, "export", folder))
     assert (folder / "stickman.png").is_file()
+
+
+def test_import_says_how_many_values_it_replaced(filled, another_store, tmp_path):
+    url, engine = filled
+    ok(invoke("leaderboard", "--db", url, "export", tmp_path / "out"))
+    store = another_store()
+    path = tmp_path / "out" / "results.csv"
+    for _ in range(2):                                   # the same values: nothing replaced
+        assert ok(invoke("leaderboard", "import", path, "--db", store)).strip().endswith(
+            f"from {path}")
+    text = path.read_text().replace(",score,1.0,", ",score,1.25,", 1)
+    assert text != path.read_text()
+    (tmp_path / "changed.csv").write_text(text)
+    assert "(1 replaced a different value the store held)" in ok(
+        invoke("leaderboard", "import", tmp_path / "changed.csv", "--db", store))
