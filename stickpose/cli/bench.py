@@ -50,6 +50,9 @@ def bench_handedness_command(class_dir, seed):
     from ..bench import bench_handedness
     from ..data.suites import load_suite
 
+    if class_dir is None:
+        raise click.UsageError("bench handedness measures the class's test sets: give the "
+                               "class baseline's folder with --class-dir DIR")
     click.echo(bench_handedness(load_suite("class", class_dir), seed)
                .to_string(index=False, float_format="%.3f"))
 
