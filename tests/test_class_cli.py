@@ -75,8 +75,9 @@ def test_class_bad_inputs(class_dir, class_run, tmp_path):
     fails_with(invoke("train", "--suite", "class", "--class-dir", tmp_path / "missing",
                       "--out", tmp_path / "r"), "does not exist; expected the class baseline")
     assert not (tmp_path / "r").exists() and not (tmp_path / "x").exists()
-    fails_with(invoke("generate", "--style", "class", "--out", tmp_path / "y"),
-               "placement stretch, margin 0")
+    fails_with(invoke("generate", "--style", "class", "--margin", 0.05, "--out",
+                      tmp_path / "y"),
+               "placement stretch, margin 0); got placement 'stretch', margin 0.05")
     fails_with(invoke("generate", "--class-dir", class_dir, "--out", tmp_path / "y"),
                "--class-dir goes with --suite class")
     (tmp_path / "Dataset" / "Test1").mkdir(parents=True)
