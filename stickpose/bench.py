@@ -27,9 +27,11 @@ from .skeleton import observer_centric
 _bench_generator: StickmanGenerator | None = None
 
 
-def _init(config: StickmanConfig, seed: int, parent: int) -> None:
+def _init(config: StickmanConfig, seed: int, parent: int | None = None) -> None:
+    """Set up the renderer (in a worker process started by ``parent``, or in this one)."""
     global _bench_generator
-    die_with_parent(parent)
+    if parent is not None:
+        die_with_parent(parent)
     _bench_generator = StickmanGenerator(config, seed)
     _bench_generator.chunk(0)                      # warm: scene bank, first-call costs
 
