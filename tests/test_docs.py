@@ -2,15 +2,15 @@
 snippet that is not there fails), its reference pages come from the code, and its start
 page renders in headless Chromium with its navigation and picture."""
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.browser import pictures_loaded, rendered_dom
+
 ROOT = Path(__file__).resolve().parents[1]
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 
 @pytest.fixture(scope="module")
@@ -37,19 +37,9 @@ def test_reference_pages_are_generated_from_the_code(site):
 
 
 def test_the_start_page_renders_in_chromium(site, tmp_path):
-    browser = next((b for b in BROWSERS if shutil.which(b)), None)
-    if browser is None:
-        pytest.skip("no Chromium to render the site (Debian: apt-get install chromium)")
-    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
-                          "--no-first-run", "--disable-background-networking",
-                          "--disable-component-update", "--disable-sync",
-                          "--allow-file-access-from-files",
-                          f"--user-data-dir={tmp_path / 'browser'}", "--virtual-time-budget=5000",
-                          "--dump-dom", (site / "index.html").as_uri()],
-                         capture_output=True, text=True, timeout=120).stdout
+    dom = rendered_dom(site / "index.html", tmp_path / "browser")
     assert "<title>stickpose</title>" in dom
     for page in ("Getting started", "Results", "Command line", "Python API"):
         assert page in dom, page                                  # the navigation
-    images = dom.split('data-images="')[1].split('"')[0]
-    loaded = dom.split('data-images-loaded="')[1].split('"')[0]
-    assert int(images) >= 1 and loaded == images                # the picture decoded
+    images, loaded = pictures_loaded(dom)
+    assert images >= 1 and loaded == images                     # the picture decoded

@@ -1,15 +1,10 @@
-import shutil
-import subprocess
-
-import pytest
 from click.testing import CliRunner
 
 from stickpose.cli import main
 from stickpose.leaderboard.store import open_store, record_run
 from stickpose.runs import TrainConfig
 from stickpose.training import train
-
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+from tests.browser import pictures_loaded, rendered_dom
 
 
 def test_report_is_one_page_that_a_browser_renders(tmp_path, monkeypatch):
@@ -27,18 +22,9 @@ def test_report_is_one_page_that_a_browser_renders(tmp_path, monkeypatch):
     assert page.count("<table") >= 4 and page.count("data:image/png;base64,") >= 5
     assert "rank <b>1</b> of 1 recorded runs" in page
     assert (run / "show" / "heatmaps-0.png").is_file()        # pictures made on the way
-    browser = next((b for b in BROWSERS if shutil.which(b)), None)
-    if browser is None:
-        pytest.skip("no Chromium to render the page (Debian: apt-get install chromium)")
-    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
-                          "--no-first-run", "--disable-background-networking",
-                          "--disable-component-update", "--disable-sync",
-                          f"--user-data-dir={tmp_path / 'browser'}",
-                          "--dump-dom", (run / "report.html").as_uri()],
-                         capture_output=True, text=True, timeout=120).stdout
-    images = dom.split('data-images="')[1].split('"')[0]
-    loaded = dom.split('data-images-loaded="')[1].split('"')[0]
-    assert int(images) >= 5 and loaded == images            # every picture decoded
+    dom = rendered_dom(run / "report.html", tmp_path / "browser")
+    images, loaded = pictures_loaded(dom)
+    assert images >= 5 and loaded == images                  # every picture decoded
     assert dom.count("<table") >= 4 and "PCK@0.15" in dom
 
 

@@ -1,6 +1,7 @@
 """``stickpose train`` and ``stickpose train-decoder``."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -182,7 +183,7 @@ def train(out, resume, overwrite, heatmap_stride, strategy, **options):
             parts += [f"flip-tolerant {values['flip_score']:.3f}",
                       f"L/R swaps {values['swap']:.3f}"]
         pck = values.get("pck", float("nan"))
-        parts += [f"PCK@0.15 {pck:.3f}" if pck == pck else "PCK@0.15 n/a",
+        parts += ["PCK@0.15 n/a" if math.isnan(pck) else f"PCK@0.15 {pck:.3f}",
                   f"MPJPE {values['mpjpe']:.2f} px"]
         if "lsp_pck" in values:
             parts += [f"LSP PCK@0.2 {values['lsp_pck']:.1f} %", f"PCP {values['pcp']:.1f} %"]

@@ -665,8 +665,7 @@ def import_results(engine, path: Path) -> tuple[int, int]:
                           ("source", None)):          # results.csv of schema 1
         if column not in frame.columns:
             frame[column] = value
-    missing = [c for c in ["run_id", "arch", "head", "data", "config_hash", "config",
-                           "set", "decoder", "metric", "value"] if c not in frame.columns]
+    missing = [c for c in [*REQUIRED, "value"] if c not in frame.columns]
     if missing:
         raise StickposeError(f"{path} is not a stickpose results file: it lacks the "
                              f"column(s) {', '.join(missing)} (export one with "
