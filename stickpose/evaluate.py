@@ -12,6 +12,7 @@ import shutil
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 
@@ -35,9 +36,16 @@ ALL = "all"
 REFERENCE_ONLY = ("gmm-sklearn",)      # left out of "all": the slow reference path
 HEAD_OUTPUT = "coordinates"            # the "decoder" of scalar and integral heads
 CURVE = np.round(np.arange(1, 13) * 0.025, 3)    # PCK thresholds 0.025-0.3 of the diagonal
+WRITTEN_NOTE = ("class score (as written): the class's evaluation_test/test.py read "
+                "literally (its int64 labels keep only coordinates equal to the image size, "
+                "the rightmost x and the lowest y; files paired with labels in string "
+                "order), the protocol of the class's published scores. It measures the "
+                "scale of two coordinates, not where the keypoints are: compare it only "
+                "with scores computed the same way, never with the intended score.")
 KEYPOINTS = "_keypoints"       # a table row's predictions and confidences (not a column)
 COLUMNS = {"decoder": "decoder", "pck": "PCK@0.15", "mse": "MSE px²", "mpjpe": "MPJPE px",
-           "score": "class score", "flip_score": "flip-tolerant score", "swap": "L/R swaps",
+           "score": "class score (intended)", "score_written": "class score (as written)",
+           "flip_score": "flip-tolerant score", "swap": "L/R swaps",
            "auc": "AUC@0.2", "ap": "OKS AP", "ap50": "AP50", "ap75": "AP75", "ar": "AR",
            "decode_ms": "decode ms/img", "pipeline_ms": "pipeline ms/img",
            "pck_visible": "PCK visible", "pck_occluded": "PCK occluded",
@@ -91,9 +99,11 @@ def to_keypoints(name: str, output: np.ndarray, input_size: int, sigma: float,
 
 def score(predicted: np.ndarray, truth: np.ndarray, size: int | None,
           visible: np.ndarray | None = None, confidence: np.ndarray | None = None,
-          oks: bool = True) -> dict:
-    """The metrics of one prediction set in ``size`` x ``size`` images: the class's (score,
-    PCK@0.15 of the bounding-box diagonal, MPJPE), seed 000's MSE, the left/right swap
+          oks: bool = True, as_written: bool = False) -> dict:
+    """The metrics of one prediction set in ``size`` x ``size`` images: the class's (score
+    as intended, and with ``as_written`` ``score_written``, the score as its code computed
+    it, on these same predictions; PCK@0.15 of the bounding-box diagonal, MPJPE), seed
+    000's MSE, the left/right swap
     rate, AUC of PCK over 0-0.2, PCK at the ``CURVE`` thresholds (``pck@T``), COCO's OKS
     AP, AP50, AP75 and AR (``metrics.oks_ap``; images ranked by ``confidence``), and PCK /
     MSE split by visibility when some joints are hidden. Images of mixed sizes (``size``
@@ -112,6 +122,9 @@ def score(predicted: np.ndarray, truth: np.ndarray, size: int | None,
     if size is not None and complete:
         result["score"] = metrics.class_score(predicted, truth, size, size)
         result["flip_score"] = metrics.flip_tolerant_score(predicted, truth, size, size)
+        if as_written:
+            result["score_written"] = metrics.class_score_as_written(predicted, truth, size,
+                                                                     size)
     if visible is not None and not np.all(visible[metrics.labelled(truth)]):
         split = metrics.split_by_visibility(predicted, truth, visible)
         result.update(pck_visible=split["pck_visible"], pck_occluded=split["pck_occluded"])
@@ -134,29 +147,57 @@ def _decode_each(decoders: list[str], output: np.ndarray, config, fc_model=None)
 
 def decoder_table(model, config, images: np.ndarray, truth: np.ndarray, visible: np.ndarray,
                   decoders: list[str], head_target: str, fc_model=None,
-                  batch_size: int = 64, handedness=None) -> list[dict]:
+                  batch_size: int = 64, handedness=None, as_written: bool = False) -> list[dict]:
     """One row per decoder: metrics in the images' pixels and milliseconds per image, for
     decoding alone and for the whole pipeline (resize, forward pass, decoding). With
     ``handedness`` (``codecs.handedness.Handedness``), the decoded observer-centric keypoints
-    are relabelled person-centric before scoring."""
+    are relabelled person-centric before scoring. ``as_written``: also ``score_written``,
+    the class score as the class's code computed it, on predictions made as that code made
+    them (the images resized with OpenCV's default, bilinear; see ``written_scores``)."""
     size, count = images.shape[1], len(images)
     start = time.perf_counter()
     small, _ = resize_set(images, truth, config.input_size)
     resize_seconds = time.perf_counter() - start
     output, forward_seconds = forward(model, small, head_target, batch_size)
     confidence = confidence_of(output, head_target)
+    written = (written_scores(model, config, images, truth, decoders, head_target, fc_model,
+                              batch_size, handedness) if as_written else {})
     rows = []
     for name, predicted, decode_seconds in _decode_each(decoders, output, config, fc_model):
-        predicted = (predicted + 0.5) * size / config.input_size - 0.5
-        if handedness is not None:
-            predicted = handedness.apply(predicted)
+        predicted = _to_images(predicted, size, config, handedness)
         rows.append({"decoder": name,
                      **score(predicted, truth, size, visible, confidence, oks=False),
+                     **({"score_written": written[name]} if as_written else {}),
                      "decode_ms": 1000 * decode_seconds / count,
                      "pipeline_ms": 1000 * (resize_seconds + forward_seconds
                                             + decode_seconds) / count,
                      KEYPOINTS: (predicted, confidence)})
     return rows
+
+
+def _to_images(predicted: np.ndarray, size: int, config, handedness=None) -> np.ndarray:
+    """Decoded keypoints in input pixels -> the ``size`` px images' pixels (the convention
+    the model trained with), relabelled person-centric by ``handedness`` when given."""
+    predicted = (predicted + 0.5) * size / config.input_size - 0.5
+    return predicted if handedness is None else handedness.apply(predicted)
+
+
+def written_scores(model, config, images: np.ndarray, truth: np.ndarray,
+                   decoders: list[str], head_target: str, fc_model=None,
+                   batch_size: int = 64, handedness=None) -> dict[str, float]:
+    """``{decoder: the class score as written}`` (``metrics.class_score_as_written``) of a
+    model on square images ``(n, S, S, 3)`` with labels ``truth``, predicted as the class's
+    ``evaluation_test/test.py`` predicted: each image resized to the model input with
+    OpenCV's default interpolation (bilinear). The prediction enters the score divided by
+    the image size after it is mapped to the labels' pixels by the convention the model
+    trained with (for the class's models, trained with ``p / input * S``, that is the
+    class's ``p / input``)."""
+    size = images.shape[1]
+    small, _ = resize_set(images, truth, config.input_size, cv2.INTER_LINEAR)
+    output, _ = forward(model, small, head_target, batch_size)
+    return {name: metrics.class_score_as_written(
+                _to_images(predicted, size, config, handedness), truth, size, size)
+            for name, predicted, _ in _decode_each(decoders, output, config, fc_model)}
 
 
 def evaluate_lsp(model, config, split, decoders: list[str], head_target: str, fc_model=None,
@@ -239,9 +280,10 @@ def load_predictions(path: Path, image_ids: list[int]) -> tuple[np.ndarray, np.n
     return predicted.astype(np.float64), scores
 
 
-def score_predictions(predictions: Path, dataset) -> pd.DataFrame:
+def score_predictions(predictions: Path, dataset, as_written: bool = False) -> pd.DataFrame:
     """One row of metrics for keypoints another tool made on a dataset folder (``dataset``
-    as ``--dataset`` takes it; the set named ``NAME@HASH``, ``DatasetSource.result_name``)."""
+    as ``--dataset`` takes it; the set named ``NAME@HASH``, ``DatasetSource.result_name``);
+    the class score as written too on a set in the class's layout or with ``as_written``."""
     if str(dataset).startswith("coco:"):
         raise StickposeError("--predictions scores against a dataset folder; for a COCO file "
                              "use pycocotools on it and your results directly")
@@ -252,7 +294,8 @@ def score_predictions(predictions: Path, dataset) -> pd.DataFrame:
     return pd.DataFrame([{"set": source.result_name(), "occlusion": "none",
                           "images": len(truth),
                           "decoder": Path(predictions).name,
-                          **score(predicted, truth, images.shape[1], visible, oks=False),
+                          **score(predicted, truth, images.shape[1], visible, oks=False,
+                                  as_written=as_written or source.kind == "class"),
                           **metrics.oks_ap(predicted, truth, scores, image_ids=ids)}])
 
 
@@ -295,6 +338,8 @@ def report(results: pd.DataFrame, title: str) -> str:
                       "flip-tolerant score and L/R swaps, which need all 16, are not "
                       "given.", ""]
         lines += [markdown(rows), ""]
+    if "score_written" in results and results["score_written"].notna().any():
+        lines += [WRITTEN_NOTE, ""]
     for prefix, title in (("PCK ", "LSP PCK@0.2 per part (torso reference, %)"),
                           ("PCP ", "LSP strict PCP per part (%)")):
         parts = [c for c in results if c.startswith(prefix)]
@@ -365,20 +410,29 @@ def evaluation_sets(own: TrainConfig | None, suite: str | None = None, class_dir
 def evaluate_model(model, config, sets: list[EvalSet], decoders: list[str], head_target: str,
                    occlusions=("none",), batch_size: int = 64, seed: int = 0, fc_model=None,
                    handedness=None, params: str = "", progress=None,
-                   keep=None) -> pd.DataFrame:
+                   keep=None, as_written: bool = False) -> pd.DataFrame:
     """Every decoder on every set and occlusion (``evaluate_sets``): one row each, with
     ``params`` for the decoders that read them. ``handedness`` relabels predictions on sets
-    labelled person-centric."""
-    def table(images, truth, visible, person):
+    labelled person-centric. The class score as written is given on the sets in the
+    class's layout, and on every set with ``as_written``."""
+    def table(images, truth, visible, spec):
         rows = decoder_table(model, config, images, truth, visible, decoders, head_target,
-                             fc_model, batch_size, handedness if person else None)
+                             fc_model, batch_size, handedness if spec.person else None,
+                             _written(spec, images, truth, as_written))
         return [{**row, "params": _params_of(row["decoder"], params)} for row in rows]
     return evaluate_sets(sets, table, occlusions, seed, progress, keep)
 
 
+def _written(spec: EvalSet, images: np.ndarray, truth: np.ndarray, asked: bool) -> bool:
+    """Whether a set is scored as the class's code wrote it too: it is the class's (or
+    ``asked``), its images are square and every joint is labelled."""
+    return ((spec.class_layout or asked) and images.shape[1] == images.shape[2]
+            and bool(metrics.labelled(truth).all()))
+
+
 def evaluate_sets(sets: list[EvalSet], table, occlusions=("none",), seed: int = 0,
                   progress=None, keep=None) -> pd.DataFrame:
-    """``table(images, keypoints, visible, person) -> rows`` (each with its ``decoder``) on
+    """``table(images, keypoints, visible, spec) -> rows`` (each with its ``decoder``) on
     every set and occlusion: one row each, with the columns ``set, occlusion, images,
     decoder, params`` and what identifies the measured data (``data_id``, the content hash
     of the images and labels scored; ``canonical``; ``source``), then the row's metrics
@@ -397,7 +451,7 @@ def evaluate_sets(sets: list[EvalSet], table, occlusions=("none",), seed: int = 
             identity = {"data_id": data_id(shown, truth, seen), "canonical": spec.canonical,
                         "source": spec.source, **_coverage(truth), **spec.notes()}
             ids = spec.image_info(len(truth))[0]
-            for row in table(shown, truth, seen, spec.person):
+            for row in table(shown, truth, seen, spec):
                 predicted, confidence = row.pop(KEYPOINTS)
                 row.update(metrics.oks_ap(predicted, truth, confidence, spec.oks_areas(),
                                           ids))
@@ -477,19 +531,22 @@ class PredictionFiles:
 
 def evaluate_exported(artefact, sets: list[EvalSet], occlusions=("none",),
                       batch_size: int = 64, seed: int = 0, progress=None,
-                      keep=None) -> pd.DataFrame:
+                      keep=None, as_written: bool = False) -> pd.DataFrame:
     """``evaluate_sets`` for an exported artefact (``export.Exported``): the images go in
     at their own size (the letterbox is the artefact's) and come back as keypoints in their
     pixels; one row per set and occlusion, ``decoder`` naming the artefact's decoder and
-    format. ``pipeline_ms``: the artefact's whole run, per image."""
-    def table(images, truth, visible, person):
+    format. ``pipeline_ms``: the artefact's whole run, per image. The class score as
+    written (on class sets, or every set with ``as_written``) is taken on the same
+    predictions: the artefact resizes as it was exported to."""
+    def table(images, truth, visible, spec):
         artefact.predict(images[:1])                  # untimed: first-call set-up
         start = time.perf_counter()
         predicted, scores = artefact.predict(images, batch_size)
         seconds = time.perf_counter() - start
         confidence = None if np.isnan(scores).all() else scores.mean(axis=-1)
         return [{"decoder": artefact.label,
-                 **score(predicted, truth, images.shape[1], visible, confidence, oks=False),
+                 **score(predicted, truth, images.shape[1], visible, confidence, oks=False,
+                         as_written=_written(spec, images, truth, as_written)),
                  "pipeline_ms": 1000 * seconds / len(images),
                  KEYPOINTS: (predicted, confidence)}]
     return evaluate_sets(sets, table, occlusions, seed, progress, keep)
@@ -503,14 +560,14 @@ def _params_of(decoder: str, params: str) -> str:
 
 def evaluate_run(run: Path, sets: list[EvalSet], decoders: str = ALL, occlusions=("none",),
                  batch_size: int = 64, seed: int = 0, sigma: float | None = None,
-                 progress=None, keep=None) -> pd.DataFrame:
+                 progress=None, keep=None, as_written: bool = False) -> pd.DataFrame:
     """``evaluate_model`` for a trained run directory. ``sigma``: the spread DARK blurs with
     and soft-argmax's window follows, in heatmap pixels (default: the run's training sigma).
     A run with a handedness classifier relabels its predictions on person-centric sets."""
     config, model, head_target, names, fc_model, params = _prepare(run, decoders, sigma)
     handedness = load_handedness(run) if any(s.person for s in sets) else None
     return evaluate_model(model, config, sets, names, head_target, occlusions, batch_size,
-                          seed, fc_model, handedness, params, progress, keep)
+                          seed, fc_model, handedness, params, progress, keep, as_written)
 
 
 def write_tables(results: pd.DataFrame, title: str, out: Path) -> tuple[str, list[Path]]:

@@ -397,7 +397,8 @@ def _evaluate(best, config: TrainConfig, run: RunDir, suite, lsp_test) -> dict:
     else:
         table = evaluate_lsp(best, config, lsp_test, [decoder], head_target,
                              count=config.test_count)
-    kept = ("images", "data_id", "canonical", "source", "score", "flip_score", "swap", "pck",
+    kept = ("images", "data_id", "canonical", "source", "score", "score_written", "flip_score",
+            "swap", "pck",
             "mpjpe", "mse", "ap", "ap50", "ap75", "ar")
     sets = {row["set"]: {k: _plain(v) for k, v in row.items() if v == v and (
                 k in kept or lsp_test is not None and k not in (

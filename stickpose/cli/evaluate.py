@@ -5,6 +5,8 @@ from pathlib import Path
 
 import click
 
+PROTOCOLS = ("intended", "class-as-written")
+
 from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, SEED, OutputPath,
                      open_results_store, parse_names, progress_bars, say_lsp, user_errors)
 
@@ -57,10 +59,20 @@ from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, SEED, OutputPath,
               help="Also write each set's keypoints as COCO files to OUT/predictions/: "
                    "SET-DECODER.results.json beside SET.annotations.json (the ground truth, "
                    "same image ids), in the images' own pixels, for pycocotools.")
+@click.option("--protocol", type=click.Choice(PROTOCOLS), default="intended",
+              show_default=True,
+              help="How the class score is computed. intended: as the class meant it "
+                   "(|label - prediction| / 224 over the coordinates whose label is > 0; "
+                   "stickpose's score everywhere). class-as-written: also as the class's "
+                   "evaluation_test/test.py computed it, read literally (int64 labels, so "
+                   "only a coordinate equal to 224 counts; files paired with labels in "
+                   "string order; bilinear resize), the protocol of the class's published "
+                   "scores. Sets in the class's layout and class suites get both anyway.")
 @DB_OPTION
 @user_errors
 def evaluate(run, suite, class_dir, sets, datasets, dataset_labels, data, decoders, occlusion,
-             count, sigma, batch_size, seed, predictions, model, out, save_predictions):
+             count, sigma, batch_size, seed, predictions, model, out, save_predictions,
+             protocol):
     """Score a trained run with every decoder on the same heatmaps (seed 000's table per
     set: PCK, MSE, MPJPE, class score, swaps, COCO's OKS AP/AP50/AP75/AR through
     pycocotools, timings), optionally under occlusion.
@@ -74,6 +86,7 @@ def evaluate(run, suite, class_dir, sets, datasets, dataset_labels, data, decode
     stickpose evaluate --model runs/RUN/export/quarter-tflite   an exported model
     stickpose evaluate runs/RUN --save-predictions       + COCO results for pycocotools
     stickpose evaluate runs/RUN --dataset coco:FILE.json a COCO keypoints file (16 or 17)
+    stickpose evaluate runs/RUN --dataset class:Dataset/Test1 --protocol class-as-written
     """
     from ..data.occlusion import OCCLUSIONS
     from ..evaluate import PredictionFiles, report, write_tables
@@ -90,11 +103,15 @@ def evaluate(run, suite, class_dir, sets, datasets, dataset_labels, data, decode
     keep = None
     if save_predictions and out and not (predictions or data):
         keep = PredictionFiles(out / "predictions")
+    as_written = protocol == "class-as-written"
+    if as_written and data:
+        raise click.UsageError("--protocol class-as-written scores square images labelled "
+                               "as the class labels them; --data lsp holds neither")
     try:
         results, title, engine = _evaluate(run, suite, class_dir, names, datasets,
                                            dataset_labels, data, decoders, kinds, count,
                                            sigma, batch_size, seed, predictions, model, out,
-                                           save_predictions, keep)
+                                           save_predictions, keep, as_written)
     except BaseException:
         if keep:
             keep.discard()
@@ -113,7 +130,8 @@ def evaluate(run, suite, class_dir, sets, datasets, dataset_labels, data, decode
 
 
 def _evaluate(run, suite, class_dir, names, datasets, dataset_labels, data, decoders, kinds,
-              count, sigma, batch_size, seed, predictions, model, out, save_predictions, keep):
+              count, sigma, batch_size, seed, predictions, model, out, save_predictions, keep,
+              as_written):
     """The evaluation ``evaluate`` asked for: ``(results, title, store engine or None)``."""
     from ..evaluate import evaluate_exported, evaluate_lsp_run, evaluate_run, \
         evaluation_sets, run_config, score_predictions
@@ -142,7 +160,8 @@ def _evaluate(run, suite, class_dir, names, datasets, dataset_labels, data, deco
         with progress_bars() as bar:
             step = bar("evaluating", len(chosen) * len(kinds))
             results = evaluate_exported(artefact, chosen, kinds, batch_size, seed,
-                                        progress=lambda label: step(1), keep=keep)
+                                        progress=lambda label: step(1), keep=keep,
+                                        as_written=as_written)
         title = f"stickpose evaluate --model {model}"
     elif predictions:
         if save_predictions:
@@ -153,7 +172,7 @@ def _evaluate(run, suite, class_dir, names, datasets, dataset_labels, data, deco
         if dataset_labels:
             raise click.UsageError("--dataset-labels applies to coco: files, which "
                                    "--predictions does not score")
-        results = score_predictions(predictions, datasets[0])
+        results = score_predictions(predictions, datasets[0], as_written)
         title = f"{predictions} on {datasets[0]}"
     else:
         if run is None:
@@ -177,7 +196,8 @@ def _evaluate(run, suite, class_dir, names, datasets, dataset_labels, data, deco
             with progress_bars() as bar:
                 step = bar("evaluating", len(chosen) * len(kinds))
                 results = evaluate_run(run, chosen, decoders, kinds, batch_size, seed, sigma,
-                                       progress=lambda label: step(1), keep=keep)
+                                       progress=lambda label: step(1), keep=keep,
+                                       as_written=as_written)
         title = f"stickpose evaluate {run}"
         record_results(engine, run, results)
     return results, title, engine

@@ -1,5 +1,8 @@
 """The class baseline's on-disk test sets: ``ROOT/Test{k}/{i}.png`` (i = 0, 1, ...) and
-``ROOT/test{k}_labels.npy`` (N x 32 floats: x0, y0, ... x15, y15 in the image's pixels).
+``ROOT/test{k}_labels.npy`` (N x 32 numbers: x0, y0, ... x15, y15 in the image's pixels). The
+class's generator wrote int64 (its poses' array: the stretched coordinates truncated), and
+its evaluation code depends on it (``metrics.class_scores_as_written``), so stickpose writes
+int64 too; it reads int64 and float labels alike.
 
 ``stickpose generate --format class`` writes this layout so that a set can be handed to
 users of the class's own code; ``stickpose evaluate --dataset`` reads it back.
@@ -23,6 +26,13 @@ LABELS_SUFFIX = "_labels.npy"
 
 class ClassSetError(StickposeError):
     """A class-layout folder with missing or inconsistent files."""
+
+
+def class_labels(keypoints: np.ndarray) -> np.ndarray:
+    """Keypoints ``(N, 16, 2)`` -> the class's labels array ``(N, 32)`` int64 (x0, y0, ...),
+    truncated toward zero as the class's int64 poses array truncated them."""
+    keypoints = np.asarray(keypoints, np.float64)
+    return np.trunc(keypoints).reshape(len(keypoints), -1).astype(np.int64)
 
 
 def labels_path(folder: Path) -> Path:
@@ -107,6 +117,13 @@ def load_class_set(path: str | Path, count: int | None = None):
         raise ClassSetError(f"{labels_file} holds NaN or infinite values; expected pixel "
                             "coordinates")
     files = _numbered_pngs(folder)
+    stray = sorted(p.name for p in folder.iterdir()
+                   if ".png" in p.name and not re.fullmatch(r"\d+\.png", p.name))
+    if stray:
+        raise ClassSetError(f"class set {folder} holds {stray[0]!r}, which is not a numbered "
+                            "PNG (0.png, 1.png, ...): the class's evaluation pairs every file "
+                            "whose name contains '.png' with a label row, so it would score "
+                            "this set against the wrong labels; move it away")
     expected = [f"{i}.png" for i in range(len(files))]
     if [p.name for p in files] != expected or len(files) != len(labels):
         raise ClassSetError(f"class set {folder} holds {len(files)} numbered PNG(s) for "
@@ -162,7 +179,7 @@ def check_class_targets(names, root: str | Path, overwrite: bool = False) -> dic
 def write_class_layout(datasets: dict, root: str | Path, overwrite: bool = False) -> list[Path]:
     """Copy stickpose datasets ``{set name: storage.Dataset}`` into the class layout under
     ``root``: ``Test{k}``-style folders (the name capitalised) and ``NAME_labels.npy``
-    (float64). Every set is prepared in hidden folders first; the old sets are then
+    (int64, ``class_labels``). Every set is prepared in hidden folders first; the old sets are then
     swapped for the new ones with interrupts held back, so an interrupted run leaves the
     old sets whole. An existing set is replaced only with ``overwrite``, and only if it is
     one (see ``check_class_targets``). Returns the set folders."""
@@ -186,7 +203,7 @@ def write_class_layout(datasets: dict, root: str | Path, overwrite: bool = False
             for index in range(len(dataset)):
                 shutil.copyfile(dataset.image_path(index), staging / f"{index}.png")
             with open(new_labels, "wb") as stream:
-                np.save(stream, dataset.keypoints.reshape(len(dataset), -1).astype(np.float64))
+                np.save(stream, class_labels(dataset.keypoints))
         with interrupts_deferred():
             old = []
             for staging, new_labels, folder, labels in staged:

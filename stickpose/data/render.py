@@ -80,13 +80,15 @@ def class_labels(keypoints: np.ndarray) -> np.ndarray:
     return np.trunc(keypoints).astype(np.float32)
 
 
-def resize_set(images: np.ndarray, keypoints: np.ndarray, size: int):
-    """Images ``(n, S, S, 3)`` resized to ``size`` (area interpolation) with keypoints
+def resize_set(images: np.ndarray, keypoints: np.ndarray, size: int,
+               interpolation: int = cv2.INTER_AREA):
+    """Images ``(n, S, S, 3)`` resized to ``size`` (area interpolation; the class's
+    evaluation code used OpenCV's default, ``cv2.INTER_LINEAR``) with keypoints
     ``(n, 16, 2)`` mapped along (pixel centres kept, see ``stickpose.skeleton``)."""
     if images.shape[1] == size:
         return images, keypoints
     scale = size / images.shape[1]
-    resized = np.stack([cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    resized = np.stack([cv2.resize(image, (size, size), interpolation=interpolation)
                         for image in images])
     return resized, (keypoints + 0.5) * scale - 0.5
 

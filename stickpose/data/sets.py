@@ -23,6 +23,7 @@ from .class_format import PREFIX as CLASS_PREFIX
 from .class_format import check_class_folder, is_class_set, load_class_set, set_folder_of
 from .coco import LABELS, dataset_image_ids, load_coco, read_coco, recorded_labels
 from .stickman import CHUNK_SIZE, StickmanGenerator
+from .styles import CLASS_STYLES
 from .storage import is_dataset, load_dataset
 
 COCO_PREFIX = "coco:"
@@ -180,6 +181,10 @@ class EvalSet:
     areas: Callable | None = None
     #: ``() -> str``, what was read (and left out), once loaded
     summary: Callable | None = None
+    #: labelled and laid out as the class's sets (drawn in a class style, or a folder in
+    #: the class's layout): scored under the class's code as written too
+    #: (``metrics.class_scores_as_written``)
+    class_layout: bool = False
 
     @property
     def person(self) -> bool:
@@ -220,7 +225,8 @@ def suite_sets(suite, names: list[str], count: int | None = None) -> list[EvalSe
     builtin = is_builtin(suite)
     source = f"suite {suite.name}" if builtin else f"suite file {suite.path}"
     return [EvalSet(set_key(suite.name, n), partial(render_set, suite_set(suite, n), count),
-                    source, builtin, suite_set(suite, n).config.labels)
+                    source, builtin, suite_set(suite, n).config.labels,
+                    class_layout=suite_set(suite, n).config.style in CLASS_STYLES)
             for n in names]
 
 
@@ -245,7 +251,8 @@ def folder_sets(paths, count: int | None = None, labels: str | None = None) -> l
         note = partial(_folder_note, source)
         if source.kind == "class":           # the class's layout: person-centric labels
             result.append(EvalSet(source.result_name(), partial(load_set, source, count),
-                                  text, False, "person", summary=partial(note, "person")))
+                                  text, False, "person", summary=partial(note, "person"),
+                                  class_layout=True))
             continue
         meta = load_dataset(path).meta
         convention = meta["config"].get("labels", "observer")
@@ -256,7 +263,8 @@ def folder_sets(paths, count: int | None = None, labels: str | None = None) -> l
             name, canonical = set_key(suite_name, set_name), True
         result.append(EvalSet(name, partial(load_set, source, count), text, canonical,
                               convention, partial(_dataset_images, path),
-                              summary=None if canonical else partial(note, convention)))
+                              summary=None if canonical else partial(note, convention),
+                              class_layout=meta["config"].get("style") in CLASS_STYLES))
     _check_distinct(result, sources)
     return result
 

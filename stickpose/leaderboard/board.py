@@ -20,7 +20,7 @@ from ..runs import CLASS_BEST
 from .store import (METRICS, UNIDENTIFIED, StoreError, _upsert, config_hash, hashed_as_recorded,
                     results, runs)
 
-LOWER_IS_BETTER = {"score": True, "flip_score": True, "swap": True, "pck": False, "mse": True,
+LOWER_IS_BETTER = {"score": True, "score_written": True, "flip_score": True, "swap": True, "pck": False, "mse": True,
                    "mpjpe": True, "ap": False, "ap50": False, "ap75": False, "ar": False}
 SUITES = ("stickman", "class")     # benchmarks whose test1-test4 each get a table
 SETS = ("test1", "test2", "test3", "test4", "lsp-test")
@@ -319,7 +319,9 @@ def render(table: pd.DataFrame, metric: str, fmt: str = "table") -> str:
     return shown.to_string(index=False)
 
 
-METRIC_NAMES = {"score": "class test score", "flip_score": "flip-tolerant class score",
+METRIC_NAMES = {"score": "class test score (intended)",
+                "score_written": "class test score as the class's code computed it",
+                "flip_score": "flip-tolerant class score",
                 "swap": "left/right swap rate", "pck": "PCK@0.15", "mse": "MSE (px²)",
                 "mpjpe": "MPJPE (px)", "ap": "COCO keypoint AP (OKS 0.50:0.95)",
                 "ap50": "COCO keypoint AP at OKS 0.50", "ap75": "COCO keypoint AP at OKS 0.75",

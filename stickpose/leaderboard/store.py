@@ -37,7 +37,10 @@ from ..runs import LATER_SETTINGS, STACKS_DEFAULT
 
 SCHEMA_VERSION = 4
 ENVIRONMENT = "STICKPOSE_DB"
-METRICS = ("score", "flip_score", "swap", "pck", "mse", "mpjpe", "ap", "ap50", "ap75", "ar")
+#: ``score``: the class score as intended; ``score_written``: as the class's code computed it
+#: (``metrics.class_scores_as_written``), on the class's sets
+METRICS = ("score", "score_written", "flip_score", "swap", "pck", "mse", "mpjpe", "ap", "ap50",
+           "ap75", "ar")
 # what a results entry says about the measured data, besides its metrics
 DATA_KEYS = ("images", "data_id", "canonical", "source", "labelled")
 UNIDENTIFIED = "unidentified"     # data_id of results recorded before schema 2
