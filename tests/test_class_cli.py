@@ -32,7 +32,7 @@ def test_generate_the_class_suite_in_both_layouts(class_dir, tmp_path):
               "--count", 6, "--workers", 1, "--format", "class", "--out", tmp_path / "Dataset"))
     for k in range(1, 5):
         labels = np.load(tmp_path / "Dataset" / f"test{k}_labels.npy")
-        assert labels.shape == (6, 32) and labels.dtype == np.float64
+        assert labels.shape == (6, 32) and labels.dtype == np.int64      # as the class's
         assert sorted(p.name for p in (tmp_path / "Dataset" / f"Test{k}").iterdir()) == \
             [f"{i}.png" for i in range(6)]
         images, keypoints, _ = load_class_set(tmp_path / "Dataset" / f"Test{k}")
@@ -46,7 +46,7 @@ def test_train_on_the_class_suite_records_its_own_table(class_run):
     evaluation = json.loads((class_run / "evaluation.json").read_text())
     assert list(evaluation["sets"]) == [f"class/test{k}" for k in range(1, 5)]
     for values in evaluation["sets"].values():
-        assert {"score", "flip_score", "swap", "pck"} <= set(values)
+        assert {"score", "score_written", "flip_score", "swap", "pck"} <= set(values)
         assert values["flip_score"] <= values["score"]
     config = json.loads((class_run / "config.json").read_text())
     assert config["suite"] == "class" and config["labels"] == "observer"

@@ -179,6 +179,8 @@ def train(out, resume, overwrite, heatmap_stride, strategy, **options):
     record_run_or_warn(store[0], out)
     for name, values in evaluation["sets"].items():
         parts = [f"class score {values['score']:.3f}"] if "score" in values else []
+        if "score_written" in values:
+            parts += [f"(as the class's code wrote it {values['score_written']:.3f})"]
         if "flip_score" in values:
             parts += [f"flip-tolerant {values['flip_score']:.3f}",
                       f"L/R swaps {values['swap']:.3f}"]

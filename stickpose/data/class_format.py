@@ -28,11 +28,12 @@ class ClassSetError(StickposeError):
     """A class-layout folder with missing or inconsistent files."""
 
 
-def class_labels(keypoints: np.ndarray) -> np.ndarray:
-    """Keypoints ``(N, 16, 2)`` -> the class's labels array ``(N, 32)`` int64 (x0, y0, ...),
-    truncated toward zero as the class's int64 poses array truncated them."""
-    keypoints = np.asarray(keypoints, np.float64)
-    return np.trunc(keypoints).reshape(len(keypoints), -1).astype(np.int64)
+def labels_array(keypoints: np.ndarray) -> np.ndarray:
+    """Keypoints ``(N, 16, 2)`` -> the class's labels file's array ``(N, 32)`` int64 (x0, y0,
+    ...), truncated as the class's int64 poses array truncated them (``render.class_labels``)."""
+    from .render import class_labels
+
+    return class_labels(keypoints).reshape(len(keypoints), -1).astype(np.int64)
 
 
 def labels_path(folder: Path) -> Path:
@@ -179,7 +180,7 @@ def check_class_targets(names, root: str | Path, overwrite: bool = False) -> dic
 def write_class_layout(datasets: dict, root: str | Path, overwrite: bool = False) -> list[Path]:
     """Copy stickpose datasets ``{set name: storage.Dataset}`` into the class layout under
     ``root``: ``Test{k}``-style folders (the name capitalised) and ``NAME_labels.npy``
-    (int64, ``class_labels``). Every set is prepared in hidden folders first; the old sets are then
+    (int64, ``labels_array``). Every set is prepared in hidden folders first; the old sets are then
     swapped for the new ones with interrupts held back, so an interrupted run leaves the
     old sets whole. An existing set is replaced only with ``overwrite``, and only if it is
     one (see ``check_class_targets``). Returns the set folders."""
@@ -203,7 +204,7 @@ def write_class_layout(datasets: dict, root: str | Path, overwrite: bool = False
             for index in range(len(dataset)):
                 shutil.copyfile(dataset.image_path(index), staging / f"{index}.png")
             with open(new_labels, "wb") as stream:
-                np.save(stream, class_labels(dataset.keypoints))
+                np.save(stream, labels_array(dataset.keypoints))
         with interrupts_deferred():
             old = []
             for staging, new_labels, folder, labels in staged:

@@ -62,15 +62,35 @@ def draw_stickman_class(image: np.ndarray, keypoints: np.ndarray, colour: tuple[
         raise ValueError(f"style {style!r} is not one of {', '.join(CLASS_STYLES)}")
     keypoints = np.asarray(keypoints, np.float64)
     points = np.round(keypoints).astype(np.int64)
-    drawn = ((keypoints > 0) if style == "class" else (keypoints >= 0)).all(axis=1)
-    for a, b in LIMBS:
-        if drawn[a] and drawn[b]:
+    for (a, b), drawn in zip(LIMBS, drawn_limbs(keypoints, style)):
+        if drawn:
             cv2.line(image, (int(points[a, 0]), int(points[a, 1])),
                      (int(points[b, 0]), int(points[b, 1])), colour, thickness)
     (x8, y8), (x9, y9) = (float(v) for v in keypoints[UPPER_NECK]), \
         (float(v) for v in keypoints[HEAD_TOP])
     radius = int(np.sqrt((x8 - x9) ** 2 + (y8 - y9) ** 2) / 2)
     cv2.circle(image, (int((x8 + x9) / 2), int((y8 + y9) / 2)), radius, colour, -1)
+
+
+def drawn_limbs(keypoints: np.ndarray, style: str = "class") -> np.ndarray:
+    """``(..., len(LIMBS))`` bool: which limbs the class's code draws for stretched
+    (unrounded) keypoints ``(..., 16, 2)``: in 2021 (``class``) those whose two ends both
+    have x > 0 and y > 0, in 2022 (``class-2022``) >= 0."""
+    keypoints = np.asarray(keypoints, np.float64)
+    ends = ((keypoints > 0) if style == "class" else (keypoints >= 0)).all(axis=-1)
+    return np.stack([ends[..., a] & ends[..., b] for a, b in LIMBS], axis=-1)
+
+
+def drawn_joints(keypoints: np.ndarray, style: str = "class") -> np.ndarray:
+    """``(..., 16)`` bool: the joints at an end of a limb the class's code draws
+    (``drawn_limbs``); the others are not in the picture, but for what the head circle (drawn
+    always, centred between upper neck and head top) tells of the head's two joints."""
+    limbs = drawn_limbs(keypoints, style)
+    joints = np.zeros(np.shape(keypoints)[:-1], bool)
+    for k, (a, b) in enumerate(LIMBS):
+        joints[..., a] |= limbs[..., k]
+        joints[..., b] |= limbs[..., k]
+    return joints
 
 
 def class_labels(keypoints: np.ndarray) -> np.ndarray:

@@ -184,12 +184,14 @@ class StickmanGenerator:
                               f"complete pose(s) in rows {start}:{'' if stop is None else stop}"
                               f", fewer than the {count} images asked for in order")
 
-    def chunk(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Chunk ``index``: images ``(C, S, S, 3) uint8`` RGB, keypoints ``(C, 16, 2)
-        float32`` xy pixels, visible ``(C, 16) bool``, with C = ``CHUNK_SIZE``."""
+    def placed(self, index: int, rng: np.random.Generator | None = None):
+        """The figures of chunk ``index`` as they are drawn and labelled, without drawing
+        them: ``(placed, keypoints)``, each ``(C, 16, 2)``: the exact placed coordinates the
+        figure is drawn from, and its labels (the same, but truncated in the class's
+        styles). ``rng``: the chunk's generator (``chunk`` goes on drawing from it)."""
         config = self.config
-        size = config.size
-        rng = np.random.default_rng((self.seed, int(index), self.stream))
+        if rng is None:
+            rng = self._rng(index)
         poses = (self.poses.in_order(int(index) * CHUNK_SIZE, CHUNK_SIZE)
                  if config.pose_order == "in_order" else self.poses.sample(rng, CHUNK_SIZE))
         poses = augment_poses(poses, rng, config.pose_mirror, config.pose_rotate,
@@ -197,14 +199,27 @@ class StickmanGenerator:
         if config.labels == "observer":
             poses = observer_centric(poses)
         if config.style in CLASS_STYLES:   # drawn from the exact values, labelled truncated
-            placed = class_stretch(poses, class_span(config.style, size),
+            placed = class_stretch(poses, class_span(config.style, config.size),
                                    config.stretch_group)
-            keypoints, palette = class_labels(placed), CLASS_COLOURS_RGB
-            draw = partial(draw_stickman_class, style=config.style)
+            return placed, class_labels(placed)
+        placed = place(poses, config.size, config.placement, rng, config.margin,
+                       config.min_scale).astype(np.float32)
+        return placed, placed
+
+    def _rng(self, index: int) -> np.random.Generator:
+        return np.random.default_rng((self.seed, int(index), self.stream))
+
+    def chunk(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Chunk ``index``: images ``(C, S, S, 3) uint8`` RGB, keypoints ``(C, 16, 2)
+        float32`` xy pixels, visible ``(C, 16) bool``, with C = ``CHUNK_SIZE``."""
+        config = self.config
+        size = config.size
+        rng = self._rng(index)
+        placed, keypoints = self.placed(index, rng)
+        if config.style in CLASS_STYLES:
+            draw, palette = partial(draw_stickman_class, style=config.style), CLASS_COLOURS_RGB
         else:
-            placed = place(poses, size, config.placement, rng, config.margin,
-                           config.min_scale).astype(np.float32)
-            keypoints, draw, palette = placed, draw_stickman, STICKMAN_COLOURS_RGB
+            draw, palette = draw_stickman, STICKMAN_COLOURS_RGB
         colours = rng.integers(len(palette), size=CHUNK_SIZE)
         images = np.zeros((CHUNK_SIZE, size, size, 3), np.uint8)
         visible = np.ones((CHUNK_SIZE, NUM_JOINTS), bool)

@@ -17,6 +17,7 @@ from .. import __version__
 from ..errors import StickposeError
 from ..models.registry import display_name, short_name
 from ..runs import CLASS_BEST
+from .reference import REFERENCE_ARCH
 from .store import (METRICS, UNIDENTIFIED, StoreError, _upsert, config_hash, hashed_as_recorded,
                     results, runs)
 
@@ -125,7 +126,7 @@ def comparison(frame: pd.DataFrame, metric: str = "score", arch: str | None = No
     integral heads)."""
     _check(metric, METRICS, "metric")
     rows = frame[(frame["metric"] == metric) & frame["set"].isin(SETS)
-                 & (frame["reported"].fillna(0) == 0)]
+                 & (frame["reported"].fillna(0) == 0) & (frame["arch"] != REFERENCE_ARCH)]
     if arch:
         rows = rows[_named(rows["arch"], arch)]
     if head:
@@ -210,6 +211,23 @@ def reference(frame: pd.DataFrame, metric: str = "score") -> pd.DataFrame:
                                           values="value", aggfunc="mean"))
     table["reported"] = True
     return table.reset_index()
+
+
+def measured_references(frame: pd.DataFrame, metric: str = "score") -> pd.DataFrame:
+    """The stand-ins and floors of ``frame`` (one suite's, ``for_suite``): rows ``arch``
+    (``reference``), ``head`` (the stand-in's or floor's name) and one column per set, in
+    the order ``stickpose.references`` lists them."""
+    from ..references import FLOORS, STAND_INS
+
+    rows = frame[(frame["arch"] == REFERENCE_ARCH) & (frame["metric"] == metric)
+                 & frame["set"].isin(SETS)]
+    if rows.empty:
+        return pd.DataFrame(columns=["arch", "head"])
+    table = rows.pivot_table(index=["arch", "head"], columns="set", values="value",
+                             aggfunc="mean").reset_index()
+    order = {name: k for k, name in enumerate(STAND_INS + FLOORS)}
+    return table.sort_values("head", key=lambda h: h.map(order).fillna(len(order)),
+                             kind="stable").reset_index(drop=True)
 
 
 def with_reference(table: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
@@ -333,10 +351,20 @@ def legend(metric: str, reference_rows: bool = False) -> str:
     better = "lower" if LOWER_IS_BETTER[metric] else "higher"
     first = (f"{METRIC_NAMES[metric]}: mean ± std over seeds, {better} is better; * (bold): "
              "best in its column or tied with it (within two standard errors); budget: "
-             "training images per run.")
+             "training images per run; reference rows: keypoints no model made, measured "
+             "on the same images (stand-ins: perfect keypoints, the mean training pose, all "
+             "zeros; on the class's sets the floors: perfect keypoints relabelled by the "
+             "handedness classifier, an oracle for the joints the drawing leaves out, both).")
     second = (f"to {CLASS_BEST:.2f}: median training images and CPU seconds until the "
-              f"validation score first beat the class's best reported {CLASS_BEST:.2f} (runs "
-              "that did / runs)")
+              f"validation score (intended) first went below {CLASS_BEST:.2f} (runs that did "
+              "/ runs)")
+    if metric == "score_written":
+        second += ("; the class's code as written keeps only the coordinates equal to 224 "
+                   "(the rightmost x, the lowest y): it measures the scale of two "
+                   "coordinates, not where the keypoints are, and is comparable with nothing "
+                   "but itself; an empty cell of a stickpose row: published before this "
+                   "protocol was recorded, from a run no longer at hand (not re-trained for "
+                   "it)")
     if reference_rows:
         second += ("; SET class: the class's own published score (seed 001), reported, not "
                    "re-run here and never averaged in; n/r: left empty in their table")
@@ -431,19 +459,28 @@ def suite_board(frame: pd.DataFrame, suite: str = "stickman", metric: str = "sco
                 arch: str | None = None, head: str | None = None, data: str | None = None,
                 decoders: bool = False) -> pd.DataFrame:
     """The table of one suite that ``stickpose leaderboard`` prints and ``export`` writes:
-    ``comparison`` of its results, with the published reference cells beside ours (the
-    class's, on the class suite)."""
+    ``comparison`` of its results; under the class's score as written, the published
+    reference cells beside ours (the class's, recorded under that protocol); below them
+    the stand-ins and floors measured on the suite (``measured_references``), unless the
+    table is narrowed to an arch, head, decoder or training data."""
     rows = for_suite(frame, suite)
     table = comparison(rows, metric, arch, head, data, decoders,
                        by_data=suite != "stickman" or rows["data"].nunique() > 1)
     if decoders or data not in (None, "class"):
         return table
-    published = reference(for_suite(frame, suite), metric)
+    published = reference(rows, metric)
     published = published[_named(published["arch"], arch) if arch else
                           published["arch"].notna()]
     published = published[_named(published["head"], head) if head else
                           published["head"].notna()]
-    return with_reference(table, published)
+    if metric == "score_written":
+        table = with_reference(table, published)
+    if arch or head:
+        return table
+    table = pd.concat([table, measured_references(rows, metric)], ignore_index=True)
+    if "reported" in table:
+        table["reported"] = table["reported"].fillna(False).astype(bool)
+    return table
 
 
 def _exported(path: Path) -> bool:
@@ -490,8 +527,11 @@ def export(engine, folder: Path, command: str) -> list[Path]:
         raise StickposeError("nothing to export: the store holds no stickman or class results")
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    metrics = {"stickman": ("score", "pck"), "class": ("score", "flip_score", "swap", "pck")}
-    titles = {"score": "Class test score", "flip_score": "Flip-tolerant class score",
+    metrics = {"stickman": ("score", "pck"),
+               "class": ("score", "score_written", "flip_score", "swap", "pck")}
+    titles = {"score": "Class test score (intended)",
+              "score_written": "Class test score as the class's code computed it",
+              "flip_score": "Flip-tolerant class score",
               "swap": "Left/right swap rate", "pck": "PCK@0.15 of the bounding-box diagonal"}
     for suite, table in boards.items():
         sections = []
