@@ -95,3 +95,24 @@ def test_the_wheel_ships_the_published_results(tmp_path):
                    if n.endswith("data/share/stickpose/leaderboards/results.csv")]
         assert len(shipped) == 1, archive.namelist()
         assert archive.read(shipped[0]) == (PUBLISHED / "results.csv").read_bytes()
+
+
+def test_the_reference_rows_are_measured_on_every_set(frame):
+    """Stand-ins on both suites and the class's floors, on all images of each test set, under
+    both protocols on the class's sets; the class's own numbers under its code as written."""
+    from stickpose.references import FLOORS, STAND_INS
+
+    data = board.canonical(frame[0])
+    for suite, names, metrics in (("stickman", STAND_INS, ("score",)),
+                                  ("class", STAND_INS + FLOORS, ("score", "score_written"))):
+        rows = board.for_suite(data, suite)
+        rows = rows[rows["arch"] == "reference"]
+        for metric in metrics:
+            table = board.measured_references(rows, metric).set_index("head")
+            assert set(table.index) == set(names), (suite, metric)
+            assert table[list(TESTS)].notna().all().all(), (suite, metric)
+        assert (rows["images"] == (879 if suite == "class" else 1000)).all()
+    perfect = board.measured_references(board.for_suite(data, "class"), "score")
+    assert (perfect.set_index("head").loc["perfect keypoints", list(TESTS)] == 0).all()
+    reported = board.for_suite(data, "class")
+    assert set(reported.loc[reported["reported"] == 1, "metric"]) == {"score_written"}

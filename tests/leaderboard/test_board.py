@@ -84,7 +84,7 @@ def test_cli_table_filters_and_bad_input(filled):
     assert invoke("leaderboard", "--db", url, "--where").output.strip() == store.where(url)
     for args, message in [
             (["--metric", "f1"],
-             "unknown metric 'f1'; known: score, flip_score, swap, pck, mse, mpjpe"),
+             "unknown metric 'f1'; known: score, score_written, flip_score, swap, pck, mse"),
             (["--arch", "vgg"], "no recorded run has architecture 'vgg'; recorded: resnet"),
             (["--head", "dense"], "no recorded run has head 'dense'; recorded: heatmap"),
             (["--data", "coco"], "unknown data 'coco'; known: stickman, class, lsp"),
@@ -286,7 +286,11 @@ def test_both_suites_in_csv_or_json_are_one_document(filled, tmp_path):
     url, engine = filled
     from stickpose.leaderboard.reference import record_class_table
 
-    record_class_table(engine)
+    record_class_table(engine)                   # shown under score_written alone
+    store.record(engine, {"arch": "resnet", "head": "heatmap", "suite": "class", "seed": 0,
+                          "input_size": 64, "width": 8},
+                 {}, {f"class/test{k}": {"score": 1.5, "images": 879} for k in range(1, 5)},
+                 "quarter", "")
     data = json.loads(ok(invoke("leaderboard", "--db", url, "--format", "json")))
     assert set(data) == {"stickman", "class"} and data["stickman"]["rows"]
     table = pd.read_csv(io.StringIO(ok(invoke("leaderboard", "--db", url, "--format", "csv"))))
