@@ -21,8 +21,9 @@ from .reference import REFERENCE_ARCH
 from .store import (METRICS, UNIDENTIFIED, StoreError, _upsert, config_hash, hashed_as_recorded,
                     results, runs)
 
-LOWER_IS_BETTER = {"score": True, "score_written": True, "flip_score": True, "swap": True, "pck": False, "mse": True,
-                   "mpjpe": True, "ap": False, "ap50": False, "ap75": False, "ar": False}
+LOWER_IS_BETTER = {"score": True, "score_written": True, "flip_score": True, "swap": True,
+                   "pck": False, "mse": True, "mpjpe": True, "ap": False, "ap50": False,
+                   "ap75": False, "ar": False}
 SUITES = ("stickman", "class")     # benchmarks whose test1-test4 each get a table
 SETS = ("test1", "test2", "test3", "test4", "lsp-test")
 FORMATS = ("table", "md", "csv", "html", "json")
