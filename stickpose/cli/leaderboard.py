@@ -288,9 +288,9 @@ def leaderboard_status(fmt):
 @leaderboard.command("reference")
 @click.option("--suite", "suites", multiple=True,
               help="Also measure the stand-ins (perfect keypoints, the mean training pose, "
-                   "all zeros) on this suite's test1-test4, and on the class's suites the "
-                   "floors (label, drawing, both); repeatable [stickman, and class when "
-                   "--class-dir is given].")
+                   "all zeros) on this suite's test1-test4 (all images: a few minutes), and "
+                   "on the class's suite the floors (label, drawing, both); repeatable "
+                   "[none: the published table alone].")
 @CLASS_DIR_OPTION
 @click.option("--test-count", type=POSITIVE,
               help="Images of each test set [all: the leaderboard's data].")
@@ -307,7 +307,9 @@ def leaderboard_reference(suites, class_dir, test_count):
     from ..leaderboard.reference import record_class_table, record_measured
     from ..runs import test_names
 
-    suites = list(dict.fromkeys(suites or ["stickman"] + (["class"] if class_dir else [])))
+    if class_dir and not any(name.startswith("class") for name in suites):
+        raise click.UsageError("--class-dir is read for --suite class (or class-2022); give "
+                               "that suite too")
     chosen = [load_suite(name, class_dir if name.startswith("class") else None)
               for name in suites]                     # every suite checked before any work
     engine = open_results_store()
