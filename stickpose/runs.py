@@ -46,9 +46,6 @@ LATER_SETTINGS = {"poses": None, "recipe": None, "plugins": {}}
 #: Schema 1's ``stacks`` (an hourglass setting every config carried) and its default: since
 #: schema 2 it is ``arch_options["stacks"]``.
 STACKS_DEFAULT = 2
-#: The class's best reported test score (seed 001's table: SE-Net scalar on test2); a run's
-#: time to accuracy is when its validation score first beat it.
-CLASS_BEST = 1.20
 
 
 class RunError(StickposeError):
@@ -375,16 +372,16 @@ def training_images(config: TrainConfig, epochs: int | None = None) -> int:
         * config.batch_size
 
 
-def time_to_accuracy(history: list[dict], target: float = CLASS_BEST) -> dict | None:
-    """When the run's validation class score first went below ``target`` (DAWNBench's
-    time to accuracy): the training ``images``, ``cpu_seconds`` and wall-clock ``seconds``
-    at the end of that epoch, or None if it never did (or the history predates
-    ``val_score``)."""
-    for row in history:
-        if row.get("val_score", float("inf")) < target:
-            return {"target": target, "epoch": row["epoch"] + 1, "images": int(row["images"]),
-                    "cpu_seconds": row.get("cpu_seconds"), "seconds": row.get("seconds")}
-    return None
+def validation_curve(history: list[dict]) -> list[dict]:
+    """The run's validation curve from its ``history.csv`` rows: per finished epoch with a
+    validation score, the training ``images`` so far, the process's ``cpu_seconds`` (None
+    in runs trained before it was logged) and the ``score`` (the intended class score on
+    the validation set). Recorded with the run, so that a time to accuracy can be read off
+    it for any mark, afterwards (``leaderboard.board``)."""
+    return [{"images": int(row["images"]), "cpu_seconds": row.get("cpu_seconds"),
+             "score": float(row["val_score"])}
+            for row in history if row.get("val_score") is not None
+            and row.get("images") is not None]
 
 
 def import_parts(config: TrainConfig, what: str):

@@ -42,7 +42,7 @@ from .metrics import class_score
 from .models.registry import HEADS
 from .runs import (BROKEN, FINISHED, FOREIGN, NEW, TRAINED, RunDir, RunError, TrainConfig,
                    check_suite, describe, import_parts, load_run, load_run_suite, stop_reason,
-                   stream_config, test_names, time_to_accuracy, training_images,
+                   stream_config, test_names, training_images, validation_curve,
                    validation_spec, with_plugins)
 
 
@@ -414,7 +414,7 @@ def _evaluate(best, config: TrainConfig, run: RunDir, suite, lsp_test) -> dict:
             "cpu_seconds": cpu_seconds and round(cpu_seconds, 1),
             "train_images_per_second": seconds and round(
                 training_images(config, len(history)) / seconds, 1),
-            "time_to_accuracy": time_to_accuracy(history), "hardware": hardware(),
+            "validation_curve": validation_curve(history), "hardware": hardware(),
             "parameters": int(best.count_params()),
             "flops": count_flops(best, config.input_size),
             "inference_ms": round(float(table["pipeline_ms"].mean()), 3),

@@ -1,4 +1,5 @@
 """The class benchmark end to end from the command line, on a small class folder made here."""
+import io
 import json
 
 import numpy as np
@@ -51,9 +52,12 @@ def test_train_on_the_class_suite_records_its_own_table(class_run):
     config = json.loads((class_run / "config.json").read_text())
     assert config["suite"] == "class" and config["labels"] == "observer"
     assert (class_run / "handedness.npz").is_file()
+    assert [point["images"] for point in evaluation["validation_curve"]] == [16]  # 2 x 8
     board = ok(invoke("leaderboard", "--suite", "class", "--format", "csv"))
     assert board.splitlines()[0].startswith("arch,head,data,setup,test1")
     assert "resnet,heatmap,class," in board
+    row = pd.read_csv(io.StringIO(board)).query("arch == 'resnet'").iloc[0]
+    assert row["tta_curves"] == 1                     # the curve went into the store
 
 
 def test_evaluate_reads_a_set_in_the_class_layout(class_dir, class_run, tmp_path):

@@ -43,7 +43,7 @@ def test_table_shape_means_and_best(filled):
     assert list(table.columns) == [
         "arch", "head", "setup", "test1", "test2", "test3", "test4", "test1 std", "test2 std",
         "test3 std", "test4 std", "runs", "width", "budget", "params", "MFLOPs", "tta_images",
-        "tta_cpu_seconds", "tta_runs", "images"]
+        "tta_cpu_seconds", "tta_runs", "tta_curves", "images"]
     assert len(table) == 4
     row = table[(table["arch"] == "resnet") & (table["head"] == "heatmap")].iloc[0]
     assert row["test1"] == pytest.approx(1.2) and row["runs"] == 2   # mean of two seeds
@@ -71,7 +71,7 @@ def test_every_format(filled):
     assert "**0.900**" in render(table, "score", "md")
     assert "<b>0.900</b>" in render(table, "score", "html")
     csv = pd.read_csv(pd.io.common.StringIO(render(table, "score", "csv")))
-    assert csv.shape == (4, 20)
+    assert csv.shape == (4, 21)
     records = json.loads(render(table, "score", "json"))
     senet = [r for r in records["rows"] if r["arch"] == "senet" and r["head"] == "heatmap"]
     assert senet[0]["best"] == ["test1", "test2", "test3", "test4"]

@@ -11,7 +11,7 @@ from stickpose.leaderboard.recipe import (RecipeError, budget_epochs, load_recip
                                           parse_images)
 from stickpose.leaderboard.store import open_store, record
 from stickpose.leaderboard.sweep import run_sweep, sweep_configs
-from stickpose.runs import CLASS_BEST, RunDir, time_to_accuracy
+from stickpose.runs import RunDir, validation_curve
 from tests.cli_helpers import fails_with, invoke, ok
 from tests.leaderboard.test_store import config
 
@@ -88,13 +88,12 @@ def test_train_takes_a_budget_of_images(tmp_path):
     assert not (tmp_path / "other").exists()
 
 
-def test_time_to_accuracy_is_read_from_the_history():
+def test_the_validation_curve_is_read_from_the_history():
     rows = [{"epoch": k, "val_score": score, "images": 100 * (k + 1), "cpu_seconds": 10.0 * k,
              "seconds": 5.0 * k} for k, score in enumerate([3.0, 1.3, 1.19, 0.9])]
-    assert time_to_accuracy(rows) == {"target": CLASS_BEST, "epoch": 3, "images": 300,
-                                      "cpu_seconds": 20.0, "seconds": 10.0}
-    assert time_to_accuracy(rows, target=0.5) is None
-    assert time_to_accuracy([{"epoch": 0, "val_loss": 1.0}]) is None   # before val_score
+    assert validation_curve(rows)[2] == {"images": 300, "cpu_seconds": 20.0, "score": 1.19}
+    assert len(validation_curve(rows)) == 4
+    assert validation_curve([{"epoch": 0, "val_loss": 1.0}]) == []     # before val_score
 
 
 def test_the_same_images_are_seen_whatever_the_batch_timing(tmp_path, monkeypatch):
@@ -130,20 +129,36 @@ def test_the_same_images_are_seen_whatever_the_batch_timing(tmp_path, monkeypatc
     assert runs["train_images"].tolist() == [48] and runs["hardware"].iloc[0]
 
 
-def test_time_to_accuracy_and_size_in_the_table(tmp_path):
+def test_time_to_the_milestone_and_size_in_the_table(tmp_path):
+    """The milestone is read off each run's recorded validation curve at a quarter of the
+    mean training pose's score (its reference row: 4.0 here, so the mark is 1.0)."""
     engine = open_store(tmp_path / "s.sqlite")
     sets = {"test1": {"score": 1.0, "images": 1000}}
-    for seed, reached in enumerate([{"images": 4000, "cpu_seconds": 12.0}, None,
-                                    {"images": 8000, "cpu_seconds": 30.0}]):
-        record(engine, config(seed=seed), {"train_images": 200_000, "parameters": 236_184,
-                                           "flops": 44.3e6, "time_to_accuracy": reached}, sets)
+    curves = [[(2000, 5.0, 2.5), (4000, 12.0, 0.99), (6000, 20.0, 0.5)],     # at 4000
+              [(2000, 5.0, 2.5), (4000, 12.0, 1.01)],                        # never
+              [(4000, 11.0, 1.5), (8000, 30.0, 1.0)]]                        # at 8000 (<=)
+    for seed, curve in enumerate(curves):
+        record(engine, config(seed=seed), {
+            "train_images": 200_000, "parameters": 236_184, "flops": 44.3e6,
+            "validation_curve": [{"images": i, "cpu_seconds": c, "score": s}
+                                 for i, c, s in curve]}, sets)
+    table = comparison(load(engine))
+    assert table.iloc[0]["tta_curves"] == 3 and pd.isna(table.iloc[0]["tta_images"])  # no mark
+    assert "not reached" in render(table, "score", "md")
+    record(engine, {"arch": "reference", "head": "mean training pose", "suite": "stickman",
+                    "input_size": None, "width": None, "seed": None}, None,
+           {"test1": {"score": 4.0, "images": 1000}}, "reference")
     table = comparison(load(engine))
     row = table.iloc[0]
+    assert len(table) == 1                         # the reference row is not a setup of ours
     assert (row["tta_images"], row["tta_cpu_seconds"], row["tta_runs"], row["runs"]) == (
         6000, 21.0, 2, 3)
     text = render(table, "score", "md")
     assert "6k img, 21 CPU s (2/3)" in text and "236k" in text and "200k" in text
     assert "| 44 |" in " ".join(text.split()).replace("  ", " ")
+    record(engine, config(seed=5), {"train_images": 200_000}, sets)   # no curve, on its own
+    old = comparison(load(engine).query("seed == 5"))
+    assert "no curve recorded" in render(old, "score", "md")
 
 
 def test_reference_rows_stand_beside_ours_and_are_never_averaged_in(tmp_path):

@@ -1,5 +1,7 @@
 """Stand-ins and floors: measured on a suite's sets, recorded as reference rows, shown under
 the right protocol (the class's published rows only under its code as written)."""
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -37,9 +39,9 @@ def test_reference_rows_on_the_board(class_dir, tmp_path, monkeypatch):
     output = ok(invoke("leaderboard", "reference", "--suite", "class", "--class-dir", class_dir,
                        "--test-count", 20))
     assert "label + drawing floor" in output
-    intended = pd.read_csv(__import__("io").StringIO(ok(invoke(
+    intended = pd.read_csv(io.StringIO(ok(invoke(
         "leaderboard", "--suite", "class", "--format", "csv"))))
-    written = pd.read_csv(__import__("io").StringIO(ok(invoke(
+    written = pd.read_csv(io.StringIO(ok(invoke(
         "leaderboard", "--suite", "class", "--metric", "score_written", "--format", "csv"))))
     heads = set(intended.loc[intended["arch"] == "reference", "head"])
     assert heads == set(STAND_INS + FLOORS)
