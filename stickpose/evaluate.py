@@ -103,8 +103,7 @@ def score(predicted: np.ndarray, truth: np.ndarray, size: int | None,
     """The metrics of one prediction set in ``size`` x ``size`` images: the class's (score
     as intended, and with ``as_written`` ``score_written``, the score as its code computed
     it, on these same predictions; PCK@0.15 of the bounding-box diagonal, MPJPE), seed
-    000's MSE, the left/right swap
-    rate, AUC of PCK over 0-0.2, PCK at the ``CURVE`` thresholds (``pck@T``), COCO's OKS
+    000's MSE, the left/right swap rate, AUC of PCK over 0-0.2, PCK at the ``CURVE`` thresholds (``pck@T``), COCO's OKS
     AP, AP50, AP75 and AR (``metrics.oks_ap``; images ranked by ``confidence``), and PCK /
     MSE split by visibility when some joints are hidden. Images of mixed sizes (``size``
     None) have no class score; neither do sets where some joints are unlabelled (NaN):
@@ -167,7 +166,7 @@ def decoder_table(model, config, images: np.ndarray, truth: np.ndarray, visible:
         predicted = _to_images(predicted, size, config, handedness)
         rows.append({"decoder": name,
                      **score(predicted, truth, size, visible, confidence, oks=False),
-                     **({"score_written": written[name]} if as_written else {}),
+                     **({"score_written": written[name]} if written else {}),
                      "decode_ms": 1000 * decode_seconds / count,
                      "pipeline_ms": 1000 * (resize_seconds + forward_seconds
                                             + decode_seconds) / count,

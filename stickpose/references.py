@@ -105,7 +105,7 @@ def suite_references(suite, names: list[str], count: int | None = None, progress
     from .data.sets import render_set, suite_set
 
     references = {name: {} for name in STAND_INS}
-    loaded = {}
+    loaded, mean_poses = {}, {}
     handedness = bank = None
     for set_name in names:
         spec = suite_set(suite, set_name)
@@ -113,8 +113,10 @@ def suite_references(suite, names: list[str], count: int | None = None, progress
         loaded[set_name] = (images, truth, visible)
         size, labels = spec.config.size, spec.config.labels
         references["perfect keypoints"][set_name] = truth
+        if (size, labels) not in mean_poses:
+            mean_poses[size, labels] = mean_training_pose(suite, size, labels)
         references["mean training pose"][set_name] = np.broadcast_to(
-            mean_training_pose(suite, size, labels), truth.shape)
+            mean_poses[size, labels], truth.shape)
         references["all zeros"][set_name] = np.zeros_like(truth)
         if spec.config.style == "class" and labels == "person":
             if bank is None:

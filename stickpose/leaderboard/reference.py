@@ -13,8 +13,10 @@ never mixed into its means.
 from __future__ import annotations
 
 from sqlalchemy import delete
+from sqlalchemy.exc import SQLAlchemyError
 
-from .store import _rows, _write, results
+from ..files import check_stop
+from .store import StoreError, _rows, _upsert, _write, results, runs, where
 
 #: the arch of the measured reference rows (no registered architecture has this name)
 REFERENCE_ARCH = "reference"
@@ -65,11 +67,16 @@ def record_class_table(engine) -> int:
     older stickpose recorded under the intended ``score`` are removed). Returns the number
     of cells (12)."""
     rows = class_rows()
-    with engine.begin() as connection:
-        connection.execute(delete(results).where(
-            results.c.run_id.in_([run["run_id"] for run, _ in rows])))
-    for run, values in rows:
-        _write(engine, run, values)
+    check_stop()
+    try:
+        with engine.begin() as connection:            # one transaction: all or nothing
+            connection.execute(delete(results).where(
+                results.c.run_id.in_([run["run_id"] for run, _ in rows])))
+            _upsert(connection, runs, [run for run, _ in rows])
+            _upsert(connection, results, [value for _, values in rows for value in values])
+    except SQLAlchemyError as error:
+        raise StoreError(f"cannot write to results store {where(str(engine.url))}: "
+                         f"{str(error).splitlines()[0]}") from None
     return len(CLASS_TABLE)
 
 
