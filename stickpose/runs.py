@@ -499,14 +499,27 @@ def validation_spec(config: TrainConfig, suite):
 
 def check_suite(config: TrainConfig, suite) -> None:
     """Everything a stickman run needs of its suite, before anything is written: the
-    stream, a validation set, at least one test set, pose banks and backgrounds."""
+    stream, a validation set, at least one test set, pose banks with poses enough for
+    every set (the class's split files: a set that takes its rows in order needs as many
+    complete rows as images) and backgrounds."""
+    from .data.poses import PoseBank
     from .data.stickman import StickmanGenerator
 
-    StickmanGenerator(stream_config(config, suite), config.seed).check_backgrounds()
-    validation_spec(config, suite)
+    stream = StickmanGenerator(stream_config(config, suite), config.seed)
+    stream.check_backgrounds()
+    if isinstance(stream.poses, PoseBank) and not len(stream.poses.poses):
+        start, stop = stream.config.pose_rows
+        raise StickposeError(f"pose bank {stream.poses.source} has no complete pose in rows "
+                             f"{start}:{'' if stop is None else stop} for the training stream "
+                             "(a row with any -1 is skipped)")
     if not test_names(suite):
         raise StickposeError(f"suite {suite.name} ({suite.path}) has no test set (test1 ... "
                              f"test4) to evaluate the run on; it has {', '.join(suite.sets)}")
+    for spec, count in [(validation_spec(config, suite), config.validation_count),
+                        *((suite.sets[name], config.test_count) for name in test_names(suite))]:
+        generator = StickmanGenerator(spec.config, spec.seed)
+        generator.check_backgrounds()
+        generator.check_count(min(count, spec.count))
 
 
 def describe(state: RunState) -> str:

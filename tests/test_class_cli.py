@@ -229,7 +229,7 @@ def test_export_with_only_class_results(tmp_path):
               "suite": "class"}
     record(engine, config, None, {"class/test1": {"score": 1.5, "flip_score": 0.8,
                                                   "swap": 0.2, "pck": 0.9, "images": 879}})
-    written = sorted(p.name for p in export(engine, tmp_path / "out", "test"))
+    written = sorted(p.name for p in export(engine, tmp_path / "out", "test")[0])
     assert written == ["class.csv", "class.md", "class.png", "results.csv"]
     table = (tmp_path / "out" / "class.md").read_text()
     assert "| hourglass | heatmap |  class |      32 |          | **1.500** |" in table
@@ -330,3 +330,68 @@ def test_same_named_folders_keep_their_own_results(class_run, two_layouts, tmp_p
            "person-centric" in output
     fails_with(invoke("evaluate", class_run, "--dataset", first, "--dataset", f"{first}/"),
                f"--dataset '{first}' and --dataset '{first}/' are the same set; give it once")
+
+
+def test_class_format_says_what_an_interrupted_run_left_and_it_removed(tmp_path):
+    """A SIGKILLed `generate --format class` leaves hidden staging beside its output; the
+    next run removes it and says so, as the stickpose format does."""
+    dead = 2 ** 22 + 12345                        # above any pid this machine hands out
+    left = [tmp_path / f".ci.partial-{dead}", tmp_path / "ci" / f".Test1.partial-{dead}"]
+    for folder in left:
+        folder.mkdir(parents=True)
+        (folder / "0.png").write_bytes(b"x" * 100)
+    output = ok(invoke("generate", "--format", "class", "--size", 32, "--count", 3,
+                       "--workers", 1, "--out", tmp_path / "ci"))
+    for folder in left:
+        assert f"removed {folder}, left by an interrupted run" in output
+        assert not folder.exists()
+
+
+def test_overwrite_replaces_only_what_stickpose_wrote(class_dir, tmp_path):
+    """A numbered PNG beyond the set's label rows (99.png beside 5 labels) is not part of the
+    set: --overwrite refuses the folder, naming it, and deletes nothing."""
+    command = ("generate", "--suite", "class", "--class-dir", class_dir, "--size", 32,
+               "--count", 5, "--workers", 1, "--format", "class", "--out", tmp_path / "DSY")
+    ok(invoke(*command))
+    stray = tmp_path / "DSY" / "Test1" / "99.png"
+    stray.write_bytes((tmp_path / "DSY" / "Test1" / "0.png").read_bytes())
+    fails_with(invoke(*command, "--overwrite"), "holds Test1/99.png, which is not a class set")
+    assert stray.is_file()
+    stray.unlink()
+    ok(invoke(*command, "--overwrite"))               # the set alone: replaced
+
+
+def test_a_suite_is_never_written_inside_a_dataset_or_beside_other_files(class_dir, tmp_path):
+    base = ("generate", "--suite", "class", "--class-dir", class_dir, "--size", 32,
+            "--count", 3, "--workers", 1)
+    ok(invoke(*base, "--out", tmp_path / "g1c"))
+    ok(invoke(*base, "--format", "class", "--out", tmp_path / "g1"))
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    fails_with(invoke(*base, "--out", tmp_path / "g1c" / "test2"),
+               "is a dataset (it has meta.json); a suite is written as a folder of its sets")
+    fails_with(invoke(*base, "--format", "class", "--out", tmp_path / "g1c" / "test1"),
+               "is a dataset (it has meta.json)")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    fails_with(invoke(*base, "--out", tmp_path / "mine"), "holds notes.txt, which is not one "
+               "of this suite's sets")
+    fails_with(invoke(*base, "--format", "class", "--out", tmp_path / "mine"), "holds notes.txt")
+    fails_with(invoke(*base, "--format", "class", "--out", tmp_path / "g1c"),
+               "holds test1, test2, test3 ...")                # stickpose sets, not the class's
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")
+                  if "mine" not in p.parts) == before                     # nothing written
+    ok(invoke(*base, "--overwrite", "--out", tmp_path / "g1c"))           # its own sets: fine
+
+
+@pytest.mark.parametrize("rows, message", [
+    ({"test_rows": 3300}, "fewer than the 879 images asked for in order"),     # test4 short
+    ({"train_rows": 7500}, "fewer than the 256 images asked for in order"),    # validation
+])
+def test_bad_class_files_are_refused_before_training(tmp_path, rows, message):
+    from tests.class_fixture import make_class_dir
+
+    folder = make_class_dir(tmp_path / "class", **rows)
+    fails_with(invoke("train", "--suite", "class", "--class-dir", folder, "--arch", "unet",
+                      "--input-size", 32, "--width", 4, "--epochs", 1, "--steps", 1,
+                      "--out", tmp_path / "run"), message)
+    assert not (tmp_path / "run").exists()                      # nothing written

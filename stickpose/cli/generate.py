@@ -77,8 +77,8 @@ def generate(ctx, suite, out, noise, count, size, seed, circles, squares, backgr
     stickpose generate --suite class-2022 --class-dir DIR    ... drawn by its code of today
     stickpose generate --suite class --class-dir DIR --format class --out Dataset
     """
-    from ..data.storage import (clean_up_after_killed_runs, load_dataset, write_dataset,
-                                write_suite)
+    from ..data.storage import (check_suite_target, clean_up_after_killed_runs, load_dataset,
+                                write_dataset, write_suite)
     from ..data.stickman import StickmanConfig
     from ..data.suites import load_suite
     from ..files import check_writable, write_atomic
@@ -128,7 +128,14 @@ def generate(ctx, suite, out, noise, count, size, seed, circles, squares, backgr
             return {path.name: path}
         out = out or Path("data") / "generated"
     check_writable(out)                       # the default --out (a given one is checked)
-    for target in [out / name for name in names] if suite else [out]:
+    if fmt == "class":
+        from ..data.class_format import staged_paths
+        targets = staged_paths(names, out)
+    else:
+        targets = [out / name for name in names] if suite else [out]
+    if suite:                   # a folder of sets: not inside a dataset, nothing else in it
+        check_suite_target(out, [p.name for p in targets if p != out])
+    for target in targets:
         for line in clean_up_after_killed_runs(target):
             click.echo(line)
     if fmt == "class":

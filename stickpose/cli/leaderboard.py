@@ -359,8 +359,12 @@ def leaderboard_export(folder):
 
     command = "stickpose " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["leaderboard"] \
         else f"stickpose leaderboard export {folder}"
-    for path in export(open_results_store(create=False), folder, command):
+    written, removed = export(open_results_store(create=False), folder, command)
+    for path in written:
         click.echo(f"-> {path}")
+    for path in removed:
+        click.echo(f"removed {path}: an earlier export's, of results this store does not hold "
+                   "(a folder holds one export)")
 
 
 @leaderboard.command("import")
@@ -372,6 +376,7 @@ def leaderboard_import(file):
     entries already in the store are replaced, never duplicated."""
     from ..leaderboard.board import import_results
 
-    run_count, result_count, changed = import_results(open_results_store(), file)
-    click.echo(f"merged {run_count} runs, {result_count} results from {file}" + (
-        f" ({changed} replaced a different value the store held)" if changed else ""))
+    run_count, result_count, new, changed = import_results(open_results_store(), file)
+    click.echo(f"merged {run_count} runs, {result_count} results from {file}: {new} new, "
+               f"{changed} replaced a different value the store held, "
+               f"{result_count - new - changed} already held")

@@ -143,10 +143,29 @@ def load_class_set(path: str | Path, count: int | None = None):
     return np.stack(images), keypoints, np.ones(keypoints.shape[:2], bool)
 
 
+def staged_paths(names, root: str | Path) -> list[Path]:
+    """What ``write_class_sets`` stages beside: ``root`` itself, and each set's folder and
+    labels file under it (``storage.clean_up_after_killed_runs`` takes each; the command
+    line reports what it removes)."""
+    root = Path(root)
+    folders = [root / name.capitalize() for name in names]
+    return [root, *folders, *(labels_path(folder) for folder in folders)]
+
+
+def _label_rows(labels: Path) -> int | None:
+    """How many label rows a labels file holds, or None if it is not an ``(N, 32)`` array."""
+    try:
+        array = np.load(labels, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    return len(array) if array.ndim == 2 and array.shape[1] == 2 * NUM_JOINTS else None
+
+
 def check_class_targets(names, root: str | Path, overwrite: bool = False) -> dict:
     """``{name: (set folder, labels file)}`` under ``root``, each checked to be free or,
     with ``overwrite``, to be a class set stickpose can replace: a folder of numbered PNGs
-    with its labels file beside it, and nothing else in the folder."""
+    (``0.png`` up to one per label row) with its labels file beside it, and nothing else in
+    the folder."""
     from ..files import check_writable
 
     root = Path(root)
@@ -166,6 +185,11 @@ def check_class_targets(names, root: str | Path, overwrite: bool = False) -> dic
                                f"{folder.name} without {labels.name}")
             elif not folder.is_dir():
                 foreign.append(labels.name + f" without {folder.name}/")
+            else:                           # numbered PNGs beyond its labels are not ours
+                rows = _label_rows(labels)
+                foreign += ([labels.name + " (not an N x 32 array)"] if rows is None else
+                            [f"{folder.name}/{p.name}" for p in _numbered_pngs(folder)
+                             if int(p.stem) >= rows or p.name != f"{int(p.stem)}.png"])
             if foreign:
                 raise ClassSetError(f"{root} holds {foreign[0]}, which is not a class set "
                                     "stickpose wrote; choose another --out (nothing of "

@@ -80,6 +80,26 @@ def check_target(out: Path, overwrite: bool) -> None:
                            "choose another --out")
 
 
+def check_suite_target(out: Path, allowed) -> None:
+    """Refuse a folder for a whole suite (``generate --suite``) that is itself a dataset or
+    holds anything but the suite's own entries ``allowed`` (its set folders, and in the
+    class's layout their labels files; hidden staging of an interrupted run is cleaned
+    up elsewhere): a suite's sets are written side by side in a folder of their own."""
+    out = Path(out)
+    if is_dataset(out):
+        raise DatasetError(f"{out} is a dataset (it has meta.json); a suite is written as a "
+                           "folder of its sets: choose a folder of its own, e.g. "
+                           f"{out.parent / 'suite'} (nothing was written)")
+    if out.is_dir():
+        others = sorted(p.name for p in out.iterdir()
+                        if p.name not in set(allowed) and not p.name.startswith("."))
+        if others:
+            raise DatasetError(f"{out} holds {', '.join(others[:3])}"
+                               f"{' ...' if len(others) > 3 else ''}, which is not one of "
+                               "this suite's sets; a suite's folder holds its sets alone: "
+                               "choose another --out (nothing was written)")
+
+
 # --- rendering workers ----------------------------------------------------------------------
 _worker_generator: StickmanGenerator | None = None
 

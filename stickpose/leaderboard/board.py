@@ -17,7 +17,7 @@ from .. import __version__
 from ..errors import StickposeError
 from ..models.registry import display_name, short_name
 from .reference import REFERENCE_ARCH
-from .store import (METRICS, UNIDENTIFIED, StoreError, _upsert, config_hash, hashed_as_recorded,
+from .store import (METRICS, StoreError, _upsert, config_hash, hashed_as_recorded,
                     results, runs)
 
 LOWER_IS_BETTER = {"score": True, "score_written": True, "flip_score": True, "swap": True,
@@ -539,14 +539,17 @@ def _exported(path: Path) -> bool:
     return "Produced by `stickpose leaderboard" in head
 
 
+#: every file ``export`` writes (those of an export with results on every suite)
+EXPORT_NAMES = [f"{s}.{e}" for s in SUITES for e in ("md", "csv", "png")] + ["decoders.md",
+                                                                             "results.csv"]
+
+
 def _check_export_folder(folder: Path) -> None:
     """Refuse, before anything is written, to replace a file in ``folder`` that ``export``
     did not write: a text file without the stamp, or a picture beside a results.csv that
     is not an export (or none)."""
-    names = [f"{s}.{e}" for s in SUITES for e in ("md", "csv", "png")] + ["decoders.md",
-                                                                          "results.csv"]
     ours = _exported(folder / "results.csv")
-    for name in names:
+    for name in EXPORT_NAMES:
         path = folder / name
         if not path.exists():
             continue
@@ -556,33 +559,37 @@ def _check_export_folder(folder: Path) -> None:
                                  "written)")
 
 
-def export(engine, folder: Path, command: str) -> list[Path]:
+def export(engine, folder: Path, command: str) -> tuple[list[Path], list[Path]]:
     """Per suite with results (stickman, class): ``SUITE.md`` (the class score with its
     legend, then PCK; the class suite also the flip-tolerant score and swap rate),
     ``SUITE.csv`` (the score table, every column) and ``SUITE.png`` (bars with error bars);
     ``decoders.md`` (every decoder recorded on stickman) and ``results.csv`` (everything,
-    reference rows included, importable). Nothing is written from an empty store."""
+    reference rows included, importable). Nothing is written from an empty store. A folder
+    holds one export: the files an earlier export wrote there that this one does not (a
+    suite the store has no results for) are removed. Returns ``(written, removed)``."""
     from ..files import write_atomic
 
     folder = Path(folder)
     _check_export_folder(folder)
     frame = load(engine)
-    boards = {suite: suite_board(frame, suite) for suite in SUITES}
-    boards = {suite: table for suite, table in boards.items() if not table.empty}
-    if not boards:
+    metrics = {"stickman": ("score", "pck"),
+               "class": ("score", "score_written", "flip_score", "swap", "pck")}
+    tables = {suite: {metric: suite_board(frame, suite, metric) for metric in metrics[suite]}
+              for suite in SUITES}
+    tables = {suite: shown for suite, shown in tables.items()
+              if any(not table.empty for table in shown.values())}
+    if not tables:
         raise StickposeError("nothing to export: the store holds no stickman or class results")
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    metrics = {"stickman": ("score", "pck"),
-               "class": ("score", "score_written", "flip_score", "swap", "pck")}
     titles = {"score": "Class test score (intended)",
               "score_written": "Class test score as the class's code computed it",
               "flip_score": "Flip-tolerant class score",
               "swap": "Left/right swap rate", "pck": "PCK@0.15 of the bounding-box diagonal"}
-    for suite, table in boards.items():
+    for suite, shown_by_metric in tables.items():
+        table = shown_by_metric["score"]
         sections = []
-        for metric in metrics[suite]:
-            shown = table if metric == "score" else suite_board(frame, suite, metric)
+        for metric, shown in shown_by_metric.items():
             if shown.empty:
                 continue
             sections.append(f"## {titles[metric]} on {SUITE_TITLES[suite]}\n\n"
@@ -603,7 +610,12 @@ def export(engine, folder: Path, command: str) -> list[Path]:
         written.append(folder / "decoders.md")
     write_atomic(folder / "results.csv", (stamp(command, "csv")
                                           + frame.to_csv(index=False)).encode())
-    return written + [folder / "results.csv"]
+    written.append(folder / "results.csv")
+    removed = [folder / name for name in EXPORT_NAMES
+               if (folder / name).exists() and folder / name not in written]
+    for path in removed:                     # an earlier export's, checked to be one above
+        path.unlink()
+    return written, removed
 
 
 def _config_problem(row: dict) -> str | None:
@@ -639,6 +651,40 @@ REQUIRED = ["run_id", "arch", "head", "data", "config_hash", "config", "set", "d
             "metric"]
 
 
+#: metrics that are shares (PCK at any threshold, AP/AR, swap rate, AUC, labelled share) and
+#: those in percent (the LSP benchmark's); every other metric is a score, distance, time or
+#: count, never negative
+UNIT_METRICS = re.compile(r"(pck(@.*|_visible|_occluded)?|ap|ap50|ap75|ar|swap|auc|labelled)")
+PERCENT_METRICS = re.compile(r"(lsp_pck|lsp_auc|pcp|PCK .*|PCP .*)")
+#: run and result columns that count something: whole and positive where given
+COUNTS = ("images", "train_images", "parameters", "epochs", "steps_per_epoch", "width",
+          "input_size")
+
+
+def _value_problem(metric: str, value: float) -> str | None:
+    """Why a recorded ``value`` of ``metric`` is impossible, or None."""
+    slack = 1e-9                  # a share summed in floating point may end at 1.0000000000000002
+    if UNIT_METRICS.fullmatch(metric):
+        return None if -slack <= value <= 1 + slack else f"{metric} is a share, between 0 and 1"
+    if PERCENT_METRICS.fullmatch(metric):
+        return (None if -slack <= value <= 100 + slack
+                else f"{metric} is in percent, between 0 and 100")
+    return None if value >= -slack else f"{metric} (a score, distance, time or count) is >= 0"
+
+
+def _range_problem(column: str, number: float, record: dict) -> str | None:
+    """Why ``number`` in ``column`` of a results record is a value no measurement can have
+    (a negative score, distance or time, a share outside [0, 1], a percentage outside
+    [0, 100], a count that is not positive, a flag other than 0 or 1), or None."""
+    if column == "value":
+        return _value_problem(str(record.get("metric")), number)
+    if column in COUNTS:
+        return None if number >= 1 else "not a positive whole number"
+    if column in ("canonical", "reported"):
+        return None if number in (0, 1) else "neither 0 nor 1"
+    return None if number >= 0 else "negative"
+
+
 def _refuse(path: Path, where: str, problem: str):
     raise StickposeError(f"cannot import {path}: {where}: {problem}; nothing was imported")
 
@@ -646,8 +692,9 @@ def _refuse(path: Path, where: str, problem: str):
 def _check_numbers(path: Path, where: str, record: dict) -> None:
     """Refuse a record of a results file with a numeric column that is not a finite number
     written plainly (whole where the store keeps whole numbers; empty is allowed: not
-    measured), naming the file, ``where`` and the column: an import must never write NaN
-    over a good cell."""
+    measured) or outside what a measurement can be (``_range_problem``), naming the file,
+    ``where`` and the column as written: an import must never write NaN or an impossible
+    value over a good cell."""
     for column in sorted(NUMERIC & set(record)):
         value = record[column]
         if value is None or value == "":
@@ -661,6 +708,9 @@ def _check_numbers(path: Path, where: str, record: dict) -> None:
             _refuse(path, f"{where}, column {column}", f"{value!r} is not a finite number")
         if column in WHOLE and not number.is_integer():
             _refuse(path, f"{where}, column {column}", f"{value!r} is not a whole number")
+        problem = _range_problem(column, number, record)
+        if problem:
+            _refuse(path, f"{where}, column {column}", f"{value!r} is impossible: {problem}")
 
 
 def _check_rows(path: Path, frame: pd.DataFrame, where: list[str]) -> None:
@@ -728,8 +778,10 @@ def _read_results_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
 
 def import_results(engine, path: Path) -> tuple[int, int]:
     """Merge a ``results.csv`` (from ``export``) or the same rows as a JSON list into the
-    store; rows already there are replaced, not duplicated. Returns (runs, results, how
-    many results replaced a different value the store held)."""
+    store; rows already there are replaced, not duplicated, and a column the file lacks
+    leaves what the store holds (a file without ``params`` or ``data_id``, part of what
+    identifies a result, is refused). Returns (runs, results, how many results are new, how
+    many replaced a different value the store held)."""
     path = Path(path)
     try:
         if path.suffix.lower() == ".csv":
@@ -749,28 +801,26 @@ def import_results(engine, path: Path) -> tuple[int, int]:
         raise
     except (OSError, ValueError, csv.Error) as error:
         raise StickposeError(f"cannot read {path}: {error}") from None
-    for column, value in (("params", ""), ("data_id", UNIDENTIFIED), ("canonical", 1),
-                          ("source", None)):          # results.csv of schema 1
-        if column not in frame.columns:
-            frame[column] = value
-    missing = [c for c in [*REQUIRED, "value"] if c not in frame.columns]
+    missing = [c for c in [*REQUIRED, "params", "data_id", "value"] if c not in frame.columns]
     if missing:
         raise StickposeError(f"{path} is not a stickpose results file: it lacks the "
                              f"column(s) {', '.join(missing)} (export one with "
                              "`stickpose leaderboard export DIR`: results.csv)")
     frame["params"] = frame["params"].fillna("")
-    frame["reported"] = frame.get("reported", pd.Series(0, index=frame.index)).fillna(0)
     frame = frame.astype(object).where(frame.notna(), None).reset_index(drop=True)
     _check_rows(path, frame, where)
+    # a column the file leaves out is left as the store holds it (a new row: empty)
+    run_columns = [c for c in RUN_COLUMNS if c in frame.columns or c == "recorded_at"]
     run_rows = (frame.drop_duplicates("run_id")
-                .reindex(columns=RUN_COLUMNS).to_dict(orient="records"))
+                .reindex(columns=run_columns).to_dict(orient="records"))
     for row in run_rows:
         row["recorded_at"] = row["recorded_at"] or date.today().isoformat()
         problem = _config_problem(row)
         if problem:
             raise StickposeError(f"cannot import {path}: run {row['run_id']} {problem}; "
                                  "nothing was imported")
-    result_rows = (frame.reindex(columns=["run_id", *RESULT_COLUMNS, "recorded_at"])
+    result_rows = (frame.reindex(columns=[c for c in ["run_id", *RESULT_COLUMNS, "recorded_at"]
+                                          if c in frame.columns or c == "recorded_at"])
                    .to_dict(orient="records"))
     try:
         with engine.begin() as connection:
@@ -779,9 +829,11 @@ def import_results(engine, path: Path) -> tuple[int, int]:
             _upsert(connection, results, result_rows)
     except (SQLAlchemyError, TypeError, ValueError) as error:   # a value of the wrong type
         raise StoreError(f"cannot import {path}: {str(error).splitlines()[0]}") from None
-    changed = sum(1 for row in result_rows if tuple(str(row[k]) for k in RESULT_KEY) in before
-                  and before[tuple(str(row[k]) for k in RESULT_KEY)] != row["value"])
-    return len(run_rows), len(result_rows), changed
+    keys = [tuple(str(row[k]) for k in RESULT_KEY) for row in result_rows]
+    new = sum(1 for key in keys if key not in before)
+    changed = sum(1 for key, row in zip(keys, result_rows)
+                  if key in before and before[key] != row["value"])
+    return len(run_rows), len(result_rows), new, changed
 
 
 def _values(connection, run_ids: set[str]) -> dict[tuple, float | None]:

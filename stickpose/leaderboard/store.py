@@ -298,10 +298,12 @@ MIGRATIONS = {1: _identify_results, 2: _add_run_columns, 3: _add_sweep_entries} 
 
 def _upsert(connection, table: Table, rows: list[dict], replace: bool = True) -> None:
     """Insert ``rows``, replacing rows with the same primary key (``replace`` False: keeping
-    those, and leaving such rows out)."""
+    those, and leaving such rows out). A replaced row takes the columns ``rows`` give; a
+    column they leave out keeps what the store holds."""
     if not rows:
         return
     keys = [c.name for c in table.primary_key.columns]
+    given = set(rows[0])
     if connection.dialect.name in ("sqlite", "postgresql"):
         module = __import__(f"sqlalchemy.dialects.{connection.dialect.name}",
                             fromlist=["insert"])
@@ -309,16 +311,16 @@ def _upsert(connection, table: Table, rows: list[dict], replace: bool = True) ->
         statement = statement.on_conflict_do_update(
             index_elements=keys,
             set_={c.name: statement.excluded[c.name] for c in table.columns
-                  if c.name not in keys}) if replace else \
+                  if c.name not in keys and c.name in given}) if replace else \
             statement.on_conflict_do_nothing(index_elements=keys)
         connection.execute(statement, rows)
         return
     for row in rows:
         same = [table.c[k] == row[k] for k in keys]
-        if replace:
-            connection.execute(table.delete().where(*same))
-        if replace or connection.execute(select(table).where(*same)).first() is None:
+        if connection.execute(select(table).where(*same)).first() is None:
             connection.execute(table.insert().values(**row))
+        elif replace:
+            connection.execute(table.update().where(*same).values(**row))
 
 
 def git_commit() -> str | None:

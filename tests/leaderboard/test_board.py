@@ -267,6 +267,15 @@ def test_import_refuses_rows_that_contradict_each_other(filled, another_store, t
                      "says seed 7 but its config says"),
         "underscore.csv": (lambda r: setting(r, "value", "1_000", first),
                            "column value: '1_000' is not a finite number"),
+        "negative.csv": (lambda r: setting(r, "value", "-2", first),
+                         f"line {first + 2}, column value: '-2' is impossible: score"),
+        "pck.csv": (lambda r: [setting(r, "value", "7.5", n) for n in range(1, len(r))
+                               if r[n][column("metric")] == "pck"][:1],
+                    "is impossible: pck is a share, between 0 and 1"),
+        "images.csv": (lambda r: setting(r, "images", "-5", first),
+                       f"line {first + 2}, column images: '-5' is impossible: not a positive whole"),
+        "zero.csv": (lambda r: setting(r, "images", "0", first),
+                     "column images: '0' is impossible: not a positive whole number"),
     }
     store = another_store()
     ok(invoke("leaderboard", "import", tmp_path / "out" / "results.csv", "--db", store))
@@ -319,11 +328,48 @@ def test_import_says_how_many_values_it_replaced(filled, another_store, tmp_path
     ok(invoke("leaderboard", "--db", url, "export", tmp_path / "out"))
     store = another_store()
     path = tmp_path / "out" / "results.csv"
-    for _ in range(2):                                   # the same values: nothing replaced
-        assert ok(invoke("leaderboard", "import", path, "--db", store)).strip().endswith(
-            f"from {path}")
+    count = len(load(open_store(url)))
+    assert f"{count} new, 0 replaced" in ok(invoke("leaderboard", "import", path, "--db", store))
+    assert f"0 new, 0 replaced a different value the store held, {count} already held" in ok(
+        invoke("leaderboard", "import", path, "--db", store))    # the same values again
     text = path.read_text().replace(",score,1.0,", ",score,1.25,", 1)
     assert text != path.read_text()
     (tmp_path / "changed.csv").write_text(text)
-    assert "(1 replaced a different value the store held)" in ok(
+    assert "0 new, 1 replaced a different value the store held" in ok(
         invoke("leaderboard", "import", tmp_path / "changed.csv", "--db", store))
+
+
+def test_a_column_left_out_of_an_import_never_overwrites_the_store(filled, another_store,
+                                                                   tmp_path):
+    url, _ = filled
+    ok(invoke("leaderboard", "--db", url, "export", tmp_path / "out"))
+    full = pd.read_csv(tmp_path / "out" / "results.csv", comment="#")
+    store = another_store()
+    ok(invoke("leaderboard", "import", tmp_path / "out" / "results.csv", "--db", store))
+    before = load(open_store(store))
+    full.drop(columns=["images", "train_images"]).to_csv(tmp_path / "lean.csv", index=False)
+    assert f"0 new, 0 replaced a different value the store held, {len(before)} already " \
+        "held" in ok(invoke("leaderboard", "import", tmp_path / "lean.csv", "--db", store))
+    pd.testing.assert_frame_equal(load(open_store(store)).drop(columns="recorded_at"),
+                                  before.drop(columns="recorded_at"))   # images kept
+    for identity in ("data_id", "params"):
+        full.drop(columns=identity).to_csv(tmp_path / "partial.csv", index=False)
+        fails_with(invoke("leaderboard", "import", tmp_path / "partial.csv", "--db", store),
+                   f"it lacks the column(s) {identity}")
+    assert len(load(open_store(store))) == len(before)          # never doubled
+
+
+def test_a_folder_holds_one_export(filled, another_store, tmp_path):
+    """Exporting a class-only store over a full export removes the tables the new
+    results.csv would contradict, and says so; a file of the user's is still refused."""
+    url, _ = filled
+    folder = tmp_path / "out"
+    ok(invoke("leaderboard", "--db", url, "export", folder))
+    assert (folder / "stickman.md").is_file() and (folder / "decoders.md").is_file()
+    store = another_store()
+    from stickpose.leaderboard.reference import record_class_table
+    record_class_table(open_store(store))
+    output = ok(invoke("leaderboard", "--db", store, "export", folder))
+    for name in ("stickman.md", "stickman.csv", "stickman.png", "decoders.md"):
+        assert not (folder / name).exists() and f"removed {folder / name}" in output
+    assert (folder / "class.md").is_file() and (folder / "results.csv").is_file()
