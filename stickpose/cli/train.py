@@ -47,8 +47,9 @@ from .common import (CLASS_DIR_OPTION, DB_OPTION, INPUT_SIZE, INPUT_SIZE_HELP, P
 @click.option("--minutes", type=POSITIVE_FLOAT,
               help="Stop at the end of the first epoch past this many minutes of training, "
                    "counted over every session of a resumed run [no limit].")
-@click.option("--patience", type=POSITIVE, default=8, show_default=True,
-              help="Early stopping: epochs without a better validation loss.")
+@click.option("--patience", type=POSITIVE, default=8,
+              help="Early stopping: epochs without a better validation loss [8; with "
+                   "--budget none: a budget is the images trained, as in a sweep].")
 @click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--data", default="stickman", show_default=True,
               help="stickman (the suite's rendered stream), or lsp:DIR to train on Leeds "
@@ -113,7 +114,7 @@ def train(out, resume, overwrite, heatmap_stride, strategy, **options):
     from ..files import check_writable, killed_by_signals
     from ..errors import StickposeError
     from ..models.registry import absolute_spec
-    from ..runs import RunDir, TrainConfig
+    from ..runs import RunDir, TrainConfig, training_images
     from ..training import prepare, train as run_training
 
     options["arch_options"] = parse_arch_options(options["arch_options"])
@@ -133,6 +134,9 @@ def train(out, resume, overwrite, heatmap_stride, strategy, **options):
             raise click.BadParameter(str(error).strip(), param_hint="--budget") from None
         options["epochs"] = budget_epochs(images, options["batch_size"],
                                           options["steps_per_epoch"])
+        if click.get_current_context().get_parameter_source("patience") != \
+                ParameterSource.COMMANDLINE:
+            options["patience"] = options["epochs"]     # no early stop unless asked for
     if options["class_dir"] is not None:
         options["class_dir"] = str(options["class_dir"].resolve())
     if options["poses"] is not None:                 # kept in config.json: resumable anywhere
@@ -176,6 +180,12 @@ def train(out, resume, overwrite, heatmap_stride, strategy, **options):
                    "(worker 0), which wrote and recorded the run")
         return
     click.echo(f"run -> {out}")
+    if evaluation["stopped_by"] in ("patience", "minutes"):
+        why = (f"no better validation loss for --patience {config.patience} epochs"
+               if evaluation["stopped_by"] == "patience" else f"--minutes {config.minutes:g}")
+        click.echo(f"stopped early ({why}) after epoch {evaluation['epochs']} of "
+                   f"{config.epochs}: {evaluation['train_images']:,} training images of the "
+                   f"{training_images(config):,} planned")
     record_run_or_warn(store[0], out)
     for name, values in evaluation["sets"].items():
         parts = [f"class score {values['score']:.3f}"] if "score" in values else []

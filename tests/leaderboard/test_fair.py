@@ -78,6 +78,12 @@ def test_train_takes_a_budget_of_images(tmp_path):
             "--db", tmp_path / "s.sqlite"]
     ok(invoke("train", *tiny, "--budget", 40, "--out", tmp_path / "run"))
     assert RunDir(tmp_path / "run").config().epochs == 3        # 40 images: 3 epochs of 16
+    assert RunDir(tmp_path / "run").config().patience == 3      # a budget: no early stop
+    output = ok(invoke("train", *tiny, "--budget", 40, "--patience", 2, "--minutes", 0.0001,
+                       "--out", tmp_path / "early"))
+    assert RunDir(tmp_path / "early").config().patience == 2    # unless asked for
+    assert "stopped early (--minutes 0.0001) after epoch 1 of 3: 16 training images of the " \
+        "48 planned" in output
     fails_with(invoke("train", *tiny, "--budget", 80, "--out", tmp_path / "run", "--resume"),
                "--budget cannot be changed on --resume (the run trains on 48 images, not 80)")
     fails_with(invoke("train", *tiny, "--budget", "5m", "--out", tmp_path / "other"),
