@@ -264,3 +264,14 @@ def test_a_runs_identity_is_unchanged_by_settings_added_later():
         "fb206912d13d9bcbabf7f9919e949ed4b31e693671673a7716c9be1d4b7531da"
     assert config_hash(asdict(TrainConfig(poses="procedural2"))) != \
         config_hash(asdict(TrainConfig()))
+
+
+def test_a_suite_without_a_board_is_said_before_training(tmp_path):
+    from tests.cli_helpers import invoke
+
+    suite = tmp_path / "mine.toml"
+    suite.write_text("[suite]\nname = 'mine'\n[defaults]\nsize = 64\n"
+                     "[sets.test1]\nseed = 1\ncount = 10\n[streams.train]\nseed = 2\n")
+    result = invoke("train", "--suite", suite, "--arch", "unet", "--input-size", 32,
+                    "--width", 4, "--epochs", 1, "--steps", 1, "--out", tmp_path / "run")
+    assert f"suite {suite} has no board" in " ".join(result.output.split())

@@ -5,6 +5,10 @@ from pathlib import Path
 
 import click
 
+#: the suites with a board (``leaderboard.board.SUITES``, kept here so that `--help` imports
+#: no pandas; a test checks they agree)
+BOARD_SUITES = ("stickman", "class", "class-2022", "class-poses")
+
 from .common import (CLASS_DIR_OPTION, DB_OPTION, INPUT_SIZE, INPUT_SIZE_HELP, POSITIVE,
                      OutputPath, check_input_size, open_results_store, parse_names,
                      progress_bars, store_url, user_errors)
@@ -50,9 +54,11 @@ def _board_options(command):
             click.option("--head", help="Only this head: any recorded one."),
             click.option("--data", help="Only runs trained on stickman, class, lsp or the "
                          "suite file NAME.toml of your own (its NAME)."),
-            click.option("--suite", type=click.Choice(["stickman", "class"]),
-                         help="Whose test1-test4: stickpose's stickman suite or the class's "
-                              "own benchmark [stickman; the bare command prints both]."),
+            click.option("--suite", type=click.Choice(BOARD_SUITES),
+                         help="Whose test1-test4: stickpose's stickman suite, the class's "
+                              "own benchmark (class: its 2021 drawing; class-2022: its code "
+                              "today) or the class's poses drawn by stickpose (class-poses) "
+                              "[the bare command prints every suite with results]."),
             click.option("--decoders", "by_decoder", is_flag=True,
                          help="A row per decoder recorded by `stickpose evaluate`."),
             DB_OPTION]):
@@ -143,7 +149,7 @@ def leaderboard(ctx, metric, arch, head, data, by_decoder, suite, fmt, where):
         return
     frame = _results(lambda text: click.echo(text, err=fmt not in ("table", "md")))
     tables = {name: _board(metric, arch, head, data, by_decoder, name, frame)
-              for name in ([suite] if suite else ["stickman", "class"])}
+              for name in ([suite] if suite else BOARD_SUITES)}
     if suite is None:
         tables = {name: table for name, table in tables.items() if not table.empty} or tables
     if all(table.empty for table in tables.values()):

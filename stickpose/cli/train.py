@@ -8,6 +8,7 @@ import click
 from click.core import ParameterSource
 
 from ..distribute import STRATEGIES
+from .leaderboard import BOARD_SUITES
 from .common import (CLASS_DIR_OPTION, DB_OPTION, INPUT_SIZE, INPUT_SIZE_HELP, POSITIVE,
                      POSES_HELP, POSITIVE_FLOAT, PROBABILITY, SEED, NamesOption, OutputPath,
                      check_head, check_input_size, open_results_store, parse_arch_options,
@@ -172,6 +173,10 @@ def train(out, resume, overwrite, heatmap_stride, strategy, **options):
         distribution = Distribution(strategy)
     with killed_by_signals(), distribution.lost_workers():   # again: TF took over SIGTERM
         distribution.relay(refusals, errors=(click.ClickException,))
+    if distribution.chief and config.data == "stickman" and config.suite not in BOARD_SUITES:
+        click.echo(f"note: suite {config.suite} has no board (boards: "
+                   f"{', '.join(BOARD_SUITES)}): its results are recorded and exported, "
+                   "but no `stickpose leaderboard` table shows them", err=True)
     with distribution.lost_workers():
         evaluation = run_training(config, out, resume=resume, overwrite=overwrite,
                                   strategy=distribution)

@@ -23,7 +23,8 @@ from .store import (METRICS, StoreError, _upsert, config_hash, hashed_as_recorde
 LOWER_IS_BETTER = {"score": True, "score_written": True, "flip_score": True, "swap": True,
                    "pck": False, "mse": True, "mpjpe": True, "ap": False, "ap50": False,
                    "ap75": False, "ar": False}
-SUITES = ("stickman", "class")     # benchmarks whose test1-test4 each get a table
+#: the suites whose test1-test4 each get a board: every built-in suite stickpose trains on
+SUITES = ("stickman", "class", "class-2022", "class-poses")
 SETS = ("test1", "test2", "test3", "test4", "lsp-test")
 FORMATS = ("table", "md", "csv", "html", "json")
 HEAD_OUTPUTS = ("quarter", "coordinates")     # what train records for each kind of head
@@ -498,7 +499,15 @@ def stamp(command: str, fmt: str = "md") -> str:
 
 SUITE_TITLES = {"stickman": "stickpose's stickman suite",
                 "class": "the class's own benchmark (its MPII test poses, drawing and "
-                         "person-centric labels; data = what the model trained on)"}
+                         "person-centric labels; data = what the model trained on)",
+                "class-2022": "the class's benchmark drawn by its code as it is today (2022: "
+                              "every limb drawn; its MPII test poses, person-centric labels)",
+                "class-poses": "the class's MPII test poses drawn by stickpose (stickman "
+                               "noise, observer-centric labels)"}
+#: the tables of each suite's export, in order
+EXPORT_METRICS = {"stickman": ("score", "pck"), "class-poses": ("score", "pck"),
+                  "class": ("score", "score_written", "flip_score", "swap", "pck"),
+                  "class-2022": ("score", "flip_score", "swap", "pck")}
 
 
 def suite_board(frame: pd.DataFrame, suite: str = "stickman", metric: str = "score",
@@ -560,7 +569,7 @@ def _check_export_folder(folder: Path) -> None:
 
 
 def export(engine, folder: Path, command: str) -> tuple[list[Path], list[Path]]:
-    """Per suite with results (stickman, class): ``SUITE.md`` (the class score with its
+    """Per suite with results (``SUITES``): ``SUITE.md`` (the class score with its
     legend, then PCK; the class suite also the flip-tolerant score and swap rate),
     ``SUITE.csv`` (the score table, every column) and ``SUITE.png`` (bars with error bars);
     ``decoders.md`` (every decoder recorded on stickman) and ``results.csv`` (everything,
@@ -572,10 +581,8 @@ def export(engine, folder: Path, command: str) -> tuple[list[Path], list[Path]]:
     folder = Path(folder)
     _check_export_folder(folder)
     frame = load(engine)
-    metrics = {"stickman": ("score", "pck"),
-               "class": ("score", "score_written", "flip_score", "swap", "pck")}
-    tables = {suite: {metric: suite_board(frame, suite, metric) for metric in metrics[suite]}
-              for suite in SUITES}
+    tables = {suite: {metric: suite_board(frame, suite, metric)
+                      for metric in EXPORT_METRICS[suite]} for suite in SUITES}
     tables = {suite: shown for suite, shown in tables.items()
               if any(not table.empty for table in shown.values())}
     if not tables:

@@ -373,3 +373,23 @@ def test_a_folder_holds_one_export(filled, another_store, tmp_path):
     for name in ("stickman.md", "stickman.csv", "stickman.png", "decoders.md"):
         assert not (folder / name).exists() and f"removed {folder / name}" in output
     assert (folder / "class.md").is_file() and (folder / "results.csv").is_file()
+
+
+def test_every_built_in_suite_has_its_board(tmp_path):
+    """A run on any suite stickpose ships (class-2022 and class-poses too) is shown and
+    exported; the command line's list is the board's."""
+    from stickpose.cli.leaderboard import BOARD_SUITES
+    from stickpose.data.suites import known_suites
+    from stickpose.leaderboard.board import SUITES
+
+    assert set(SUITES) == set(BOARD_SUITES) == set(known_suites())
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    engine = open_store(url)
+    record(engine, config("unet", "integral", suite="class-2022"), None,
+           {f"class-2022/test{k}": {"score": 1.5, "images": 879} for k in range(1, 5)},
+           "coordinates")
+    output = ok(invoke("leaderboard", "--suite", "class-2022", "--db", url))
+    assert "unet" in output and "1.500" in output
+    assert "1.500" in ok(invoke("leaderboard", "--db", url))          # the bare command too
+    ok(invoke("leaderboard", "--db", url, "export", tmp_path / "out"))
+    assert "1.500" in (tmp_path / "out" / "class-2022.md").read_text()
