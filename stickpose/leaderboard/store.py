@@ -456,8 +456,9 @@ def _write(engine, row: dict, values: list[dict]) -> str:
 
 def record_run(engine, run: Path) -> str:
     """Record a finished run directory (its ``evaluation.json``): the same run recorded
-    again replaces its rows. Returns the run id."""
-    from ..runs import RunDir, RunError
+    again replaces its rows. A run evaluated before runs recorded their validation curve
+    gets it from its ``history.csv``. Returns the run id."""
+    from ..runs import RunDir, RunError, validation_curve
 
     run = RunDir(run)
     config = run.config()
@@ -465,6 +466,7 @@ def record_run(engine, run: Path) -> str:
         raise RunError(f"run {run} has not been evaluated yet (no {run.EVALUATION}); "
                        "finish it with `stickpose train --resume --out RUN`")
     evaluation = run.evaluation()
+    evaluation.setdefault("validation_curve", validation_curve(run.history()))
     return record(engine, asdict(config), evaluation, evaluation["sets"],
                   evaluation.get("decoder", "quarter" if config.head == "heatmap"  # written
                                   else "coordinates"),          # before "decoder" was
