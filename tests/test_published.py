@@ -116,3 +116,14 @@ def test_the_reference_rows_are_measured_on_every_set(frame):
     assert (perfect.set_index("head").loc["perfect keypoints", list(TESTS)] == 0).all()
     reported = board.for_suite(data, "class")
     assert set(reported.loc[reported["reported"] == 1, "metric"]) == {"score_written"}
+
+
+def test_every_published_table_lists_every_cell(frame):
+    """All 18 architecture x head rows, measured or not, in every published table."""
+    from stickpose.models.registry import ARCHS, HEADS
+
+    cells = {(a, h) for a in ARCHS.names() for h in HEADS.names()}
+    for suite in ("stickman", "class"):
+        for metric in board.EXPORT_METRICS[suite]:
+            table = board.suite_board(frame[0], suite, metric)
+            assert cells <= set(zip(table["arch"], table["head"])), (suite, metric)

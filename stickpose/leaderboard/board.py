@@ -285,6 +285,25 @@ def with_reference(table: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame
     return merged.sort_values(["arch", "head"], kind="stable").reset_index(drop=True)
 
 
+def with_every_cell(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with an empty row for every registered architecture x head it lacks (the
+    cells a sweep of ``--archs all --heads all`` fills), so that a reader sees what is not
+    measured yet; a table with no row at all stays empty. Sorted by arch and head."""
+    from ..models.registry import ARCHS, HEADS
+
+    if table.empty:
+        return table
+    have = set(zip(table["arch"], table["head"]))
+    missing = pd.DataFrame([(a, h) for a in ARCHS.names() for h in HEADS.names()
+                            if (a, h) not in have], columns=["arch", "head"])
+    if missing.empty:
+        return table
+    if "reported" in table:
+        missing["reported"] = False
+    table = pd.concat([table, missing], ignore_index=True)
+    return table.sort_values(["arch", "head"], kind="stable").reset_index(drop=True)
+
+
 def best(table: pd.DataFrame, metric: str) -> pd.DataFrame:
     """``True`` where a value is the best of its column or not distinguishable from it:
     within two standard errors of the difference (``std / sqrt(runs)`` of each; a cell of
@@ -532,6 +551,7 @@ def suite_board(frame: pd.DataFrame, suite: str = "stickman", metric: str = "sco
         table = with_reference(table, published)
     if arch or head:
         return table
+    table = with_every_cell(table)
     table = pd.concat([table, measured_references(rows, metric)], ignore_index=True)
     if "reported" in table:
         table["reported"] = table["reported"].fillna(False).astype(bool)

@@ -31,7 +31,9 @@ def test_train_and_evaluate_record(store, tmp_path):
     ok(invoke("train", "--arch", "resnet", "--epochs", 1, *CLI_TINY, "--out", tmp_path / "run"))
     frame = load(open_store(store))
     assert set(frame["run_id"]) == {run_id(vars(RunDir(tmp_path / "run").config()))}
-    assert set(frame["set"]) == {"test1", "test2", "test3", "test4"}
+    assert set(frame["set"]) == {"test1", "test2", "test3", "test4", "validation"}
+    curve = frame[frame["set"] == "validation"]                 # the validation curve
+    assert set(curve["metric"]) == {"score@16", "cpu_seconds@16"}
     assert set(frame["decoder"]) == {"quarter"} and frame["flops"].iloc[0] > 0
     assert frame["inference_ms"].iloc[0] > 0 and frame["epochs"].iloc[0] == 1
     result = CliRunner().invoke(main, ["evaluate", str(tmp_path / "run"), "--sets", "test2",
