@@ -497,11 +497,12 @@ def validation_spec(config: TrainConfig, suite):
     return replace(validation, config=replace(validation.config, labels=config.labels))
 
 
-def check_suite(config: TrainConfig, suite) -> None:
+def check_suite(config: TrainConfig, suite, sets: bool = True) -> None:
     """Everything a stickman run needs of its suite, before anything is written: the
-    stream, a validation set, at least one test set, pose banks with poses enough for
-    every set (the class's split files: a set that takes its rows in order needs as many
-    complete rows as images) and backgrounds."""
+    stream, a validation set, at least one test set, and with ``sets`` (training, which
+    validates and tests on them) pose banks with poses enough for every set (the class's
+    split files: a set that takes its rows in order needs as many complete rows as images)
+    and their backgrounds."""
     from .data.poses import PoseBank
     from .data.stickman import StickmanGenerator
 
@@ -515,7 +516,10 @@ def check_suite(config: TrainConfig, suite) -> None:
     if not test_names(suite):
         raise StickposeError(f"suite {suite.name} ({suite.path}) has no test set (test1 ... "
                              f"test4) to evaluate the run on; it has {', '.join(suite.sets)}")
-    for spec, count in [(validation_spec(config, suite), config.validation_count),
+    validation = validation_spec(config, suite)
+    if not sets:
+        return
+    for spec, count in [(validation, config.validation_count),
                         *((suite.sets[name], config.test_count) for name in test_names(suite))]:
         generator = StickmanGenerator(spec.config, spec.seed)
         generator.check_backgrounds()

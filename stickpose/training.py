@@ -83,7 +83,7 @@ def train_handedness(run: Path, class_dir: Path | None = None) -> Path:
             raise
         raise StickposeError(f"{error} (if the class's files have moved, say where: "
                              f"--class-dir DIR)") from None
-    check_suite(config, suite)
+    check_suite(config, suite, sets=False)
     with run.lock():
         if fit_handedness(config, suite, run.path) is None:
             raise RunError(f"run {run} needs no handedness classifier: " + (
@@ -479,7 +479,7 @@ def train_decoder(run: Path, epochs: int = 10, steps_per_epoch: int = 100,
         raise RunError(f"run {run} trained on {config.data}; the fc decoder is trained on "
                        "the stickman stream of a stickman run")
     suite = load_run_suite(config)
-    check_suite(config, suite)
+    check_suite(config, suite, sets=False)
     keras.utils.set_random_seed(config.seed)
     model.trainable = False                               # frozen: BatchNorm in inference
     heatmaps = model(model.inputs[0])["heatmaps"]
