@@ -20,6 +20,7 @@ from . import metrics
 from .codecs.coordinates import denormalise
 from .codecs.decoders import DECODERS, decode
 from .codecs.fc import decode_fc, load_fc
+from .codecs.flip import FLIP, averaged, mirror_images
 from .data.coco import coco_keypoints, dataset_image_ids, read_results, results
 from .data.lsp import LSP_COUNT, from_skeleton, lsp_splits, read_joints, test_crops, uncrop
 from .data.occlusion import occlude
@@ -77,14 +78,21 @@ def resolve_decoders(spec: str, head_target: str, run: Path | None = None) -> li
     return names
 
 
-def forward(model, images: np.ndarray, head_target: str, batch_size: int = 64):
+def forward(model, images: np.ndarray, head_target: str, batch_size: int = 64,
+            flip: bool = False):
     """The model's final output for ``images`` ``(n, s, s, 3) uint8`` and the seconds the
-    forward pass took (after one untimed warm-up batch, which absorbs tracing)."""
+    forward pass took (after one untimed warm-up batch, which absorbs tracing). ``flip``:
+    averaged with the output on the mirrored images (``codecs.flip``; two forward passes)."""
     inputs = images.astype(np.float32) / 255.0
-    model.predict(inputs[:batch_size], batch_size=batch_size, verbose=0)
+
+    def run(batch):
+        return np.asarray(model.predict(batch, batch_size=batch_size, verbose=0)[head_target])
+    run(inputs[:batch_size])
     start = time.perf_counter()
-    outputs = model.predict(inputs, batch_size=batch_size, verbose=0)
-    return np.asarray(outputs[head_target]), time.perf_counter() - start
+    output = run(inputs)
+    if flip:
+        output = averaged(output, run(mirror_images(inputs)), head_target, images.shape[1])
+    return output, time.perf_counter() - start
 
 
 def to_keypoints(name: str, output: np.ndarray, input_size: int, sigma: float,
@@ -146,21 +154,24 @@ def _decode_each(decoders: list[str], output: np.ndarray, config, fc_model=None)
 
 def decoder_table(model, config, images: np.ndarray, truth: np.ndarray, visible: np.ndarray,
                   decoders: list[str], head_target: str, fc_model=None,
-                  batch_size: int = 64, handedness=None, as_written: bool = False) -> list[dict]:
+                  batch_size: int = 64, handedness=None, as_written: bool = False,
+                  flip: bool = False) -> list[dict]:
     """One row per decoder: metrics in the images' pixels and milliseconds per image, for
     decoding alone and for the whole pipeline (resize, forward pass, decoding). With
     ``handedness`` (``codecs.handedness.Handedness``), the decoded observer-centric keypoints
     are relabelled person-centric before scoring. ``as_written``: also ``score_written``,
     the class score as the class's code computed it, on predictions made as that code made
-    them (the images resized with OpenCV's default, bilinear; see ``written_scores``)."""
+    them (the images resized with OpenCV's default, bilinear; see ``written_scores``).
+    ``flip``: the model's output averaged with its output on the mirrored images
+    (``codecs.flip``) before decoding, in both."""
     size, count = images.shape[1], len(images)
     start = time.perf_counter()
     small, _ = resize_set(images, truth, config.input_size)
     resize_seconds = time.perf_counter() - start
-    output, forward_seconds = forward(model, small, head_target, batch_size)
+    output, forward_seconds = forward(model, small, head_target, batch_size, flip)
     confidence = confidence_of(output, head_target)
     written = (written_scores(model, config, images, truth, decoders, head_target, fc_model,
-                              batch_size, handedness) if as_written else {})
+                              batch_size, handedness, flip) if as_written else {})
     rows = []
     for name, predicted, decode_seconds in _decode_each(decoders, output, config, fc_model):
         predicted = _to_images(predicted, size, config, handedness)
@@ -183,7 +194,8 @@ def _to_images(predicted: np.ndarray, size: int, config, handedness=None) -> np.
 
 def written_scores(model, config, images: np.ndarray, truth: np.ndarray,
                    decoders: list[str], head_target: str, fc_model=None,
-                   batch_size: int = 64, handedness=None) -> dict[str, float]:
+                   batch_size: int = 64, handedness=None,
+                   flip: bool = False) -> dict[str, float]:
     """``{decoder: the class score as written}`` (``metrics.class_score_as_written``) of a
     model on square images ``(n, S, S, 3)`` with labels ``truth``, predicted as the class's
     ``evaluation_test/test.py`` predicted: each image resized to the model input with
@@ -193,7 +205,7 @@ def written_scores(model, config, images: np.ndarray, truth: np.ndarray,
     class's ``p / input``)."""
     size = images.shape[1]
     small, _ = resize_set(images, truth, config.input_size, cv2.INTER_LINEAR)
-    output, _ = forward(model, small, head_target, batch_size)
+    output, _ = forward(model, small, head_target, batch_size, flip)
     return {name: metrics.class_score_as_written(
                 _to_images(predicted, size, config, handedness), truth, size, size)
             for name, predicted, _ in _decode_each(decoders, output, config, fc_model)}
@@ -201,7 +213,7 @@ def written_scores(model, config, images: np.ndarray, truth: np.ndarray,
 
 def evaluate_lsp(model, config, split, decoders: list[str], head_target: str, fc_model=None,
                  count: int | None = None, batch_size: int = 64,
-                 params: str = "") -> pd.DataFrame:
+                 params: str = "", flip: bool = False) -> pd.DataFrame:
     """One row per decoder (set ``lsp-test``, with the columns of ``evaluate_model``) on LSP
     images (``data.lsp.LspSplit``): person-centred crops at the
     model's input, predictions mapped back to the original pixels; the metrics of ``score``
@@ -212,7 +224,7 @@ def evaluate_lsp(model, config, split, decoders: list[str], head_target: str, fc
     crops, _, _, matrices = test_crops(split, config.input_size, count)
     crop_seconds = time.perf_counter() - start
     truth, visible = split.keypoints[:len(crops)], split.visible[:len(crops)]
-    output, forward_seconds = forward(model, crops, head_target, batch_size)
+    output, forward_seconds = forward(model, crops, head_target, batch_size, flip)
     confidence = confidence_of(output, head_target)
     identity = {"set": "lsp-test", "occlusion": "none", "images": len(crops)}
     identity.update(data_id=data_id(crops, truth, visible),
@@ -222,7 +234,7 @@ def evaluate_lsp(model, config, split, decoders: list[str], head_target: str, fc
         predicted = np.stack([uncrop(p, m) for p, m in zip(predicted, matrices)])
         pck = metrics.lsp_pck(from_skeleton(predicted), from_skeleton(truth))
         pcp = metrics.lsp_pcp(from_skeleton(predicted), from_skeleton(truth))
-        rows.append({**identity, "decoder": name, "params": _params_of(name, params),
+        rows.append({**identity, "decoder": name, "params": _params_of(name, params, flip),
                      **score(predicted, truth, None, visible, confidence),
                      "lsp_pck": pck["Mean"], "lsp_auc": pck["AUC"], "pcp": pcp["Mean"],
                      **{f"PCK {k}": v for k, v in pck.items() if k not in ("Mean", "AUC")},
@@ -409,16 +421,17 @@ def evaluation_sets(own: TrainConfig | None, suite: str | None = None, class_dir
 def evaluate_model(model, config, sets: list[EvalSet], decoders: list[str], head_target: str,
                    occlusions=("none",), batch_size: int = 64, seed: int = 0, fc_model=None,
                    handedness=None, params: str = "", progress=None,
-                   keep=None, as_written: bool = False) -> pd.DataFrame:
+                   keep=None, as_written: bool = False, flip: bool = False) -> pd.DataFrame:
     """Every decoder on every set and occlusion (``evaluate_sets``): one row each, with
     ``params`` for the decoders that read them. ``handedness`` relabels predictions on sets
     labelled person-centric. The class score as written is given on the sets in the
-    class's layout, and on every set with ``as_written``."""
+    class's layout, and on every set with ``as_written``. ``flip``: test-time flip
+    averaging (``codecs.flip``), which results name in their ``params``."""
     def table(images, truth, visible, spec):
         rows = decoder_table(model, config, images, truth, visible, decoders, head_target,
                              fc_model, batch_size, handedness if spec.person else None,
-                             _written(spec, images, truth, as_written))
-        return [{**row, "params": _params_of(row["decoder"], params)} for row in rows]
+                             _written(spec, images, truth, as_written), flip)
+        return [{**row, "params": _params_of(row["decoder"], params, flip)} for row in rows]
     return evaluate_sets(sets, table, occlusions, seed, progress, keep)
 
 
@@ -551,22 +564,26 @@ def evaluate_exported(artefact, sets: list[EvalSet], occlusions=("none",),
     return evaluate_sets(sets, table, occlusions, seed, progress, keep)
 
 
-def _params_of(decoder: str, params: str) -> str:
+def _params_of(decoder: str, params: str, flip: bool = False) -> str:
     """A decoder's settings in results: ``params`` only for decoders that read them (the
-    same argmax under another sigma is the same measurement)."""
-    return params if decoder in DECODERS.names() and DECODERS.get(decoder).uses_sigma else ""
+    same argmax under another sigma is the same measurement), then ``flip`` for
+    flip-averaged predictions (``""``: the run's own settings, what the board shows)."""
+    own = params if decoder in DECODERS.names() and DECODERS.get(decoder).uses_sigma else ""
+    return ",".join(p for p in (own, FLIP if flip else "") if p)
 
 
 def evaluate_run(run: Path, sets: list[EvalSet], decoders: str = ALL, occlusions=("none",),
                  batch_size: int = 64, seed: int = 0, sigma: float | None = None,
-                 progress=None, keep=None, as_written: bool = False) -> pd.DataFrame:
+                 progress=None, keep=None, as_written: bool = False,
+                 flip: bool = False) -> pd.DataFrame:
     """``evaluate_model`` for a trained run directory. ``sigma``: the spread DARK blurs with
     and soft-argmax's window follows, in heatmap pixels (default: the run's training sigma).
     A run with a handedness classifier relabels its predictions on person-centric sets."""
     config, model, head_target, names, fc_model, params = _prepare(run, decoders, sigma)
     handedness = load_handedness(run) if any(s.person for s in sets) else None
     return evaluate_model(model, config, sets, names, head_target, occlusions, batch_size,
-                          seed, fc_model, handedness, params, progress, keep, as_written)
+                          seed, fc_model, handedness, params, progress, keep, as_written,
+                          flip)
 
 
 def write_tables(results: pd.DataFrame, title: str, out: Path) -> tuple[str, list[Path]]:
@@ -654,10 +671,11 @@ def lsp_tables(result: dict) -> str:
 
 
 def evaluate_lsp_run(run: Path, folder: str, decoders: str = ALL, count: int | None = None,
-                     batch_size: int = 64, sigma: float | None = None) -> pd.DataFrame:
+                     batch_size: int = 64, sigma: float | None = None,
+                     flip: bool = False) -> pd.DataFrame:
     """``evaluate_run`` on LSP's test images (1001-2000) of a local folder."""
 
     config, model, head_target, names, fc_model, params = _prepare(run, decoders, sigma)
     split = lsp_splits(folder)["test"]
     return evaluate_lsp(model, config, split, names, head_target, fc_model, count, batch_size,
-                        params)
+                        params, flip)

@@ -8,8 +8,9 @@ pixels, pixel centres as in ``stickpose.skeleton``) and ``scores`` ``(B, 16) flo
 heatmap's peak; NaN for heads that predict coordinates themselves). Inside, each image is
 padded to a centred square and resized to the model input by area averaging (OpenCV's
 ``INTER_AREA``, exactly when shrinking, within one grey level when enlarging), the model
-runs, the decoder (``codecs.tf_decoders``) turns heatmaps into points and they are mapped
-back. No Python is needed to use it: any TensorFlow or LiteRT runtime will do.
+runs (with ``--flip`` also on the mirrored input, the two outputs averaged as
+``codecs.flip`` does), the decoder (``codecs.tf_decoders``) turns heatmaps into points and
+they are mapped back. No Python is needed to use it: any TensorFlow or LiteRT runtime will do.
 
 An export folder holds the artefact (SavedModel files, or ``model.tflite``) and
 ``stickpose.json``: what it was made from and its measured agreement with the run.
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .codecs.flip import FLIP, unmirror_graph
 from .codecs.tf_decoders import GRAPH_DECODERS, decode_graph
 from .errors import StickposeError
 from .files import check_output, check_stop, interrupts_deferred, umask, write_atomic
@@ -59,9 +61,10 @@ def export_decoder(config: TrainConfig, decoder: str | None) -> str:
     return decoder
 
 
-def default_out(run: Path, format: str, decoder: str, int8: bool) -> Path:
-    """``RUN/export/DECODER-FORMAT[-int8]``."""
-    return RunDir(run) / RunDir.EXPORT / f"{decoder}-{format}{'-int8' if int8 else ''}"
+def default_out(run: Path, format: str, decoder: str, int8: bool, flip: bool = False) -> Path:
+    """``RUN/export/DECODER[-flip]-FORMAT[-int8]``."""
+    return (RunDir(run) / RunDir.EXPORT
+            / f"{decoder}{'-' + FLIP if flip else ''}-{format}{'-int8' if int8 else ''}")
 
 
 # --- the graph ------------------------------------------------------------------------------
@@ -95,9 +98,10 @@ def letterbox_graph(images, size: int):
             tf.cast(tf.stack([left, top]), tf.float32))
 
 
-def serving_function(model, config: TrainConfig, decoder: str):
+def serving_function(model, config: TrainConfig, decoder: str, flip: bool = False):
     """``images (B, H, W, 3) uint8 -> {"keypoints", "scores"}`` for ``model``: the graph of
-    an export (see the module's docstring)."""
+    an export (see the module's docstring); ``flip``: with test-time flip averaging
+    (``codecs.flip``)."""
     from .quiet_tf import tf
 
     target = HEADS.get(config.head).target
@@ -107,6 +111,10 @@ def serving_function(model, config: TrainConfig, decoder: str):
         with tf.name_scope("letterbox"):
             inputs, scale, offset = letterbox_graph(images, size)
         output = model(inputs, training=False)[target]
+        if flip:
+            with tf.name_scope(FLIP):
+                mirrored = model(tf.reverse(inputs, axis=[2]), training=False)[target]
+                output = (output + unmirror_graph(mirrored, target, size)) / 2
         with tf.name_scope("decode"):
             if target == "heatmaps":
                 points, scores = decode_graph(decoder, output, size, config.sigma)
@@ -118,14 +126,16 @@ def serving_function(model, config: TrainConfig, decoder: str):
     return serve
 
 
-def _write_saved_model(model, config: TrainConfig, decoder: str, folder: Path) -> None:
+def _write_saved_model(model, config: TrainConfig, decoder: str, folder: Path,
+                       flip: bool = False) -> None:
     import keras
 
     from .quiet_tf import quiet_stderr, tf
 
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint(SIGNATURE, serving_function(model, config, decoder), input_signature=[
+    archive.add_endpoint(SIGNATURE, serving_function(model, config, decoder, flip),
+                         input_signature=[
         tf.TensorSpec((None, None, None, 3), tf.uint8, name=INPUT)])
     with quiet_stderr():
         archive.write_out(str(folder), verbose=False)
@@ -201,15 +211,15 @@ def check_images(config: TrainConfig, count: int):
 
 
 def run_keypoints(model, config: TrainConfig, decoder: str, images: np.ndarray,
-                  batch_size: int = 64) -> np.ndarray:
+                  batch_size: int = 64, flip: bool = False) -> np.ndarray:
     """The run's own keypoints ``(n, 16, 2)`` in the pixels of square ``images``, with the
-    NumPy decoder (what ``stickpose evaluate`` scores)."""
+    NumPy decoder and flip averaging (what ``stickpose evaluate`` scores)."""
     from .data.render import resize_set
     from .evaluate import HEAD_OUTPUT, forward, to_keypoints
 
     target = HEADS.get(config.head).target
     small, _ = resize_set(images, np.zeros((len(images), NUM_JOINTS, 2)), config.input_size)
-    output, _ = forward(model, small, target, batch_size)
+    output, _ = forward(model, small, target, batch_size, flip)
     points = to_keypoints(HEAD_OUTPUT if decoder == COORDINATES else decoder, output,
                           config.input_size, config.sigma)
     return (points + 0.5) * images.shape[1] / config.input_size - 0.5
@@ -327,9 +337,10 @@ class ExportCheck:
 
 def export_run(run: Path, format: str, out: Path | None = None, decoder: str | None = None,
                int8: bool = False, calibration: int = 200, check: int = 200,
-               overwrite: bool = False, say=lambda message: None) -> dict:
+               overwrite: bool = False, say=lambda message: None, flip: bool = False) -> dict:
     """Export a trained run (see the module's docstring) to folder ``out`` (default
-    ``RUN/export/DECODER-FORMAT[-int8]``) and return what ``stickpose.json`` records.
+    ``RUN/export/DECODER[-flip]-FORMAT[-int8]``) and return what ``stickpose.json`` records.
+    ``flip``: test-time flip averaging in the graph (``codecs.flip``).
     ``int8`` (TFLite only) calibrates on ``calibration`` validation images; every export
     is checked against the run on ``check`` test1 images (``ExportCheck``)."""
     from .metrics import class_score
@@ -341,7 +352,7 @@ def export_run(run: Path, format: str, out: Path | None = None, decoder: str | N
         raise StickposeError("--int8 quantises TFLite models; use it with --format tflite")
     config = RunDir(run).config()
     decoder = export_decoder(config, decoder)
-    out = Path(out) if out else default_out(run, format, decoder, int8)
+    out = Path(out) if out else default_out(run, format, decoder, int8, flip)
     if out.is_symlink():
         out = Path(os.path.realpath(out))        # written where the link points
     _prepare_out(out, overwrite)
@@ -359,7 +370,8 @@ def export_run(run: Path, format: str, out: Path | None = None, decoder: str | N
     try:
         started = time.perf_counter()
         meta = {"stickpose": __version__, "format": format, "int8": int8,
-                "decoder": decoder, "run": str(Path(run).resolve()), "model": model.name,
+                "decoder": decoder, "flip": flip, "run": str(Path(run).resolve()),
+                "model": model.name,
                 "input_size": config.input_size, "signature": SIGNATURE, "input": INPUT,
                 "outputs": {"keypoints": f"(B, {NUM_JOINTS}, 2) xy image pixels",
                             "scores": f"(B, {NUM_JOINTS}) heatmap peak, NaN for "
@@ -369,11 +381,11 @@ def export_run(run: Path, format: str, out: Path | None = None, decoder: str | N
                 else "person-centric", "config": json.loads(config.to_json())}
         if format == "saved_model":
             say("writing the SavedModel")
-            _write_saved_model(model, config, decoder, built)
+            _write_saved_model(model, config, decoder, built, flip)
         else:
             scratch = built / ".to-convert"
             say("writing the SavedModel to convert")
-            _write_saved_model(model, config, decoder, scratch)
+            _write_saved_model(model, config, decoder, scratch, flip)
             images = None
             if int8:
                 images = calibration_images(config, calibration)
@@ -388,7 +400,7 @@ def export_run(run: Path, format: str, out: Path | None = None, decoder: str | N
         check_stop()
         images, truth = check_images(config, check)
         say(f"comparing with the run on {len(images)} test1 images")
-        expected = run_keypoints(model, config, decoder, images)
+        expected = run_keypoints(model, config, decoder, images, flip=flip)
         got, _ = load_exported(built).predict(images)
         gap = np.linalg.norm(got - expected, axis=-1)
         size = images.shape[1]
@@ -415,9 +427,10 @@ class Exported:
 
     @property
     def label(self) -> str:
-        """``DECODER (FORMAT)``, as results name it."""
+        """``DECODER[+flip] (FORMAT)``, as results name it."""
         kind = f"{self.kind}{' int8' if self.meta.get('int8') else ''}"
-        return f"{self.meta.get('decoder', 'exported')} ({kind})"
+        flip = f"+{FLIP}" if self.meta.get("flip") else ""
+        return f"{self.meta.get('decoder', 'exported')}{flip} ({kind})"
 
     def predict(self, images: np.ndarray, batch_size: int = 64):
         """Keypoints ``(n, 16, 2)`` in the images' pixels and scores ``(n, 16)`` for

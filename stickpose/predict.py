@@ -93,10 +93,11 @@ def _results(names, images, points, scores, source: dict, out: Path | None) -> l
 
 
 def predict_images(run: Path, paths: list[Path], decoder: str = "quarter",
-                   out: Path | None = None, warn=print) -> list[dict]:
+                   out: Path | None = None, warn=print, flip: bool = False) -> list[dict]:
     """For each image: ``{"image", "width", "height", "keypoints": [{name, x, y, score}]}``
     written to ``out/NAME.json`` with ``out/NAME.png`` (the skeleton over the image).
-    Unreadable images are skipped with ``warn(message)``."""
+    Unreadable images are skipped with ``warn(message)``. ``flip``: test-time flip
+    averaging (``codecs.flip``)."""
 
     config, model = load_run(run)
     head_target = HEADS.get(config.head).target
@@ -111,7 +112,7 @@ def predict_images(run: Path, paths: list[Path], decoder: str = "quarter",
     handedness = load_handedness(run)
     names, images = _readable(paths, warn)
     boxes = [letterbox(image, config.input_size) for image in images]
-    output, _ = forward(model, np.stack([b[0] for b in boxes]), head_target)
+    output, _ = forward(model, np.stack([b[0] for b in boxes]), head_target, flip=flip)
     points = to_keypoints(name, output, config.input_size, config.sigma, fc_model)
     scores = (output.max(axis=(1, 2)) if head_target == "heatmaps"
               else np.full(points.shape[:2], np.nan))
@@ -123,7 +124,7 @@ def predict_images(run: Path, paths: list[Path], decoder: str = "quarter",
               else "observer-centric")
     points = [to_image(p, scale, offset) for p, (_, scale, offset) in zip(points, boxes)]
     return _results(names, images, points, scores,
-                    {"run": str(run), "decoder": name, "labels": labels}, out)
+                    {"run": str(run), "decoder": name, "flip": flip, "labels": labels}, out)
 
 
 def predict_exported(artefact, paths: list[Path], out: Path | None = None,
@@ -136,4 +137,5 @@ def predict_exported(artefact, paths: list[Path], out: Path | None = None,
     return _results(names, images, [p[0] for p in points], [s[0] for s in scores],
                     {"model": str(artefact.path), "format": artefact.kind,
                      "int8": bool(meta.get("int8")), "decoder": meta.get("decoder"),
+                     "flip": bool(meta.get("flip")),
                      "labels": meta.get("labels", "observer-centric")}, out)

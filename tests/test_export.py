@@ -269,6 +269,40 @@ def test_evaluate_and_predict_refuse_run_options_with_a_model(runs, photos, tmp_
     fails_with(invoke("evaluate", runs["heatmap"], "--model", out), "--model takes no RUN")
     fails_with(invoke("predict", photos, "--model", out, "--decoder", "dark"),
                "--decoder applies to --run")
+    for command in (("evaluate", "--model", out), ("predict", photos, "--model", out)):
+        fails_with(invoke(*command, "--flip"), "--flip applies to")
+
+
+@pytest.mark.parametrize("head,format", [("heatmap", "tflite"), ("scalar", "saved_model")])
+def test_flip_averaging_in_the_graph_matches_evaluate_and_predict(head, format, runs, photos,
+                                                                  tmp_path):
+    """An export with --flip agrees with the run's NumPy flip averaging (its check), predicts
+    what `predict --run --flip` predicts, and differs from the plain export; `evaluate
+    --flip` names its results so."""
+    run = runs[head]
+    out = tmp_path / "flip"
+    output = ok(invoke("export", run, "--format", format, "--out", out, "--check", 16,
+                       "--flip"))
+    meta = json.loads((out / "stickpose.json").read_text())
+    assert meta["flip"] is True and "with flip averaging" in output
+    assert meta["check"]["max_gap_px"] <= 1e-3, meta["check"]
+    ok(invoke("predict", photos, "--run", run, "--flip", "--out", tmp_path / "by-run"))
+    ok(invoke("predict", photos, "--model", out, "--out", tmp_path / "by-model"))
+    ok(invoke("predict", photos, "--run", run, "--out", tmp_path / "plain"))
+    for name in ("wide", "tall", "square"):
+        expected, _, saved = _keypoints(tmp_path / "by-run", name)
+        got, _, exported = _keypoints(tmp_path / "by-model", name)
+        np.testing.assert_allclose(got, expected, atol=1e-3)
+        assert saved["flip"] is True and exported["flip"] is True
+        assert np.abs(_keypoints(tmp_path / "plain", name)[0] - got).max() > 1e-2
+    for flip in ((), ("--flip",)):
+        ok(invoke("evaluate", run, "--sets", "test1", "--count", 8, "--decoders", "argmax"
+                  if head == "heatmap" else "all", "--out", tmp_path / f"e{len(flip)}", *flip))
+    plain, flipped = (pd.read_csv(tmp_path / f"e{k}" / "evaluation.csv", keep_default_na=False)
+                      for k in (0, 1))
+    assert list(plain["params"]) == [""] and list(flipped["params"]) == ["flip"]
+    assert flipped["score"][0] != plain["score"][0]
+    assert flipped["data_id"][0] == plain["data_id"][0]
 
 
 def test_an_export_claims_its_place_and_checks_it_again_before_replacing(runs, tmp_path,

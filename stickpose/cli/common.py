@@ -103,6 +103,13 @@ DB_OPTION = click.option(
          "before or after the command, it is the only store read or written [$STICKPOSE_DB, "
          "else a SQLite file in your data folder; see `stickpose leaderboard --where`].")
 
+FLIP_OPTION = click.option(
+    "--flip", is_flag=True,
+    help="Test-time flip averaging: the network also sees each image mirrored, and its "
+         "output there, mirrored back with left and right exchanged, is averaged with the "
+         "output on the image (heatmaps for heatmap heads, coordinates otherwise) before "
+         "decoding. Two forward passes: about twice the network's time per image.")
+
 
 def store_url() -> str | None:
     """The ``--db`` given anywhere on the command line (None: the default store)."""

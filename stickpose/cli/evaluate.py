@@ -7,7 +7,7 @@ import click
 
 PROTOCOLS = ("intended", "class-as-written")
 
-from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, SEED, OutputPath,
+from .common import (CLASS_DIR_OPTION, DB_OPTION, FLIP_OPTION, POSITIVE, SEED, OutputPath,
                      open_results_store, parse_names, progress_bars, say_lsp, user_errors)
 
 
@@ -68,11 +68,12 @@ from .common import (CLASS_DIR_OPTION, DB_OPTION, POSITIVE, SEED, OutputPath,
                    "only a coordinate equal to 224 counts; files paired with labels in "
                    "string order; bilinear resize), the protocol of the class's published "
                    "scores. Sets in the class's layout and class suites get both anyway.")
+@FLIP_OPTION
 @DB_OPTION
 @user_errors
 def evaluate(run, suite, class_dir, sets, datasets, dataset_labels, data, decoders, occlusion,
              count, sigma, batch_size, seed, predictions, model, out, save_predictions,
-             protocol):
+             protocol, flip):
     """Score a trained run with every decoder on the same heatmaps (seed 000's table per
     set: PCK, MSE, MPJPE, class score, swaps, COCO's OKS AP/AP50/AP75/AR through
     pycocotools, timings), optionally under occlusion.
@@ -87,6 +88,8 @@ def evaluate(run, suite, class_dir, sets, datasets, dataset_labels, data, decode
     stickpose evaluate runs/RUN --save-predictions       + COCO results for pycocotools
     stickpose evaluate runs/RUN --dataset coco:FILE.json a COCO keypoints file (16 or 17)
     stickpose evaluate runs/RUN --dataset class:Dataset/Test1 --protocol class-as-written
+    stickpose evaluate runs/RUN --flip                   test-time flip averaging
+                                                         (recorded with params "flip")
     """
     from ..data.occlusion import OCCLUSIONS
     from ..evaluate import PredictionFiles, report, write_tables
@@ -111,7 +114,7 @@ def evaluate(run, suite, class_dir, sets, datasets, dataset_labels, data, decode
         results, title, engine = _evaluate(run, suite, class_dir, names, datasets,
                                            dataset_labels, data, decoders, kinds, count,
                                            sigma, batch_size, seed, predictions, model, out,
-                                           save_predictions, keep, as_written)
+                                           save_predictions, keep, as_written, flip)
     except BaseException:
         if keep:
             keep.discard()
@@ -131,7 +134,7 @@ def evaluate(run, suite, class_dir, sets, datasets, dataset_labels, data, decode
 
 def _evaluate(run, suite, class_dir, names, datasets, dataset_labels, data, decoders, kinds,
               count, sigma, batch_size, seed, predictions, model, out, save_predictions, keep,
-              as_written):
+              as_written, flip):
     """The evaluation ``evaluate`` asked for: ``(results, title, store engine or None)``."""
     from ..evaluate import evaluate_exported, evaluate_lsp_run, evaluate_run, \
         evaluation_sets, run_config, score_predictions
@@ -143,10 +146,12 @@ def _evaluate(run, suite, class_dir, names, datasets, dataset_labels, data, deco
 
         if run or predictions or data:
             raise click.UsageError("--model takes no RUN, --predictions or --data")
-        for given, option in ((decoders != "all", "--decoders"), (sigma, "--sigma")):
+        for given, option in ((decoders != "all", "--decoders"), (sigma, "--sigma"),
+                              (flip, "--flip")):
             if given:
-                raise click.UsageError(f"{option} applies to a run; an export decodes with "
-                                       "the decoder built into it")
+                raise click.UsageError(f"{option} applies to a run; an export decodes as it "
+                                       "was exported (`stickpose export --flip` builds flip "
+                                       "averaging in)")
         if save_predictions and out is None:
             raise click.UsageError("--save-predictions with --model needs --out")
         artefact = load_exported(model)
@@ -172,6 +177,9 @@ def _evaluate(run, suite, class_dir, names, datasets, dataset_labels, data, deco
         if dataset_labels:
             raise click.UsageError("--dataset-labels applies to coco: files, which "
                                    "--predictions does not score")
+        if flip:
+            raise click.UsageError("--flip averages a model's outputs; --predictions are "
+                                   "keypoints already")
         results = score_predictions(predictions, datasets[0], as_written)
         title = f"{predictions} on {datasets[0]}"
     else:
@@ -189,7 +197,8 @@ def _evaluate(run, suite, class_dir, names, datasets, dataset_labels, data, deco
                     raise click.UsageError(f"{option} applies to the suite's sets and "
                                            "--dataset, not --data lsp")
             say_lsp(data)
-            results = evaluate_lsp_run(run, data[4:], decoders, count, batch_size, sigma)
+            results = evaluate_lsp_run(run, data[4:], decoders, count, batch_size, sigma,
+                                       flip)
         else:
             chosen = evaluation_sets(run_config(run), suite, class_dir, names, datasets, count,
                                      dataset_labels)
@@ -197,8 +206,8 @@ def _evaluate(run, suite, class_dir, names, datasets, dataset_labels, data, deco
                 step = bar("evaluating", len(chosen) * len(kinds))
                 results = evaluate_run(run, chosen, decoders, kinds, batch_size, seed, sigma,
                                        progress=lambda label: step(1), keep=keep,
-                                       as_written=as_written)
-        title = f"stickpose evaluate {run}"
+                                       as_written=as_written, flip=flip)
+        title = f"stickpose evaluate {run}" + (" --flip" if flip else "")
         record_results(engine, run, results)
     return results, title, engine
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from .common import POSITIVE, OutputPath, user_errors
+from .common import FLIP_OPTION, POSITIVE, OutputPath, user_errors
 
 
 @click.command()
@@ -27,11 +27,12 @@ from .common import POSITIVE, OutputPath, user_errors
               help="Test1 images on which the export is compared with the run (at most "
               "the set's 1000).")
 @click.option("--out", type=OutputPath("folder"),
-              help="Export folder, new or empty [RUN/export/DECODER-FORMAT[-int8]].")
+              help="Export folder, new or empty [RUN/export/DECODER[-flip]-FORMAT[-int8]].")
 @click.option("--overwrite", is_flag=True, help="Replace an earlier export in --out (only "
               "an export's own files; a folder holding anything else is refused).")
+@FLIP_OPTION
 @user_errors
-def export(run, format_, decoder, int8, calibration, check, out, overwrite):
+def export(run, format_, decoder, int8, calibration, check, out, overwrite, flip):
     """Export a trained run for deployment: one artefact mapping an RGB image of any size
     to 16 keypoints (x, y in the image's pixels) and a score per joint, with the letterbox
     resize and the decoder inside the graph. Signature `serve`: input `images` (B, H, W, 3)
@@ -42,6 +43,7 @@ def export(run, format_, decoder, int8, calibration, check, out, overwrite):
     stickpose export runs/RUN                            TFLite float, quarter decoder
     stickpose export runs/RUN --int8                     TFLite int8
     stickpose export runs/RUN --format saved_model --decoder dark
+    stickpose export runs/RUN --flip                     flip averaging in the graph
     stickpose predict photo.jpg --model runs/RUN/export/quarter-tflite
     """
     from ..export import export_run
@@ -50,7 +52,7 @@ def export(run, format_, decoder, int8, calibration, check, out, overwrite):
             == ParameterSource.COMMANDLINE:
         raise click.UsageError("--calibration applies to --int8 exports only")
     meta = export_run(run, format_, out, decoder, int8, calibration, check, overwrite,
-                      say=click.echo)
+                      say=click.echo, flip=flip)
     result = meta["check"]
     click.echo(f"class score on {result['images']} {result['set']} images (lower is "
                f"better): run {result['score_run']:.4f}, export {result['score_export']:.4f} "
@@ -58,4 +60,5 @@ def export(run, format_, decoder, int8, calibration, check, out, overwrite):
                f"{result['mean_gap_px']:.3f} px from the run's on average, at most "
                f"{result['max_gap_px']:.3f} px")
     click.echo(f"{meta['format']}{' int8' if meta['int8'] else ''} export, decoder "
-               f"{meta['decoder']} -> {meta['out']}")
+               f"{meta['decoder']}{' with flip averaging' if meta['flip'] else ''} -> "
+               f"{meta['out']}")

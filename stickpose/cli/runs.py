@@ -5,7 +5,8 @@ from pathlib import Path
 
 import click
 
-from .common import DB_OPTION, POSITIVE, OutputPath, open_results_store, user_errors
+from .common import (DB_OPTION, FLIP_OPTION, POSITIVE, OutputPath, open_results_store,
+                     user_errors)
 
 
 @click.command()
@@ -18,8 +19,9 @@ from .common import DB_OPTION, POSITIVE, OutputPath, open_results_store, user_er
               "[quarter]; scalar and integral heads need none, and an export has its own.")
 @click.option("--out", type=OutputPath("folder"), default=Path("predictions"),
               show_default=True, help="Folder for NAME.json and NAME.png per image.")
+@FLIP_OPTION
 @user_errors
-def predict(images, run, model, decoder, out):
+def predict(images, run, model, decoder, out, flip):
     """Keypoints for image files (or every image directly inside a folder): each is padded
     to a square and resized to the model input, and the keypoints are mapped back to its own
     pixels. Writes NAME.json (x, y and score per joint) and NAME.png (the skeleton over the
@@ -35,12 +37,14 @@ def predict(images, run, model, decoder, out):
     if model is not None:
         from ..export import load_exported
 
-        if decoder:
-            raise click.UsageError("--decoder applies to --run; an export decodes with the "
-                                   "decoder built into it")
+        for given, option in ((decoder, "--decoder"), (flip, "--flip")):
+            if given:
+                raise click.UsageError(f"{option} applies to --run; an export decodes as it "
+                                       "was exported (`stickpose export --flip` builds flip "
+                                       "averaging in)")
         results = predict_exported(load_exported(model), inputs, out, warn)
     else:
-        results = predict_images(run, inputs, decoder or "quarter", out, warn)
+        results = predict_images(run, inputs, decoder or "quarter", out, warn, flip)
     click.echo(f"{len(results)} of {len(inputs)} images -> {out}")
 
 
