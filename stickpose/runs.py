@@ -36,7 +36,10 @@ from .errors import StickposeError
 from .models.registry import check_spec, short_name
 from .skeleton import LABEL_CONVENTIONS
 
-SCHEDULES = ("cosine", "constant", "step")
+SCHEDULES = ("cosine", "constant", "step", "cosine-time")
+#: ``cosine-time``: cosine decay over the ``minutes`` of training time instead of the steps,
+#: so that a time-limited run ends its schedule with its time (``training.RunKeeper``)
+TIME_SCHEDULE = "cosine-time"
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 CONFIG_SCHEMA = 2          # config.json's "schema"; a run without one predates it (0)
 #: Settings added after runs were recorded, with the value that means "as before": a run's
@@ -111,6 +114,9 @@ class TrainConfig:
             if value not in known:
                 raise StickposeError(f"{name} {value!r} is unknown; expected one of "
                                      f"{', '.join(known)}")
+        if self.schedule == TIME_SCHEDULE and not self.minutes:
+            raise StickposeError(f"schedule {TIME_SCHEDULE} decays over the training time: "
+                                 "it needs minutes")
         check_spec(self.arch, "arch")
         check_spec(self.head, "head")
         for name in ("arch_options", "plugins"):

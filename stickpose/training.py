@@ -13,6 +13,7 @@ part of every global batch, and keeps the chief's history so that all stop toget
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from dataclasses import asdict, replace
@@ -40,9 +41,9 @@ from .models.build import build_model
 from .models.profile import count_flops
 from .metrics import class_score
 from .models.registry import HEADS
-from .runs import (BROKEN, FINISHED, FOREIGN, NEW, TRAINED, RunDir, RunError, TrainConfig,
-                   check_suite, describe, import_parts, load_run, load_run_suite, stop_reason,
-                   stream_config, test_names, training_images, validation_curve,
+from .runs import (BROKEN, FINISHED, FOREIGN, NEW, TIME_SCHEDULE, TRAINED, RunDir, RunError,
+                   TrainConfig, check_suite, describe, import_parts, load_run, load_run_suite,
+                   stop_reason, stream_config, test_names, training_images, validation_curve,
                    validation_spec, with_plugins)
 
 
@@ -159,6 +160,11 @@ class RunKeeper(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.start, self.cpu_start = time.monotonic(), time.process_time()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.config.schedule == TIME_SCHEDULE:
+            self.model.optimizer.learning_rate.assign(time_cosine(
+                self.config, self.seconds + time.monotonic() - self.start))
 
     def on_train_batch_end(self, batch, logs=None):
         check_stop()
@@ -339,6 +345,14 @@ def _validation(config: TrainConfig, suite, lsp_splits):
     return images, keypoints, visible
 
 
+def time_cosine(config: TrainConfig, seconds: float) -> float:
+    """The learning rate of schedule ``cosine-time`` after ``seconds`` of training (every
+    session of a resumed run counted): cosine decay from ``learning_rate`` to 0 at
+    ``minutes``, 0 after."""
+    done = min(1.0, seconds / (60 * config.minutes))
+    return 0.5 * config.learning_rate * (1 + math.cos(math.pi * done))
+
+
 def _fit(model, config: TrainConfig, run: RunDir | None, history: list[dict], suite,
          head_target: str, validation, lsp_train, verbose: int,
          distribution: Distribution) -> None:
@@ -370,6 +384,7 @@ def _fit(model, config: TrainConfig, run: RunDir | None, history: list[dict], su
             [total_steps // 2, total_steps * 3 // 4],
             [config.learning_rate, config.learning_rate / 10, config.learning_rate / 100]),
         "constant": config.learning_rate,
+        TIME_SCHEDULE: config.learning_rate,          # set before each step by RunKeeper
     }[config.schedule]
     loss = heatmap_loss if head_target == "heatmaps" else "mean_absolute_error"
     callbacks = [RunKeeper(run, config, history, (images, keypoints), head_target,

@@ -177,6 +177,8 @@ def test_a_suite_without_validation_or_tests_is_refused_before_writing(tmp_path)
     ({"epochs": 0}, "epochs 0 must be a positive integer"),
     ({"learning_rate": -1.0}, "learning_rate -1.0 must be positive"),
     ({"schedule": "warm"}, "schedule 'warm' is unknown"),
+    ({"schedule": "cosine-time"}, "schedule cosine-time decays over the training time: it "
+                                  "needs minutes"),
 ])
 def test_bad_settings(values, message):
     with pytest.raises(StickposeError, match=message):
@@ -275,3 +277,49 @@ def test_a_suite_without_a_board_is_said_before_training(tmp_path):
     result = invoke("train", "--suite", suite, "--arch", "unet", "--input-size", 32,
                     "--width", 4, "--epochs", 1, "--steps", 1, "--out", tmp_path / "run")
     assert f"suite {suite} has no board" in " ".join(result.output.split())
+
+
+def _last_learning_rate(run):
+    """The learning rate TensorBoard logged at the run's last epoch."""
+    from stickpose.quiet_tf import tf
+
+    (events,) = (run / "tensorboard" / "train").glob("events.out.tfevents.*")
+    rates = [tf.make_ndarray(value.tensor)
+             for record in tf.data.TFRecordDataset(str(events))
+             for value in tf.compat.v1.Event.FromString(record.numpy()).summary.value
+             if value.tag == "epoch_learning_rate"]
+    return float(rates[-1])
+
+
+def test_train_takes_its_cells_recipe_and_minutes_alone_fill_the_time(tmp_path):
+    """`train --arch A --head H` trains with the board's recipe for that cell, except what
+    the command line gives; `--minutes` alone trains the whole time, the cosine schedule
+    decaying over it to 0 (and no early stop); `--recipe none` keeps the plain defaults."""
+    from stickpose.cli.train import TIME_EPOCHS
+    from stickpose.leaderboard.recipe import load_recipes
+    from stickpose.training import time_cosine
+    from tests.cli_helpers import ok, invoke
+
+    tiny = ("--arch", "unet", "--head", "integral", "--input-size", 32, "--steps", 2,
+            "--test-count", 4, "--validation-count", 4)
+    output = ok(invoke("train", *tiny, "--minutes", 0.01, "--out", tmp_path / "timed"))
+    config = json.loads((tmp_path / "timed" / "config.json").read_text())
+    recipe = load_recipes().settings("unet", "integral")
+    assert (config["width"], config["learning_rate"], config["sigma"]) == \
+        (recipe["width"], recipe["learning_rate"], recipe["sigma"])
+    assert config["steps_per_epoch"] == 2 and config["input_size"] == 32
+    assert config["recipe"] == (f"{recipe['recipe']} with input_size 32 given, "
+                                "steps_per_epoch 2 given")
+    assert (config["schedule"], config["epochs"], config["patience"]) == \
+        ("cosine-time", TIME_EPOCHS, TIME_EPOCHS)
+    assert "trained for --minutes 0.01: 1 epoch(s), 64 training images" in output
+    assert _last_learning_rate(tmp_path / "timed") == 0.0        # the time is over
+    timed = TrainConfig(**{k: config[k] for k in ("learning_rate", "minutes", "schedule")})
+    assert [time_cosine(timed, s) for s in (0, 0.3, 0.6, 60)] == \
+        pytest.approx([recipe["learning_rate"], recipe["learning_rate"] / 2, 0, 0], abs=1e-12)
+
+    ok(invoke("train", *tiny, "--epochs", 1, "--recipe", "none", "--width", 4,
+              "--out", tmp_path / "plain"))
+    plain = json.loads((tmp_path / "plain" / "config.json").read_text())
+    assert (plain["recipe"], plain["learning_rate"], plain["schedule"], plain["epochs"]) == \
+        (None, TrainConfig().learning_rate, "cosine", 1)

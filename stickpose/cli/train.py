@@ -8,11 +8,15 @@ import click
 from click.core import ParameterSource
 
 from ..distribute import STRATEGIES
+from ..leaderboard.recipe import DEFAULT_RECIPES
+from ..runs import TIME_SCHEDULE
 from .leaderboard import BOARD_SUITES
 from .common import (CLASS_DIR_OPTION, DB_OPTION, INPUT_SIZE, INPUT_SIZE_HELP, POSITIVE,
                      POSES_HELP, POSITIVE_FLOAT, PROBABILITY, SEED, NamesOption, OutputPath,
                      check_head, check_input_size, open_results_store, parse_arch_options,
                      record_run_or_warn, say_lsp, user_errors)
+
+TIME_EPOCHS = 100_000           # the epochs of a run that --minutes alone ends
 
 
 @click.command()
@@ -38,7 +42,9 @@ from .common import (CLASS_DIR_OPTION, DB_OPTION, INPUT_SIZE, INPUT_SIZE_HELP, P
 @click.option("--learning-rate", type=POSITIVE_FLOAT, default=2e-3, show_default=True)
 @click.option("--schedule", type=click.Choice(["cosine", "constant", "step"]),
               default="cosine", show_default=True)
-@click.option("--epochs", type=POSITIVE, default=55, show_default=True)
+@click.option("--epochs", type=POSITIVE, default=55, show_default=True,
+              help="Epochs of --steps batches [55; with --minutes alone: as many as the time "
+                   "allows, the cosine schedule ending with the time].")
 @click.option("--steps", "--steps-per-epoch", "steps_per_epoch", type=POSITIVE, default=100,
               show_default=True, help="Training steps per epoch (steps_per_epoch in "
               "config.json).")
@@ -47,10 +53,20 @@ from .common import (CLASS_DIR_OPTION, DB_OPTION, INPUT_SIZE, INPUT_SIZE_HELP, P
               "there.")
 @click.option("--minutes", type=POSITIVE_FLOAT,
               help="Stop at the end of the first epoch past this many minutes of training, "
-                   "counted over every session of a resumed run [no limit].")
+                   "counted over every session of a resumed run [no limit]. Without --epochs "
+                   "or --budget the run trains for the whole time: the cosine schedule decays "
+                   "over the minutes instead of the steps (schedule cosine-time) and early "
+                   "stopping is off unless --patience is given.")
 @click.option("--patience", type=POSITIVE, default=8,
               help="Early stopping: epochs without a better validation loss [8; with "
-                   "--budget none: a budget is the images trained, as in a sweep].")
+                   "--budget, or --minutes alone, none: the budget is trained, as in a "
+                   "sweep].")
+@click.option("--recipe", default=DEFAULT_RECIPES, show_default=True,
+              help="Recipe file (a name or a .toml) whose settings for this --arch x --head "
+                   "replace the defaults shown here for every option you do not give: the "
+                   "built-in one is the board's (generators/recipes.toml: width, learning "
+                   "rate, sigma, batch size, steps, schedule, ...), so that a run compares "
+                   "with its published row. none: the defaults shown here.")
 @click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--data", default="stickman", show_default=True,
               help="stickman (the suite's rendered stream), or lsp:DIR to train on Leeds "
@@ -119,10 +135,19 @@ def train(out, resume, overwrite, heatmap_stride, strategy, **options):
     from ..training import prepare, train as run_training
 
     options["arch_options"] = parse_arch_options(options["arch_options"])
+    heatmap_stride = _with_recipe(options, options.pop("recipe"), int(heatmap_stride))
     typed = options["arch"], options["head"]
     options["arch"], options["head"] = absolute_spec(typed[0]), absolute_spec(typed[1])
 
     budget = options.pop("budget")
+    context = click.get_current_context()
+    if options["minutes"] and budget is None and context.get_parameter_source("epochs") != \
+            ParameterSource.COMMANDLINE:             # the whole time, its schedule with it
+        options["epochs"] = TIME_EPOCHS
+        if options["schedule"] == "cosine":
+            options["schedule"] = TIME_SCHEDULE
+        if context.get_parameter_source("patience") != ParameterSource.COMMANDLINE:
+            options["patience"] = TIME_EPOCHS
     if budget is not None:
         from ..leaderboard.recipe import budget_epochs, parse_images
 
@@ -142,7 +167,7 @@ def train(out, resume, overwrite, heatmap_stride, strategy, **options):
         options["class_dir"] = str(options["class_dir"].resolve())
     if options["poses"] is not None:                 # kept in config.json: resumable anywhere
         options["poses"] = absolute_pose_sources(options["poses"])
-    config = TrainConfig(heatmap_stride=int(heatmap_stride), **options)
+    config = TrainConfig(heatmap_stride=heatmap_stride, **options)
     if not resume:                            # named as typed; the config keeps absolute paths
         check_input_size(config.input_size, [typed[0]])
         check_head(typed[1])
@@ -185,7 +210,10 @@ def train(out, resume, overwrite, heatmap_stride, strategy, **options):
                    "(worker 0), which wrote and recorded the run")
         return
     click.echo(f"run -> {out}")
-    if evaluation["stopped_by"] in ("patience", "minutes"):
+    if config.epochs == TIME_EPOCHS and evaluation["stopped_by"] == "minutes":
+        click.echo(f"trained for --minutes {config.minutes:g}: {evaluation['epochs']} "
+                   f"epoch(s), {evaluation['train_images']:,} training images")
+    elif evaluation["stopped_by"] in ("patience", "minutes"):
         why = (f"no better validation loss for --patience {config.patience} epochs"
                if evaluation["stopped_by"] == "patience" else f"--minutes {config.minutes:g}")
         click.echo(f"stopped early ({why}) after epoch {evaluation['epochs']} of "
@@ -205,6 +233,34 @@ def train(out, resume, overwrite, heatmap_stride, strategy, **options):
         if "lsp_pck" in values:
             parts += [f"LSP PCK@0.2 {values['lsp_pck']:.1f} %", f"PCP {values['pcp']:.1f} %"]
         click.echo(f"{name}: " + "  ".join(parts))
+
+
+def _with_recipe(options: dict, recipe: str, heatmap_stride: int) -> int:
+    """Fill ``options`` the user did not give with ``recipe``'s settings for the arch x
+    head (``none``: none; an architecture the file has no table for: none) and name the
+    recipe in ``options["recipe"]``; returns the heatmap stride (an argument of its own)."""
+    from ..leaderboard.recipe import load_recipes
+
+    options["recipe"] = None
+    if recipe == "none":
+        return heatmap_stride
+    recipes = load_recipes(recipe)
+    if options["arch"] not in recipes.archs:
+        return heatmap_stride
+    settings = recipes.settings(options["arch"], options["head"])
+    context = click.get_current_context()
+    given = [name for name in settings if name != "recipe" and context.get_parameter_source(
+        name) == ParameterSource.COMMANDLINE]
+    for name, value in settings.items():
+        if name == "heatmap_stride":
+            heatmap_stride = heatmap_stride if name in given else value
+        elif name not in given:
+            options[name] = value
+    if given:
+        options["recipe"] += " with " + ", ".join(
+            f"{name} {options[name] if name != 'heatmap_stride' else heatmap_stride} given"
+            for name in given)
+    return heatmap_stride
 
 
 def _check_resume(own, config, options: dict, budget) -> None:
