@@ -41,6 +41,7 @@ from .models.build import build_model
 from .models.profile import count_flops
 from .metrics import class_score
 from .models.registry import HEADS
+from .pretrained import run_path
 from .runs import (BROKEN, FINISHED, FOREIGN, NEW, TIME_SCHEDULE, TRAINED, RunDir, RunError,
                    TrainConfig, check_suite, describe, import_parts, load_run, load_run_suite,
                    stop_reason, stream_config, test_names, training_images, validation_curve,
@@ -280,7 +281,7 @@ def _train(config: TrainConfig, out: Path, resume: bool, overwrite: bool, verbos
             config = with_plugins(config)             # where its plugins' code comes from
         distribution.check_batch(config.batch_size)
         if config.init and (not resume or state.epochs == 0):
-            chief["init"] = _init_weights(config, Path(config.init))
+            chief["init"] = _init_weights(config, run_path(config.init))
         return {"fit": not (resume and state.kind == TRAINED), "config": asdict(config),
                 "history": run.history()}
 

@@ -27,6 +27,8 @@ def pytest_configure(config):
     os.environ["STICKPOSE_DB"] = f"sqlite:///{folder}/leaderboard.sqlite"
     # and fitted handedness classifiers in a cache of the session's own
     os.environ["STICKPOSE_CACHE"] = tempfile.mkdtemp(prefix="stickpose-cache-")
+    # and the copies of the pretrained models (stickpose.pretrained) in a data folder of its own
+    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="stickpose-data-")
 
 
 @pytest.fixture(scope="session")

@@ -78,7 +78,8 @@ def test_a_user_with_an_empty_store_sees_the_published_board(tmp_path):
 
 
 def test_the_wheel_ships_the_published_results(tmp_path):
-    """A user who installs the wheel (not a clone) gets the published results.csv."""
+    """A user who installs the wheel (not a clone) gets the published results.csv and the
+    pretrained models."""
     import shutil
     import subprocess
     import sys
@@ -95,6 +96,11 @@ def test_the_wheel_ships_the_published_results(tmp_path):
                    if n.endswith("data/share/stickpose/leaderboards/results.csv")]
         assert len(shipped) == 1, archive.namelist()
         assert archive.read(shipped[0]) == (PUBLISHED / "results.csv").read_bytes()
+        from stickpose.pretrained import SHIPPED, manifest, names    # and the pretrained models
+        for name in names():
+            for file in [*manifest(name)["files"], "pretrained.json"]:
+                assert archive.read(f"stickpose/pretrained/{name}/{file}") == \
+                    (SHIPPED / name / file).read_bytes()
 
 
 def test_the_reference_rows_are_measured_on_every_set(frame):

@@ -28,6 +28,7 @@ COMMANDS = {
     "models": "models.models",
     "poses": "poses.poses",
     "predict": "runs.predict",
+    "pretrained": "pretrained.pretrained",
     "report": "runs.report",
     "show": "runs.show",
     "train": "train.train",
@@ -81,6 +82,7 @@ def main():
     stickpose train-decoder RUN             fit the fc decoder on a run's heatmaps
     stickpose lsp score PRED GT             the LSP benchmark for any method's output
     stickpose export RUN [--int8]           deploy: TFLite / SavedModel, decoder inside
+    stickpose pretrained                    the shipped models (--run pretrained:class)
     stickpose leaderboard                   the comparison table of every recorded run
     stickpose bench generate | gmm | export ...   measured numbers
     """

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import click
 
-from .common import (CLASS_DIR_OPTION, POSITIVE, SEED, OutputPath, cores, progress_bars,
-                     set_names, user_errors)
+from .common import (CLASS_DIR_OPTION, POSITIVE, SEED, OutputPath, RunPath, cores,
+                     progress_bars, set_names, user_errors)
 
 
 @click.group()
@@ -58,7 +58,7 @@ def bench_handedness_command(class_dir, seed):
 
 
 @bench.command("gmm")
-@click.argument("run", type=click.Path(path_type=Path))
+@click.argument("run", type=RunPath())
 @click.option("--set", "set_name", default="test1", show_default=True,
               help="Suite set whose images give the heatmaps.")
 @click.option("--images", type=POSITIVE, default=50, show_default=True,
@@ -114,7 +114,7 @@ def bench_transfer_command(class_dir, out, poses, epochs, test_count, seed):
 
 
 @bench.command("export")
-@click.argument("run", type=click.Path(path_type=Path))
+@click.argument("run", type=RunPath())
 @click.option("--decoder", help="Heatmap decoder of every backend [quarter; none for scalar "
               "and integral heads].")
 @click.option("--images", type=POSITIVE, default=1000, show_default=True,

@@ -91,6 +91,24 @@ class OutputPath(click.Path):
             self.fail(str(error), param, ctx)
 
 
+class RunPath(click.Path):
+    """A trained run: its directory, or ``pretrained:NAME`` (a model shipped with stickpose,
+    checked against its published hashes and placed in the user's data folder)."""
+
+    def __init__(self):
+        super().__init__(path_type=Path)
+
+    def convert(self, value, param, ctx):
+        from ..pretrained import PretrainedError, is_pretrained, run_path
+
+        if not is_pretrained(value):
+            return super().convert(value, param, ctx)
+        try:
+            return run_path(value)
+        except PretrainedError as error:
+            self.fail(str(error), param, ctx)
+
+
 def _remember_db(ctx, param, value):
     if value:
         ctx.meta["stickpose.db"] = value        # meta is shared by every nested context

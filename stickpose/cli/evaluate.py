@@ -8,11 +8,12 @@ import click
 PROTOCOLS = ("intended", "class-as-written")
 
 from .common import (CLASS_DIR_OPTION, DB_OPTION, FLIP_OPTION, POSITIVE, SEED, OutputPath,
-                     open_results_store, parse_names, progress_bars, say_lsp, user_errors)
+                     RunPath, open_results_store, parse_names, progress_bars, say_lsp,
+                     user_errors)
 
 
 @click.command()
-@click.argument("run", required=False, type=click.Path(path_type=Path))
+@click.argument("run", required=False, type=RunPath())
 @click.option("--suite", help="Suite (name or .toml) whose sets are evaluated [the run's own: "
               "stickman, or class for a run trained with --suite class].")
 @CLASS_DIR_OPTION

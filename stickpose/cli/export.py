@@ -6,11 +6,11 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from .common import FLIP_OPTION, POSITIVE, OutputPath, user_errors
+from .common import FLIP_OPTION, POSITIVE, OutputPath, RunPath, user_errors
 
 
 @click.command()
-@click.argument("run", type=click.Path(path_type=Path))
+@click.argument("run", type=RunPath())
 @click.option("--format", "format_", type=click.Choice(["saved_model", "tflite"]),
               default="tflite", show_default=True,
               help="saved_model: a TensorFlow SavedModel folder; tflite: model.tflite for "

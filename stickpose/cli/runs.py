@@ -5,13 +5,14 @@ from pathlib import Path
 
 import click
 
-from .common import (DB_OPTION, FLIP_OPTION, POSITIVE, OutputPath, open_results_store,
-                     user_errors)
+from .common import (DB_OPTION, FLIP_OPTION, POSITIVE, OutputPath, RunPath,
+                     open_results_store, user_errors)
 
 
 @click.command()
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--run", type=click.Path(path_type=Path), help="A trained run.")
+@click.option("--run", type=RunPath(), help="A trained run, or pretrained:NAME (a model "
+              "shipped with stickpose: `stickpose pretrained`).")
 @click.option("--model", type=click.Path(path_type=Path),
               help="An exported model instead of a run (`stickpose export`): an export "
                    "folder, a SavedModel folder or a .tflite file.")
@@ -49,7 +50,7 @@ def predict(images, run, model, decoder, out, flip):
 
 
 @click.command()
-@click.argument("run", type=click.Path(path_type=Path))
+@click.argument("run", type=RunPath())
 @click.option("--dataset", type=click.Path(),
               help="A dataset folder (or a set in the class's layout) to look at [the "
                    "suite's test1].")
@@ -88,7 +89,7 @@ def show(run, dataset, set_name, count, scan, pick):
 
 
 @click.command()
-@click.argument("run", type=click.Path(path_type=Path))
+@click.argument("run", type=RunPath())
 @click.option("--out", type=OutputPath("file", ".html"), help="HTML file [RUN/report.html].")
 @DB_OPTION
 @user_errors

@@ -72,7 +72,8 @@ TIME_EPOCHS = 100_000           # the epochs of a run that --minutes alone ends
               help="stickman (the suite's rendered stream), or lsp:DIR to train on Leeds "
                    "Sports Pose (+ LSP-extended when present) from a local folder.")
 @click.option("--init", help="Start from the weights of this run (the same model), e.g. a "
-              "stickman run for the stickman-to-real transfer.")
+              "stickman run for the stickman-to-real transfer, or of pretrained:NAME (a "
+              "model shipped with stickpose, `stickpose pretrained`) to fine-tune it.")
 @click.option("--suite", "--train-suite", "suite", default="stickman", show_default=True,
               help="Suite (name or .toml) whose training stream, validation and test sets "
                    "are used: stickman, class (the class's own benchmark as its 2021 test "
@@ -165,6 +166,8 @@ def train(out, resume, overwrite, heatmap_stride, strategy, **options):
             options["patience"] = options["epochs"]     # no early stop unless asked for
     if options["class_dir"] is not None:
         options["class_dir"] = str(options["class_dir"].resolve())
+    if options["init"] is not None:
+        _check_init(options["init"])
     if options["poses"] is not None:                 # kept in config.json: resumable anywhere
         options["poses"] = absolute_pose_sources(options["poses"])
     config = TrainConfig(heatmap_stride=heatmap_stride, **options)
@@ -261,6 +264,18 @@ def _with_recipe(options: dict, recipe: str, heatmap_stride: int) -> int:
             f"{name} {options[name] if name != 'heatmap_stride' else heatmap_stride} given"
             for name in given)
     return heatmap_stride
+
+
+def _check_init(init: str) -> None:
+    """A pretrained model given to --init exists and is what was published (a run folder is
+    checked against the new run's model when training starts)."""
+    from ..pretrained import PretrainedError, is_pretrained, run_path
+
+    if is_pretrained(init):
+        try:
+            run_path(init)
+        except PretrainedError as error:
+            raise click.BadParameter(str(error), param_hint="--init") from None
 
 
 def _check_resume(own, config, options: dict, budget) -> None:

@@ -1,0 +1,146 @@
+"""Pretrained models shipped inside the package: ``pretrained:NAME`` stands for a trained run
+wherever one is taken (``predict --run``, ``evaluate``, ``export``, ``show``, ``train
+--init``).
+
+Each one is a folder ``stickpose/pretrained/NAME/`` holding a finished run's files (the
+model without its optimizer state, ``config.json``, ``history.csv``, ``evaluation.json``
+and, where it has one, the handedness classifier) and ``pretrained.json``: what it is,
+the command that reproduces it, its scores and each file's SHA-256, recorded when it was
+published (``publish``). Using one checks every file against those hashes, then places a
+copy in the user's data folder (``$XDG_DATA_HOME/stickpose/pretrained/NAME-HASH``, made
+once, checked again at every use), so that what commands write beside a run (evaluation
+tables, exports) never goes into the installed package. Nothing is downloaded.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+from ..errors import StickposeError
+from ..files import write_atomic
+
+PREFIX = "pretrained:"
+MANIFEST = "pretrained.json"
+SHIPPED = Path(__file__).resolve().parent        # stickpose/pretrained/NAME/
+
+
+class PretrainedError(StickposeError):
+    """An unknown pretrained model, or one whose files are not what was published."""
+
+
+def names() -> list[str]:
+    """The pretrained models this stickpose ships."""
+    return sorted(p.parent.name for p in SHIPPED.glob(f"*/{MANIFEST}"))
+
+
+def manifest(name: str) -> dict:
+    """``pretrained.json`` of model ``name``, or an error listing the shipped ones."""
+    path = SHIPPED / name / MANIFEST
+    if not path.is_file():
+        raise PretrainedError(f"{PREFIX}{name} is not a pretrained model of this stickpose; "
+                              f"it ships {', '.join(PREFIX + n for n in names()) or 'none'}")
+    return json.loads(path.read_text())
+
+
+def is_pretrained(spec) -> bool:
+    return str(spec).startswith(PREFIX)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _check(folder: Path, files: dict, what: str) -> None:
+    """Every file of ``files`` (name -> SHA-256) in ``folder`` has its hash."""
+    for file, digest in files.items():
+        path = folder / file
+        if not path.is_file():
+            raise PretrainedError(f"{what}: {path} is missing")
+        if sha256(path) != digest:
+            raise PretrainedError(f"{what}: {path} does not match the SHA-256 recorded when "
+                                  "it was published (changed or damaged); reinstall "
+                                  "stickpose")
+
+
+def cache_folder() -> Path:
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "stickpose" / "pretrained"
+
+
+def run_path(spec) -> Path:
+    """The run directory ``spec`` names: ``pretrained:NAME`` checked and placed in the
+    user's data folder (see the module's docstring), anything else as a path."""
+    if not is_pretrained(spec):
+        return Path(spec)
+    name = str(spec)[len(PREFIX):]
+    record = manifest(name)
+    files = record["files"]
+    _check(SHIPPED / name, files, f"{PREFIX}{name}")
+    key = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:12]
+    target = cache_folder() / f"{name}-{key}"
+    if not target.is_dir():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.with_name(f".{target.name}.partial-{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(SHIPPED / name, staging)
+        try:
+            os.rename(staging, target)
+        except OSError:                       # another process placed it first
+            shutil.rmtree(staging, ignore_errors=True)
+    _check(target, files, f"{PREFIX}{name} (its copy in {target.parent})")
+    return target
+
+
+def publish(run: Path, name: str, command: str, description: str) -> Path:
+    """Ship finished run ``run`` as ``pretrained:NAME`` (a developer's step; the folder is
+    committed): its model without optimizer state, its config (the class folder it was
+    trained with left out: a user names their own), history, evaluation and handedness
+    classifier, and ``pretrained.json`` with ``command`` (how to reproduce it),
+    ``description``, its scores and every file's SHA-256."""
+    from dataclasses import replace
+
+    from ..quiet_tf import tf  # noqa: F401  (TensorFlow's start-up quietly, before Keras)
+    from ..runs import FINISHED, RunDir, describe, load_run, training_images
+
+    if not name or not all(c.isalnum() or c in "-_" for c in name):
+        raise PretrainedError(f"--name {name!r}: use letters, digits, - and _")
+    source = RunDir(run)
+    state = source.state()
+    if state.kind != FINISHED:
+        raise PretrainedError(f"run {run} is {describe(state)}; only a finished (trained and "
+                              "evaluated) run is published")
+    config, model = load_run(run)
+    folder = SHIPPED / name
+    staging = SHIPPED / f".{name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        model.save(staging / RunDir.BEST)               # loaded uncompiled: no optimizer
+        write_atomic(staging / RunDir.CONFIG,
+                     replace(config, class_dir=None).to_json().encode())
+        for file in (RunDir.HISTORY, RunDir.EVALUATION, RunDir.HANDEDNESS):
+            if (source / file).is_file():
+                shutil.copyfile(source / file, staging / file)
+        evaluation = json.loads((source / RunDir.EVALUATION).read_text())
+        files = {p.name: sha256(p) for p in sorted(staging.iterdir())}
+        record = {"name": name, "description": description, "command": command,
+                  "arch": config.arch, "head": config.head, "suite": config.suite,
+                  "seed": config.seed, "training_images": training_images(
+                      config, len(source.history())),
+                  "parameters": int(model.count_params()),
+                  "sets": {s: {k: v for k, v in values.items()
+                               if k in ("score", "flip_score", "score_written", "pck", "mpjpe")}
+                           for s, values in evaluation.get("sets", {}).items()},
+                  "hardware": evaluation.get("hardware"), "files": files}
+        write_atomic(staging / MANIFEST, (json.dumps(record, indent=2) + "\n").encode())
+        old = SHIPPED / f".{name}.old-{os.getpid()}"
+        if folder.exists():
+            os.rename(folder, old)
+        os.rename(staging, folder)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder

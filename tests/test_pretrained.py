@@ -1,0 +1,92 @@
+"""The pretrained models shipped in the package (``stickpose.pretrained``): each loads by
+name and scores a small set as a trained model does; a changed file is refused; fine-tuning
+starts from one."""
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stickpose import pretrained
+from stickpose.data.sets import render_set, suite_set
+from stickpose.data.suites import load_suite
+from stickpose.viz import encode_png
+from tests.cli_helpers import fails_with, invoke, ok
+
+SHIPPED = ["class", "stickman"]
+
+
+def test_the_two_models_ship_with_their_records():
+    assert pretrained.names() == SHIPPED
+    for name in SHIPPED:
+        record = pretrained.manifest(name)
+        assert record["training_images"] >= 200_000 and record["command"].startswith(
+            "stickpose ")
+        assert set(record["sets"]) == {"test1", "test2", "test3", "test4"}
+        assert "handedness.npz" in record["files"] or record["suite"] != "class"
+    output = ok(invoke("pretrained"))
+    assert "pretrained:class:" in output and "pretrained:stickman:" in output
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_each_loads_by_name_and_scores_a_small_set(name, tmp_path):
+    """Scored on 24 images of stickpose's test1 (the class model too: its drawing is the
+    same stick figure), each is far better than the mean training pose (4.24); predict and
+    export take it by name as well."""
+    out = tmp_path / "tables"
+    ok(invoke("evaluate", f"pretrained:{name}", "--suite", "stickman", "--sets", "test1",
+              "--count", 24, "--decoders", "quarter", "--out", out))
+    score = pd.read_csv(out / "evaluation.csv")["score"][0]
+    assert score < 1.6, score
+    image = render_set(suite_set(load_suite("stickman"), "test1"), 1)[0][0]
+    (tmp_path / "one.png").write_bytes(encode_png(image))
+    ok(invoke("predict", tmp_path / "one.png", "--run", f"pretrained:{name}", "--out",
+              tmp_path / "keypoints"))
+    saved = json.loads((tmp_path / "keypoints" / "one.json").read_text())
+    assert saved["run"].startswith(str(pretrained.cache_folder()))   # a copy, not the package
+    ok(invoke("export", f"pretrained:{name}", "--check", 4, "--out", tmp_path / "export"))
+    assert not any(p.name in ("evaluation", "export") for p in (pretrained.SHIPPED / name)
+                   .iterdir())
+
+
+def test_a_changed_or_unknown_model_is_refused(tmp_path, monkeypatch):
+    shipped = tmp_path / "shipped"
+    shutil.copytree(pretrained.SHIPPED / "stickman", shipped / "stickman")
+    monkeypatch.setattr(pretrained, "SHIPPED", shipped)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    copy = pretrained.run_path("pretrained:stickman")            # checked, then placed
+    assert (copy / "best.keras").read_bytes() == (shipped / "stickman" / "best.keras") \
+        .read_bytes()
+    model = bytearray((copy / "best.keras").read_bytes())
+    model[len(model) // 2] ^= 1
+    (copy / "best.keras").write_bytes(bytes(model))               # the copy changed
+    with pytest.raises(pretrained.PretrainedError, match="does not match the SHA-256"):
+        pretrained.run_path("pretrained:stickman")
+    (shipped / "stickman" / "config.json").write_text("{}")      # the package changed
+    fails_with(invoke("evaluate", "pretrained:stickman"),
+               "config.json does not match the SHA-256 recorded when it was published")
+    fails_with(invoke("predict", tmp_path, "--run", "pretrained:nope"),
+               "pretrained:nope is not a pretrained model of this stickpose; it ships "
+               "pretrained:stickman")
+    fails_with(invoke("train", "--init", "pretrained:nope", "--out", tmp_path / "run"),
+               "pretrained:nope is not a pretrained model")
+    assert not (tmp_path / "run").exists()
+
+
+def test_fine_tuning_starts_from_the_pretrained_weights(tmp_path):
+    """`train --init pretrained:stickman` with the board's recipe (the same model) starts
+    from its weights: after one step at a tiny learning rate its trainable weights are
+    the pretrained model's."""
+    from stickpose.runs import load_run
+
+    run = tmp_path / "tuned"
+    ok(invoke("train", "--init", "pretrained:stickman", "--epochs", 1, "--steps", 1,
+              "--learning-rate", 1e-9, "--test-count", 4, "--validation-count", 4,
+              "--out", run))
+    assert json.loads((run / "config.json").read_text())["init"] == "pretrained:stickman"
+    _, tuned = load_run(run)
+    _, source = load_run(pretrained.run_path("pretrained:stickman"))
+    assert len(tuned.trainable_weights) == len(source.trainable_weights) > 10
+    for mine, theirs in zip(tuned.trainable_weights, source.trainable_weights):
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), atol=1e-6)
