@@ -113,6 +113,38 @@ def bench_transfer_command(class_dir, out, poses, epochs, test_count, seed):
     click.echo(f"table -> {out / 'transfer.csv'}")
 
 
+@bench.command("flip")
+@click.argument("run", type=RunPath())
+@click.option("--suite", help="Suite whose sets are measured [the run's own].")
+@CLASS_DIR_OPTION
+@click.option("--sets", default="test1,test2,test3,test4", show_default=True,
+              help="Comma-separated set names of the suite.")
+@click.option("--count", type=POSITIVE, help="Images per set [all of them].")
+@click.option("--decoder", help="Heatmap decoder [the head's own: quarter; none for scalar "
+              "and integral heads].")
+@user_errors
+def bench_flip_command(run, suite, class_dir, sets, count, decoder):
+    """Test-time flip averaging against the plain prediction, side by side on the same
+    images: per set the class score (lower is better), the flip-tolerant score and PCK@0.15
+    of each, the gain (flip minus plain) and the cost (flip's ms per image over plain's,
+    whole pipeline: resize, network, decoding)."""
+    import pandas as pd
+
+    from ..bench import bench_flip
+    from ..evaluate import evaluation_sets, run_config
+
+    names = [n.strip() for n in sets.split(",") if n.strip()]
+    chosen = evaluation_sets(run_config(run), suite, class_dir, names, count=count)
+    tables = []
+    with progress_bars() as bar:
+        step = bar("bench flip", len(chosen))
+        for spec in chosen:
+            tables.append(bench_flip(run, [spec], decoder))
+            step(1)
+    table = pd.concat(tables, ignore_index=True)
+    click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
 @bench.command("export")
 @click.argument("run", type=RunPath())
 @click.option("--decoder", help="Heatmap decoder of every backend [quarter; none for scalar "
