@@ -303,6 +303,18 @@ def test_flip_averaging_in_the_graph_matches_evaluate_and_predict(head, format, 
     assert list(plain["params"]) == [""] and list(flipped["params"]) == ["flip"]
     assert flipped["score"][0] != plain["score"][0]
     assert flipped["data_id"][0] == plain["data_id"][0]
+    # `bench flip`: the same two numbers side by side, with the gain and the cost
+    from stickpose.bench import bench_flip
+    from stickpose.evaluate import evaluation_sets, run_config
+    decoder = "argmax" if head == "heatmap" else None
+    (row,) = bench_flip(run, evaluation_sets(run_config(run), names=["test1"], count=8),
+                        decoder).to_dict("records")
+    assert (row["score plain"], row["score flip"]) == pytest.approx(
+        (plain["score"][0], flipped["score"][0]), abs=1e-9)
+    assert row["score gain"] == pytest.approx(row["score flip"] - row["score plain"])
+    assert row["cost x"] == pytest.approx(row["pipeline_ms flip"] / row["pipeline_ms plain"])
+    output = ok(invoke("bench", "flip", run, "--sets", "test1", "--count", 4))
+    assert "score gain" in output and "cost x" in output
 
 
 def test_an_export_claims_its_place_and_checks_it_again_before_replacing(runs, tmp_path,
