@@ -535,7 +535,9 @@ def check_suite(config: TrainConfig, suite, sets: bool = True) -> None:
 def describe(state: RunState) -> str:
     """One line for a user about a run's state."""
     return {NEW: "not started", FOREIGN: state.why, BROKEN: f"broken: {state.why}",
-            TRAINING: f"training, {state.epochs} epoch(s) done (resumable)",
+            TRAINING: f"training, {state.epochs} epoch(s) done (resumable)" if state.epochs
+            else "started, but its first epoch never finished (killed, or a crash); nothing "
+                 "is kept yet: --resume or --overwrite trains it from the start",
             TRAINED: f"trained ({state.epochs} epochs, stopped by {state.stopped}), "
                      "not evaluated",
             FINISHED: f"finished ({state.epochs} epochs)"}[state.kind]

@@ -122,3 +122,21 @@ def test_a_finished_run_is_never_trained_again(reference, tmp_path):
     assert {k: v for k, v in after.items() if k != ".lock"} == \
         {k: v for k, v in before.items() if k != ".lock"}
     assert RunDir(run).state().kind == FINISHED
+
+
+def test_a_run_killed_in_its_first_epoch_says_what_to_do(tmp_path):
+    """A run folder left before its first epoch finished (a kill, or a native crash) holds
+    nothing to resume from: its state says so and names both ways on."""
+    from stickpose.runs import TrainConfig, describe
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / RunDir.CONFIG).write_text(TrainConfig(input_size=32, width=4).to_json())
+    state = RunDir(run).state()
+    assert (state.kind, state.epochs) == (TRAINING, 0)
+    assert describe(state) == ("started, but its first epoch never finished (killed, or a "
+                               "crash); nothing is kept yet: --resume or --overwrite trains "
+                               "it from the start")
+    result = invoke("train", "--input-size", 32, "--width", 4, "--out", run)
+    assert result.exit_code != 0 and "its first epoch never finished" in \
+        " ".join(result.output.split())
