@@ -323,3 +323,33 @@ def test_train_takes_its_cells_recipe_and_minutes_alone_fill_the_time(tmp_path):
     plain = json.loads((tmp_path / "plain" / "config.json").read_text())
     assert (plain["recipe"], plain["learning_rate"], plain["schedule"], plain["epochs"]) == \
         (None, TrainConfig().learning_rate, "cosine", 1)
+
+
+def test_the_shapes_of_the_reported_native_crash_train(tmp_path):
+    """Issue 36's crash report: resnet and senet at width 8 with batch sizes 1, 5, 7 and 9
+    died in TensorFlow's compiled train step (exit 139 or 134, likely a oneDNN kernel, on
+    the reporter's CPU; not reproduced on this project's machines). Two of those shapes are
+    trained here in a child process, so a native crash fails this test with its exit status
+    instead of taking the test worker down."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import numpy as np
+        from stickpose.quiet_tf import tf
+        import keras
+        from stickpose.models.build import build_model
+        for arch, head, batch in (("resnet", "integral", 7), ("senet", "heatmap", 5)):
+            model = build_model(arch, head, 32, width=8)
+            model.compile(optimizer="adam", loss="mean_squared_error")
+            x = np.random.default_rng(batch).random((batch, 32, 32, 3), "float32")
+            y = {k: np.zeros((batch, *v.shape[1:]), "float32")
+                 for k, v in model.output.items()}
+            model.train_on_batch(x, y)
+            print(arch, head, batch, "ok", flush=True)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, (done.returncode, done.stdout[-500:], done.stderr[-500:])
+    assert done.stdout.count(" ok") == 2
