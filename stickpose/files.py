@@ -11,6 +11,14 @@ from pathlib import Path
 
 from .errors import StickposeError
 
+
+def data_folder() -> Path:
+    """stickpose's folder in the user's data folder: ``$XDG_DATA_HOME/stickpose``, else
+    ``~/.local/share/stickpose`` (the default results store, the pretrained models' copies)."""
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") \
+        / "stickpose"
+
+
 #: signals received since ``stop_on_signals`` was installed (see ``check_stop``).
 _stop_signals: list[int] = []
 

@@ -1,7 +1,6 @@
 """``stickpose export``: a run's model as a SavedModel or TFLite file, decoder inside."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import click
 from click.core import ParameterSource

@@ -31,7 +31,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 
 from .. import __version__
 from ..errors import StickposeError
-from ..files import check_stop
+from ..files import check_stop, data_folder
 from ..models.registry import short_name
 from ..runs import LATER_SETTINGS, STACKS_DEFAULT
 
@@ -109,8 +109,7 @@ def default_url() -> str:
     """``STICKPOSE_DB``, else a SQLite file in the user's data folder."""
     if os.environ.get(ENVIRONMENT):
         return as_url(os.environ[ENVIRONMENT])
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return f"sqlite:///{base / 'stickpose' / 'leaderboard.sqlite'}"
+    return f"sqlite:///{data_folder() / 'leaderboard.sqlite'}"
 
 
 def as_url(value: str | Path) -> str:

@@ -20,7 +20,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import StickposeError
-from ..files import write_atomic
+from ..files import data_folder, write_atomic
 
 PREFIX = "pretrained:"
 MANIFEST = "pretrained.json"
@@ -66,8 +66,8 @@ def _check(folder: Path, files: dict, what: str) -> None:
 
 
 def cache_folder() -> Path:
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "stickpose" / "pretrained"
+    """Where the checked copies of the pretrained models are placed."""
+    return data_folder() / "pretrained"
 
 
 def run_path(spec) -> Path:
