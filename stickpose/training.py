@@ -281,7 +281,7 @@ def _train(config: TrainConfig, out: Path, resume: bool, overwrite: bool, verbos
             config = with_plugins(config)             # where its plugins' code comes from
         distribution.check_batch(config.batch_size)
         if config.init and (not resume or state.epochs == 0):
-            chief["init"] = _init_weights(config, run_path(config.init))
+            chief["init"] = _init_weights(config)
         return {"fit": not (resume and state.kind == TRAINED), "config": asdict(config),
                 "history": run.history()}
 
@@ -460,14 +460,14 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _init_weights(config: TrainConfig, source: Path) -> list:
-    """The weights of run ``source`` that start this run (e.g. stickman -> LSP transfer);
-    the two must be the same model."""
-    other, weights = load_run(source)
+def _init_weights(config: TrainConfig) -> list:
+    """The weights of run ``config.init`` (a run folder or ``pretrained:NAME``) that start
+    this run (e.g. stickman -> LSP transfer); the two must be the same model."""
+    other, weights = load_run(run_path(config.init))
     mine, theirs = config.model_settings(), other.model_settings()
     for name in sorted(set(mine) | set(theirs)):
         if mine.get(name) != theirs.get(name):
-            raise RunError(f"--init {source} has {name} {theirs.get(name)!r} but this run "
+            raise RunError(f"--init {config.init} has {name} {theirs.get(name)!r} but this run "
                            f"has {mine.get(name)!r}; the models must match")
     return weights.get_weights()
 

@@ -71,6 +71,8 @@ def test_a_changed_or_unknown_model_is_refused(tmp_path, monkeypatch):
                "pretrained:stickman")
     fails_with(invoke("train", "--init", "pretrained:nope", "--out", tmp_path / "run"),
                "pretrained:nope is not a pretrained model")
+    fails_with(invoke("evaluate", "pretrained:../pretrained/stickman"),
+               "pretrained:../pretrained/stickman is not a pretrained model")
     assert not (tmp_path / "run").exists()
 
 
@@ -80,6 +82,10 @@ def test_fine_tuning_starts_from_the_pretrained_weights(tmp_path):
     the pretrained model's."""
     from stickpose.runs import load_run
 
+    fails_with(invoke("train", "--init", "pretrained:stickman", "--width", 8, "--out",
+                      tmp_path / "other"),
+               "--init pretrained:stickman has width 20 but this run has 8")
+    assert not (tmp_path / "other").exists()
     run = tmp_path / "tuned"
     ok(invoke("train", "--init", "pretrained:stickman", "--epochs", 1, "--steps", 1,
               "--learning-rate", 1e-9, "--test-count", 4, "--validation-count", 4,

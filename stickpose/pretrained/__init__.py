@@ -39,7 +39,7 @@ def names() -> list[str]:
 def manifest(name: str) -> dict:
     """``pretrained.json`` of model ``name``, or an error listing the shipped ones."""
     path = SHIPPED / name / MANIFEST
-    if not path.is_file():
+    if name not in names():
         raise PretrainedError(f"{PREFIX}{name} is not a pretrained model of this stickpose; "
                               f"it ships {', '.join(PREFIX + n for n in names()) or 'none'}")
     return json.loads(path.read_text())
