@@ -318,6 +318,9 @@ def test_train_takes_its_cells_recipe_and_minutes_alone_fill_the_time(tmp_path):
     assert [time_cosine(timed, s) for s in (0, 0.3, 0.6, 60)] == \
         pytest.approx([recipe["learning_rate"], recipe["learning_rate"] / 2, 0, 0], abs=1e-12)
 
+    result = invoke("train", "--minutes", 5, "--schedule", "step", "--out", tmp_path / "s")
+    assert result.exit_code == 2 and "--schedule step divides the learning rate" in \
+        result.output and not (tmp_path / "s").exists()
     ok(invoke("train", *tiny, "--epochs", 1, "--recipe", "none", "--width", 4,
               "--out", tmp_path / "plain"))
     plain = json.loads((tmp_path / "plain" / "config.json").read_text())

@@ -145,6 +145,10 @@ def train(out, resume, overwrite, heatmap_stride, strategy, **options):
     if options["minutes"] and budget is None and context.get_parameter_source("epochs") != \
             ParameterSource.COMMANDLINE:             # the whole time, its schedule with it
         options["epochs"] = TIME_EPOCHS
+        if options["schedule"] == "step":
+            raise click.UsageError("--schedule step divides the learning rate at fractions of "
+                                   "the epochs; with --minutes alone the epochs are not known: "
+                                   "give --epochs or --budget too, or another --schedule")
         if options["schedule"] == "cosine":
             options["schedule"] = TIME_SCHEDULE
         if context.get_parameter_source("patience") != ParameterSource.COMMANDLINE:
