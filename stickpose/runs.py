@@ -40,6 +40,8 @@ SCHEDULES = ("cosine", "constant", "step", "cosine-time")
 #: ``cosine-time``: cosine decay over the ``minutes`` of training time instead of the steps,
 #: so that a time-limited run ends its schedule with its time (``training.RunKeeper``)
 TIME_SCHEDULE = "cosine-time"
+#: the epochs of a run that only its ``minutes`` end (``train --minutes`` alone)
+TIME_EPOCHS = 100_000
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 CONFIG_SCHEMA = 2          # config.json's "schema"; a run without one predates it (0)
 #: Settings added after runs were recorded, with the value that means "as before": a run's

@@ -42,10 +42,10 @@ from .models.profile import count_flops
 from .metrics import class_score
 from .models.registry import HEADS
 from .pretrained import run_path
-from .runs import (BROKEN, FINISHED, FOREIGN, NEW, TIME_SCHEDULE, TRAINED, RunDir, RunError,
-                   TrainConfig, check_suite, describe, import_parts, load_run, load_run_suite,
-                   stop_reason, stream_config, test_names, training_images, validation_curve,
-                   validation_spec, with_plugins)
+from .runs import (BROKEN, FINISHED, FOREIGN, NEW, TIME_EPOCHS, TIME_SCHEDULE, TRAINED,
+                   RunDir, RunError, TrainConfig, check_suite, describe, import_parts, load_run,
+                   load_run_suite, stop_reason, stream_config, test_names, training_images,
+                   validation_curve, validation_spec, with_plugins)
 
 
 def fit_handedness(config: TrainConfig, suite, out: Path):
@@ -346,6 +346,31 @@ def _validation(config: TrainConfig, suite, lsp_splits):
     return images, keypoints, visible
 
 
+class MinutesProgress(keras.callbacks.Callback):
+    """Keras' progress output for a run that only its ``--minutes`` end, whose epochs are
+    not known in advance: each epoch is headed with the training time so far instead of
+    "Epoch N/100000" (``verbose`` as Keras': 1 a bar per step, 2 a line per epoch)."""
+
+    def __init__(self, keeper: RunKeeper, verbose: int):
+        super().__init__()
+        self.keeper, self.verbose = keeper, verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: {self.keeper.seconds / 60:.1f} of "
+                  f"{self.keeper.config.minutes:g} minutes trained", flush=True)
+        self.bar = keras.utils.Progbar(self.keeper.config.steps_per_epoch,
+                                       verbose=self.verbose)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch + 1 < self.keeper.config.steps_per_epoch:
+            self.bar.update(batch + 1, list((logs or {}).items()))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.bar.update(self.keeper.config.steps_per_epoch, list((logs or {}).items()),
+                        finalize=True)
+
+
 def time_cosine(config: TrainConfig, seconds: float) -> float:
     """The learning rate of schedule ``cosine-time`` after ``seconds`` of training (every
     session of a resumed run counted): cosine decay from ``learning_rate`` to 0 at
@@ -388,8 +413,11 @@ def _fit(model, config: TrainConfig, run: RunDir | None, history: list[dict], su
         TIME_SCHEDULE: config.learning_rate,          # set before each step by RunKeeper
     }[config.schedule]
     loss = heatmap_loss if head_target == "heatmaps" else "mean_absolute_error"
-    callbacks = [RunKeeper(run, config, history, (images, keypoints), head_target,
-                           distribution)]
+    keeper = RunKeeper(run, config, history, (images, keypoints), head_target, distribution)
+    callbacks = [keeper]
+    if config.epochs == TIME_EPOCHS:             # Keras' own lines would say "Epoch 1/100000"
+        callbacks.append(MinutesProgress(keeper, verbose))
+        verbose = 0
     if run is not None:
         callbacks.append(keras.callbacks.TensorBoard(str(run / RunDir.TENSORBOARD)))
     with distribution.scope():

@@ -295,7 +295,7 @@ def test_train_takes_its_cells_recipe_and_minutes_alone_fill_the_time(tmp_path):
     """`train --arch A --head H` trains with the board's recipe for that cell, except what
     the command line gives; `--minutes` alone trains the whole time, the cosine schedule
     decaying over it to 0 (and no early stop); `--recipe none` keeps the plain defaults."""
-    from stickpose.cli.train import TIME_EPOCHS
+    from stickpose.runs import TIME_EPOCHS
     from stickpose.leaderboard.recipe import load_recipes
     from stickpose.training import time_cosine
     from tests.cli_helpers import ok, invoke
@@ -313,6 +313,7 @@ def test_train_takes_its_cells_recipe_and_minutes_alone_fill_the_time(tmp_path):
     assert (config["schedule"], config["epochs"], config["patience"]) == \
         ("cosine-time", TIME_EPOCHS, TIME_EPOCHS)
     assert "trained for --minutes 0.01: 1 epoch(s), 64 training images" in output
+    assert "Epoch 1: 0.0 of 0.01 minutes trained" in output and "/100000" not in output
     assert _last_learning_rate(tmp_path / "timed") == 0.0        # the time is over
     timed = TrainConfig(**{k: config[k] for k in ("learning_rate", "minutes", "schedule")})
     assert [time_cosine(timed, s) for s in (0, 0.3, 0.6, 60)] == \

@@ -9,14 +9,12 @@ from click.core import ParameterSource
 
 from ..distribute import STRATEGIES
 from ..leaderboard.recipe import DEFAULT_RECIPES
-from ..runs import TIME_SCHEDULE
+from ..runs import TIME_EPOCHS, TIME_SCHEDULE
 from .leaderboard import BOARD_SUITES
 from .common import (CLASS_DIR_OPTION, DB_OPTION, INPUT_SIZE, INPUT_SIZE_HELP, POSITIVE,
                      POSES_HELP, POSITIVE_FLOAT, PROBABILITY, SEED, NamesOption, OutputPath,
                      check_head, check_input_size, open_results_store, parse_arch_options,
                      record_run_or_warn, say_lsp, user_errors)
-
-TIME_EPOCHS = 100_000           # the epochs of a run that --minutes alone ends
 
 
 @click.command()
