@@ -62,8 +62,11 @@ def test_a_changed_or_unknown_model_is_refused(tmp_path, monkeypatch):
     model = bytearray((copy / "best.keras").read_bytes())
     model[len(model) // 2] ^= 1
     (copy / "best.keras").write_bytes(bytes(model))               # the copy changed
-    with pytest.raises(pretrained.PretrainedError, match="does not match the SHA-256"):
+    with pytest.raises(pretrained.PretrainedError, match="does not match the SHA-256.*"
+                       f"delete {copy} and a fresh copy is made"):
         pretrained.run_path("pretrained:stickman")
+    shutil.rmtree(copy)
+    assert pretrained.run_path("pretrained:stickman") == copy           # made again
     (shipped / "stickman" / "config.json").write_text("{}")      # the package changed
     fails_with(invoke("evaluate", "pretrained:stickman"),
                "config.json does not match the SHA-256 recorded when it was published")

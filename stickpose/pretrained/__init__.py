@@ -53,16 +53,15 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _check(folder: Path, files: dict, what: str) -> None:
+def _check(folder: Path, files: dict, what: str, remedy: str) -> None:
     """Every file of ``files`` (name -> SHA-256) in ``folder`` has its hash."""
     for file, digest in files.items():
         path = folder / file
         if not path.is_file():
-            raise PretrainedError(f"{what}: {path} is missing")
+            raise PretrainedError(f"{what}: {path} is missing; {remedy}")
         if sha256(path) != digest:
             raise PretrainedError(f"{what}: {path} does not match the SHA-256 recorded when "
-                                  "it was published (changed or damaged); reinstall "
-                                  "stickpose")
+                                  f"it was published (changed or damaged); {remedy}")
 
 
 def cache_folder() -> Path:
@@ -78,7 +77,7 @@ def run_path(spec) -> Path:
     name = str(spec)[len(PREFIX):]
     record = manifest(name)
     files = record["files"]
-    _check(SHIPPED / name, files, f"{PREFIX}{name}")
+    _check(SHIPPED / name, files, f"{PREFIX}{name}", "reinstall stickpose")
     key = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:12]
     target = cache_folder() / f"{name}-{key}"
     if not target.is_dir():
@@ -90,7 +89,8 @@ def run_path(spec) -> Path:
             os.rename(staging, target)
         except OSError:                       # another process placed it first
             shutil.rmtree(staging, ignore_errors=True)
-    _check(target, files, f"{PREFIX}{name} (its copy in {target.parent})")
+    _check(target, files, f"{PREFIX}{name} (its copy in {target.parent})",
+           f"delete {target} and a fresh copy is made from the package")
     return target
 
 
