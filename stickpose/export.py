@@ -189,24 +189,46 @@ def _interpreter(content: bytes, threads: int | None = None):
 
 # --- export ---------------------------------------------------------------------------------
 
-def calibration_images(config: TrainConfig, count: int) -> np.ndarray:
+def check_suite(config: TrainConfig, say=lambda message: None):
+    """The suite whose images check (and calibrate) an export of a run: the run's own, or
+    stickpose's stickman suite where the run's needs the class's files and its config names
+    none (a published pretrained model; ``say`` tells so)."""
+    from .data.sets import render_set, suite_set
+    from .data.suites import load_suite
+    from .runs import load_run_suite, test_names
+
+    try:
+        suite = load_run_suite(config)
+        render_set(suite_set(suite, test_names(suite)[0]), 1)
+    except StickposeError:
+        if config.class_dir is not None:
+            raise
+        say(f"note: the run's {config.suite} suite reads the class's files, which its config "
+            "does not name (a published pretrained model): the export is checked, and int8 "
+            "calibrated, on stickpose's stickman suite instead")
+        return load_suite("stickman")
+    return suite
+
+
+def calibration_images(config: TrainConfig, count: int, suite=None) -> np.ndarray:
     """``count`` images of what the run was validated on, to calibrate int8 with: the
-    suite's validation set rendered (stickman runs) or LSP validation crops (LSP runs)."""
+    validation set of ``suite`` (default: the run's) rendered (stickman runs) or LSP
+    validation crops (LSP runs)."""
     if config.data.startswith("lsp:"):
         from .data.lsp import lsp_splits, test_crops
         return test_crops(lsp_splits(config.data[4:])["validation"], config.input_size,
                           count)[0]
     from .data.sets import render_set
     from .runs import load_run_suite, validation_spec
-    return render_set(validation_spec(config, load_run_suite(config)), count)[0]
+    return render_set(validation_spec(config, suite or load_run_suite(config)), count)[0]
 
 
-def check_images(config: TrainConfig, count: int):
-    """The first ``count`` images and keypoints of the run's suite's test1, on which an
-    export is compared with the run."""
+def check_images(config: TrainConfig, count: int, suite=None):
+    """The first ``count`` images and keypoints of test1 of ``suite`` (default: the run's),
+    on which an export is compared with the run."""
     from .data.sets import render_set, suite_set
     from .runs import load_run_suite, test_names
-    suite = load_run_suite(config)
+    suite = suite or load_run_suite(config)
     return render_set(suite_set(suite, test_names(suite)[0]), count)[:2]
 
 
@@ -361,6 +383,7 @@ def export_run(run: Path, format: str, out: Path | None = None, decoder: str | N
     if state.kind == TRAINING:
         say(f"note: run {run} is still training ({state.epochs} epoch(s) done); the export "
             "holds its best model so far")
+    suite = check_suite(config, say)
     handedness = has_handedness(run)
     if handedness:
         say(f"note: run {run} relabels left/right person-centric with a scikit-learn "
@@ -388,7 +411,7 @@ def export_run(run: Path, format: str, out: Path | None = None, decoder: str | N
             _write_saved_model(model, config, decoder, scratch, flip)
             images = None
             if int8:
-                images = calibration_images(config, calibration)
+                images = calibration_images(config, calibration, suite)
                 meta["calibration"] = {"images": len(images), "source": "validation"}
             check_stop()
             say("converting to TFLite" + (f" and quantising the network to int8, calibrated "
@@ -398,14 +421,15 @@ def export_run(run: Path, format: str, out: Path | None = None, decoder: str | N
             shutil.rmtree(scratch)
             write_atomic(built / TFLITE, content)
         check_stop()
-        images, truth = check_images(config, check)
-        say(f"comparing with the run on {len(images)} test1 images")
+        images, truth = check_images(config, check, suite)
+        checked = "test1" if suite.name == config.suite else f"{suite.name} test1"
+        say(f"comparing with the run on {len(images)} {checked} images")
         expected = run_keypoints(model, config, decoder, images, flip=flip)
         got, _ = load_exported(built).predict(images)
         gap = np.linalg.norm(got - expected, axis=-1)
         size = images.shape[1]
         meta["check"] = asdict(ExportCheck(
-            "test1", len(images), class_score(expected, truth, size, size),
+            checked, len(images), class_score(expected, truth, size, size),
             class_score(got, truth, size, size), float(gap.mean()), float(gap.max())))
         meta["seconds"] = round(time.perf_counter() - started, 1)
         write_atomic(built / META, (json.dumps(meta, indent=2) + "\n").encode())

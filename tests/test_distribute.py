@@ -77,7 +77,8 @@ def test_the_workers_streams_make_the_single_workers_stream(batch_size, start):
 
 # --- the cluster's errors, before anything is written ---------------------------------------
 
-TINY = ["train", "--arch", "resnet", "--input-size", "32", "--width", "8", "--batch-size", "8",
+TINY = ["train", "--recipe", "none", "--arch", "resnet", "--input-size", "32", "--width", "8",
+        "--batch-size", "8",
         "--steps", "4", "--epochs", "3", "--patience", "8", "--validation-count", "16",
         "--test-count", "16"]
 
