@@ -28,6 +28,7 @@ COMMANDS = {
                                  "scalar", "--out", "{out}"],
     ("leaderboard plot", "out"): ["leaderboard", "plot", "--out", "{out}"],
     ("leaderboard export", "folder"): ["leaderboard", "export", "{out}"],
+    ("leaderboard scaling", "folder"): ["leaderboard", "scaling", "{out}"],
     ("poses compare", "out"): ["poses", "compare", "procedural", "--count", 10, "--out", "{out}"],
     ("bench transfer", "out"): ["bench", "transfer", "--class-dir", "{tmp}/class", "--out",
                                 "{out}"],

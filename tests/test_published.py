@@ -4,6 +4,7 @@ are complete, consistent measurements beside the class's reported ones."""
 import math
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from stickpose.leaderboard import board
@@ -133,3 +134,28 @@ def test_every_published_table_lists_every_cell(frame):
         for metric in board.EXPORT_METRICS[suite]:
             table = board.suite_board(frame[0], suite, metric)
             assert cells <= set(zip(table["arch"], table["head"])), (suite, metric)
+
+
+def test_the_published_scaling_study_is_what_its_command_makes_of_its_results(tmp_path):
+    """leaderboards/scaling/: its tables are what `leaderboard scaling` makes of its own
+    results.csv (which holds the runs it shows), and a curve shows two budgets or more."""
+    from stickpose.leaderboard import scaling
+
+    folder = PUBLISHED / "scaling"
+    if not (folder / "results.csv").exists():
+        pytest.skip("no scaling study is published yet")
+    engine = open_store(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    board.import_results(engine, folder / "results.csv")
+    written = scaling.export(engine, tmp_path / "again",
+                             "stickpose leaderboard scaling leaderboards/scaling")
+    for path in written:
+        assert (folder / path.name).exists(), path.name
+        if path.suffix == ".md" or path.name == "scaling.csv":
+            assert _body(path) == _body(folder / path.name), (
+                f"leaderboards/scaling/{path.name} differs from what `stickpose leaderboard "
+                "scaling` makes of its results.csv: run it again instead of editing")
+    table = scaling.scaling(board.load(engine))
+    shown = set(pd.read_csv(folder / "results.csv", comment="#")["run_id"])
+    assert shown == set(pd.read_csv(tmp_path / "again" / "results.csv", comment="#")["run_id"])
+    budgets = table.groupby(["suite", "arch", "head", "curve"])["budget"].nunique()
+    assert (budgets >= 2).any()

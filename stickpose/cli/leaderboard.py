@@ -373,6 +373,26 @@ def leaderboard_export(folder):
                    "(a folder holds one export)")
 
 
+@leaderboard.command("scaling")
+@click.argument("folder", type=OutputPath("folder"))
+@DB_OPTION
+@user_errors
+def leaderboard_scaling(folder):
+    """Precision against compute: for every architecture x head the store holds in more than
+    one setup on a suite (budgets of `leaderboard run --budget`, input sizes), write
+    scaling.md (intended score, flip-tolerant score and PCK@0.15 per setup, with its
+    training CPU hours), scaling.csv, scaling.png (each metric against CPU hours, a line
+    per setup's curve) and results.csv (those runs, importable) to FOLDER."""
+    import sys
+
+    from ..leaderboard.scaling import export
+
+    command = "stickpose " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["leaderboard"] \
+        else f"stickpose leaderboard scaling {folder}"
+    for path in export(open_results_store(create=False), folder, command):
+        click.echo(f"-> {path}")
+
+
 @leaderboard.command("import")
 @click.argument("file", type=click.Path(path_type=Path))
 @DB_OPTION
