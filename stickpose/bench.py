@@ -272,24 +272,25 @@ def bench_export(run, decoder: str | None = None, images: int = 1000, single: in
 
 def bench_flip(run, sets, decoder: str | None = None, batch_size: int = 64) -> pd.DataFrame:
     """Test-time flip averaging (``codecs.flip``) against the plain prediction of ``run`` on
-    the same ``sets`` (``data.sets.EvalSet``), each set evaluated without and with it in
-    turn: per set and both, the class score, the flip-tolerant score, PCK@0.15 and the
-    pipeline's ms per image, then the gain (flip minus plain; negative scores are better)
-    and the cost (the ratio of the two pipelines' time)."""
+    the same ``sets`` (``data.sets.EvalSet``), evaluated without it, then with it (the model
+    loaded once for each): per set and both, the class score, the flip-tolerant score,
+    PCK@0.15 and the pipeline's ms per image, then the gain (flip minus plain; negative
+    scores are better) and the cost (the ratio of the two pipelines' time)."""
     from .evaluate import evaluate_run
 
     config = RunDir(run).config()
     decoder = decoder or HEADS.get(config.head).decoder
     columns = ["score", "flip_score", "pck", "pipeline_ms"]
+    plain, flipped = (evaluate_run(run, list(sets), decoder, batch_size=batch_size,
+                                   flip=flip).set_index("set") for flip in (False, True))
     rows = []
     for spec in sets:
-        plain, flipped = (evaluate_run(run, [spec], decoder, batch_size=batch_size, flip=flip)
-                          for flip in (False, True))
-        row = {"set": spec.name, "images": int(plain["images"][0]), "decoder": decoder}
+        row = {"set": spec.name, "images": int(plain.at[spec.name, "images"]),
+               "decoder": decoder}
         for name in columns:
             if name in plain:
-                row[f"{name} plain"] = float(plain[name][0])
-                row[f"{name} flip"] = float(flipped[name][0])
+                row[f"{name} plain"] = float(plain.at[spec.name, name])
+                row[f"{name} flip"] = float(flipped.at[spec.name, name])
         row.update({f"{name} gain": row[f"{name} flip"] - row[f"{name} plain"]
                     for name in columns[:3] if f"{name} plain" in row})
         row["cost x"] = row["pipeline_ms flip"] / row["pipeline_ms plain"]

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .codecs.flip import FLIP, unmirror_graph
+from .codecs.flip import FLIP, averaged_graph
 from .codecs.tf_decoders import GRAPH_DECODERS, decode_graph
 from .errors import StickposeError
 from .files import check_output, check_stop, interrupts_deferred, umask, write_atomic
@@ -114,7 +114,7 @@ def serving_function(model, config: TrainConfig, decoder: str, flip: bool = Fals
         if flip:
             with tf.name_scope(FLIP):
                 mirrored = model(tf.reverse(inputs, axis=[2]), training=False)[target]
-                output = (output + unmirror_graph(mirrored, target, size)) / 2
+                output = averaged_graph(output, mirrored, target, size)
         with tf.name_scope("decode"):
             if target == "heatmaps":
                 points, scores = decode_graph(decoder, output, size, config.sigma)

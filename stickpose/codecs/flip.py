@@ -9,7 +9,8 @@ on ``j * s + (s - 1) / 2``, so reversing a heatmap's columns is the same mirror.
 averaged output of a mirrored image is therefore the mirrored output of the image, exactly,
 for any network.
 
-``unmirror`` works on NumPy arrays, ``unmirror_graph`` on tensors inside an exported graph.
+``unmirror`` and ``averaged`` work on NumPy arrays, ``unmirror_graph`` and
+``averaged_graph`` on tensors inside an exported graph.
 """
 from __future__ import annotations
 
@@ -50,3 +51,8 @@ def unmirror_graph(output, target: str, input_size: int):
         return tf.gather(tf.reverse(output, axis=[2]), FLIP_INDEX, axis=-1)
     back = tf.gather(output, FLIP_INDEX, axis=1)
     return tf.stack([(input_size - 1) / input_size - back[..., 0], back[..., 1]], axis=-1)
+
+
+def averaged_graph(output, mirrored, target: str, input_size: int):
+    """``averaged`` on tensors (in an exported graph)."""
+    return (output + unmirror_graph(mirrored, target, input_size)) / 2

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from stickpose.codecs.coordinates import normalise
-from stickpose.codecs.flip import averaged, mirror_images, unmirror, unmirror_graph
+from stickpose.codecs.flip import (averaged, averaged_graph, mirror_images, unmirror,
+                                   unmirror_graph)
 from stickpose.codecs.gaussian import GaussianHeatmaps
 from stickpose.evaluate import forward, to_keypoints
 from stickpose.models.build import build_model
@@ -75,3 +76,7 @@ def test_the_graph_version_equals_the_numpy_one(target, shape):
     np.testing.assert_allclose(got, unmirror(output, target, SIZE), atol=1e-7)
     np.testing.assert_allclose(unmirror(unmirror(output, target, SIZE), target, SIZE), output,
                                atol=1e-6)
+    other = np.random.default_rng(2).random(shape).astype(np.float32)
+    np.testing.assert_allclose(averaged_graph(tf.constant(output), tf.constant(other), target,
+                                              SIZE).numpy(),
+                               averaged(output, other, target, SIZE), atol=1e-7)
