@@ -61,7 +61,7 @@ def bad_places(tmp, kind, suffix):
     """Places an output of ``kind`` cannot go, made under ``tmp``."""
     name = f"x{suffix or ''}"
     (tmp / "notes.txt").write_text("mine")
-    places = {"unwritable": f"/proc/stickpose-test/{name}",
+    places = {"unwritable": f"/proc/stickpose-test/{name}", "empty": "", "blank": " ",
               "under a file": str(tmp / "notes.txt" / name)}
     if kind == "folder":
         places["a file, not a folder"] = str(tmp / "notes.txt")

@@ -82,9 +82,11 @@ class OutputPath(click.Path):
         from ..errors import StickposeError
         from ..files import check_output
 
-        path = super().convert(value, param, ctx)
         what = param.opts[0] if param is not None and param.param_type_name == "option" \
             else (param.human_readable_name if param is not None else "output")
+        if isinstance(value, str) and not value.strip():    # Path("") is the current folder
+            self.fail(f"{value!r} names no {self.kind}: give a path", param, ctx)
+        path = super().convert(value, param, ctx)
         try:
             return check_output(path, self.kind, self.suffix, what)
         except StickposeError as error:
