@@ -26,7 +26,7 @@ def _record(engine, head, epochs, seed, score, cpu_seconds, input_size=64, sets=
 def engine(tmp_path):
     engine = open_store(f"sqlite:///{tmp_path / 'store.sqlite'}")
     _record(engine, "heatmap", 10, 0, 2.0, 3600)
-    _record(engine, "heatmap", 10, 1, 1.8, 5400)            # a second seed of the same point
+    _record(engine, "heatmap", 10, 1, 1.8, 5400)     # a second seed, on a busier machine
     _record(engine, "heatmap", 40, 0, 1.0, 14400)
     _record(engine, "heatmap", 10, 0, 1.5, 7200, input_size=96)     # a larger input
     _record(engine, "scalar", 10, 0, 3.0, 1800)       # one setup only: no curve to show
@@ -40,7 +40,9 @@ def test_a_row_per_setup_and_metric_with_means_over_seeds(engine):
     assert score[["input_size", "budget", "runs"]].values.tolist() == [
         [64, 10000, 2], [64, 40000, 1], [96, 10000, 1]]
     first = score.iloc[0]
-    assert first["cpu_hours"] == pytest.approx(1.25)           # (1 h + 1.5 h) / 2
+    assert first["cpu_hours_measured"] == pytest.approx(1.25)  # (1 h + 1.5 h) / 2
+    # the curve's cost: the least CPU time per image any of its runs took (0.36 s)
+    assert score["cpu_hours"].tolist() == pytest.approx([1.0, 4.0, 2.0])
     assert first["test1"] == pytest.approx(1.9) and first["test4"] == pytest.approx(2.2)
     assert first["mean"] == pytest.approx(1.9 + 0.15)
     assert len(set(score["curve"])) == 2                       # 64 px and 96 px curves
