@@ -475,6 +475,101 @@ def plot(table: pd.DataFrame, metric: str, path: Path) -> None:
     write_atomic(Path(path), figure_png(figure, 110))
 
 
+#: the suites of the overview figure (each with the runs trained on it) and their titles
+OVERVIEW_SUITES = {"stickman": "stickpose's stickman suite, trained on it",
+                   "class": "the class's own benchmark (2021 drawing), trained on it"}
+#: the class suite's floor drawn on the overview: what the drawing and labels leave unknown
+FLOOR = "label + drawing floor"
+
+
+def floor(frame: pd.DataFrame, suite: str) -> float | None:
+    """The mean over test1-test4 of ``suite``'s label + drawing floor (intended score), where
+    measured (the class's sets)."""
+    rows = measured_references(for_suite(frame, suite), "score")
+    rows = rows[rows["head"] == FLOOR]
+    sets = [s for s in SETS[:4] if s in rows.columns]
+    return float(rows[sets].iloc[0].mean()) if len(rows) and sets else None
+
+
+def overview(frame: pd.DataFrame, suite: str) -> pd.DataFrame:
+    """Per architecture x head trained and measured on ``suite``: ``mean`` (the intended
+    score's mean over test1-test4, averaged over runs), ``std`` (of that mean over the
+    runs) and ``runs``, of its setup with the most runs (then the lowest mean); runs
+    measured on all four sets only."""
+    rows = for_suite(frame, suite)
+    rows = rows[(rows["metric"] == "score") & rows["set"].isin(SETS[:4])
+                & rows["decoder"].isin(HEAD_OUTPUTS) & (rows["reported"].fillna(0) == 0)
+                & (rows["arch"] != REFERENCE_ARCH) & (rows["data"].map(_trained_on) == suite)]
+    if rows.empty:
+        return pd.DataFrame(columns=["arch", "head", "mean", "std", "runs"])
+    rows = rows.assign(setup=rows["config"].map(_setup))
+    per_run = rows.groupby(["arch", "head", "setup", "run_id"])["value"].agg(["mean", "count"])
+    per_run = per_run[per_run["count"] == 4]
+    setups = per_run.groupby(level=["arch", "head", "setup"])["mean"].agg(
+        ["mean", "std", "count"]).rename(columns={"count": "runs"}).reset_index()
+    setups = setups.sort_values(["runs", "mean"], ascending=[False, True], kind="stable")
+    return setups.drop_duplicates(["arch", "head"]).drop(columns="setup").sort_values(
+        ["arch", "head"]).reset_index(drop=True)
+
+
+def plot_overview(frame: pd.DataFrame, path: Path) -> bool:
+    """The whole board in one figure: a panel per suite (stickman, the class's), the
+    registered architectures along x, a bar per head side by side (the intended score's
+    mean over test1-test4, error bars one standard deviation over seeds, the number of
+    seeds under a bar of several), an empty cell marked "not run", the class suite's label
+    + drawing floor as a line. Written atomically as PNG; False (nothing written) where no
+    suite has a result."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from ..files import write_atomic
+    from ..models.registry import ARCHS, HEADS
+    from ..viz import figure_png
+
+    tables = {s: overview(frame, s) for s in OVERVIEW_SUITES}
+    tables = {s: t for s, t in tables.items() if not t.empty}
+    if not tables:
+        return False
+    archs, heads = ARCHS.names(), HEADS.names()
+    figure, axes = plt.subplots(1, len(tables), figsize=(6.4 * len(tables), 4.2),
+                                squeeze=False)
+    width = 0.8 / len(heads)
+    for axis, (suite, table) in zip(axes[0], tables.items()):
+        cells = table.set_index(["arch", "head"])
+        top = float(table["mean"].max())
+        for k, head in enumerate(heads):
+            x = np.arange(len(archs)) + (k - (len(heads) - 1) / 2) * width
+            values = [cells["mean"].get((a, head), np.nan) for a in archs]
+            spread = [cells["std"].get((a, head), np.nan) for a in archs]
+            bars = axis.bar(x, values, width, yerr=spread, capsize=2,
+                            label=display_name(head))
+            for position, arch, value in zip(x, archs, values):
+                runs = cells["runs"].get((arch, head), 0)
+                if np.isnan(value):
+                    axis.text(position, top * 0.02, "not run", rotation=90, fontsize=6,
+                              ha="center", va="bottom", color=bars.patches[0].get_facecolor())
+                elif runs > 1:
+                    axis.text(position, value + np.nan_to_num(cells["std"][(arch, head)])
+                              + top * 0.02,
+                              f"{runs} seeds", rotation=90, fontsize=6, ha="center",
+                              va="bottom")
+        line = floor(frame, suite)
+        if line is not None:
+            axis.axhline(line, color="grey", linestyle="--", linewidth=1, label=FLOOR)
+        axis.set_xticks(np.arange(len(archs)), [display_name(a) for a in archs],
+                        rotation=20, ha="right")
+        axis.set_title(OVERVIEW_SUITES[suite], fontsize=9)
+        axis.set_ylabel("class test score (intended), mean of test1-4\n(lower is better)",
+                        fontsize=8)
+        axis.set_ylim(0, top * 1.3)
+        axis.legend(fontsize=7, ncol=4, loc="upper center")
+    figure.tight_layout()
+    write_atomic(Path(path), figure_png(figure, 110))
+    return True
+
+
 def plot_curves(frame: pd.DataFrame, path: Path, arch: str | None = None,
                 head: str | None = None) -> None:
     """PCK against the threshold (fraction of the pose's bounding-box diagonal), a line per
@@ -569,8 +664,8 @@ def _exported(path: Path) -> bool:
 
 
 #: every file ``export`` writes (those of an export with results on every suite)
-EXPORT_NAMES = [f"{s}.{e}" for s in SUITES for e in ("md", "csv", "png")] + ["decoders.md",
-                                                                             "results.csv"]
+EXPORT_NAMES = [*(f"{s}.{e}" for s in SUITES for e in ("md", "csv", "png")), "board.png",
+                "decoders.md", "results.csv"]
 
 
 def _check_export_folder(folder: Path) -> None:
@@ -629,6 +724,8 @@ def export(engine, folder: Path, command: str) -> tuple[list[Path], list[Path]]:
         if not comparison(for_suite(frame, suite), "score").empty:
             plot(table, "score", folder / f"{suite}.png")
             written.append(folder / f"{suite}.png")
+    if plot_overview(frame, folder / "board.png"):
+        written.append(folder / "board.png")
     stickman = for_suite(frame[frame["data"] == "stickman"], "stickman")
     if not comparison(stickman, "score").empty:
         decoders = [f"## {m}\n\n{render(comparison(stickman, m, decoders=True), m, 'md')}\n"

@@ -10,8 +10,8 @@ import pandas as pd
 
 from ..errors import StickposeError
 from ..models.registry import display_name
-from .board import (HEAD_OUTPUTS, LOWER_IS_BETTER, METRIC_NAMES, SETS, SUITES, SUITE_TITLES,
-                    _exported, for_suite, load, measured_references, stamp)
+from .board import (FLOOR, HEAD_OUTPUTS, LOWER_IS_BETTER, METRIC_NAMES, SETS, SUITES,
+                    SUITE_TITLES, _exported, floor, for_suite, load, stamp)
 from .reference import REFERENCE_ARCH
 from .store import config_hash
 
@@ -21,8 +21,6 @@ TESTS = SETS[:4]
 #: what a run's budget changes in its config (a sweep's entries stop early never), and what
 #: makes runs seeds of one point: the settings a curve leaves out
 BUDGET_SETTINGS = ("epochs", "patience", "minutes", "seed", "class_dir")
-#: the floor drawn under the class suite's score: what the drawing and labels leave unknown
-FLOOR = "label + drawing floor"
 NAMES = ("scaling.md", "scaling.csv", "scaling.png", "results.csv")
 KEYS = ["suite", "arch", "head", "data", "curve"]
 
@@ -166,19 +164,6 @@ def plot(table: pd.DataFrame, floors: dict[str, float], path: Path) -> None:
     write_atomic(Path(path), figure_png(figure, 110))
 
 
-def floors(frame: pd.DataFrame) -> dict[str, float]:
-    """Per suite with one measured: the mean over test1-test4 of its label + drawing floor's
-    intended score."""
-    found = {}
-    for suite in SUITES:
-        rows = measured_references(for_suite(frame, suite), "score")
-        rows = rows[rows["head"] == FLOOR]
-        sets = [s for s in TESTS if s in rows.columns]
-        if len(rows) and sets:
-            found[suite] = float(rows[sets].iloc[0].mean())
-    return found
-
-
 LEGEND = ("Each row is one setup of an architecture x head on a suite (its recipe, input size "
           "and width), trained on `images` training images with its own cosine schedule "
           "ending there; `CPU h`: its training images at its curve's cost per image, the "
@@ -219,13 +204,14 @@ def export(engine, folder: Path, command: str) -> list[Path]:
                              "more than one setup (budget, input size) on one suite; "
                              "`stickpose leaderboard run --budget 50k ...` adds a point")
     suites = list(dict.fromkeys(table["suite"]))
-    floor = {s: v for s, v in floors(frame).items() if s in suites}
+    floors = {s: floor(frame, s) for s in suites}
+    floors = {s: v for s, v in floors.items() if v is not None}
     sections = []
     for metric in SCALING_METRICS:
         text = f"## {METRIC_NAMES[metric]}\n\n{render(table, metric)}\n"
-        if metric == "score" and floor:
+        if metric == "score" and floors:
             text += "\n" + "; ".join(f"{FLOOR} on {s}: {v:.3f} (mean of test1-4)"
-                                     for s, v in floor.items()) + ".\n"
+                                     for s, v in floors.items()) + ".\n"
         sections.append(text)
     titles = "; ".join(f"{s}: {SUITE_TITLES[s]}" for s in suites)
     body = f"Suites: {titles}.\n\n{LEGEND}\n\n" + "\n".join(sections)
@@ -233,7 +219,7 @@ def export(engine, folder: Path, command: str) -> list[Path]:
     write_atomic(folder / "scaling.md", (stamp(command) + body).encode())
     write_atomic(folder / "scaling.csv",
                  (stamp(command, "csv") + table.to_csv(index=False)).encode())
-    plot(table, floor, folder / "scaling.png")
+    plot(table, floors, folder / "scaling.png")
     shown = set(_points(frame)["run_id"])
     kept = frame[frame["run_id"].isin(shown) | ((frame["arch"] == REFERENCE_ARCH)
                                                 & frame["set"].map(_suite_of).isin(suites))]

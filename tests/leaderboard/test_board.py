@@ -171,6 +171,28 @@ def test_plot_writes_a_png(filled, tmp_path):
     assert result.exit_code == 2 and "is not a .png file path" in result.output
 
 
+def test_the_overview_is_the_whole_board_in_one_figure(filled, tmp_path):
+    """Per arch x head: the mean of each run's four-set mean, its spread over seeds; a run
+    measured on fewer sets is left out; export draws it as board.png."""
+    from stickpose.leaderboard.board import export, overview
+
+    url, engine = filled
+    record(engine, config("unet", "heatmap", 0), {"epochs": 2},
+           {"test1": {"score": 0.5, "images": 100}}, "quarter")      # one set: not shown
+    table = overview(load(engine), "stickman").set_index(["arch", "head"])
+    assert list(table.index) == [("resnet", "heatmap"), ("resnet", "scalar"),
+                                 ("senet", "heatmap"), ("senet", "scalar")]
+    # resnet heatmap: seeds of 1.0-4.0 and 1.4-4.4 on test1-test4: 2.5 and 2.9
+    assert table.loc[("resnet", "heatmap"), "mean"] == pytest.approx(2.7)
+    assert table.loc[("resnet", "heatmap"), "std"] == pytest.approx(0.4 / 2 ** 0.5)
+    assert table.loc[("resnet", "heatmap"), "runs"] == 2
+    assert table.loc[("senet", "heatmap"), "mean"] == pytest.approx(2.4)
+    assert overview(load(engine), "class").empty
+    written = export(engine, tmp_path / "out", "test")[0]
+    assert (tmp_path / "out" / "board.png") in written
+    assert (tmp_path / "out" / "board.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_unreachable_and_corrupt_db_on_the_command_line(tmp_path):
     corrupt = tmp_path / "c.sqlite"
     corrupt.write_bytes(b"junk" * 1000)
