@@ -159,3 +159,11 @@ def test_the_published_scaling_study_is_what_its_command_makes_of_its_results(tm
     assert shown == set(pd.read_csv(tmp_path / "again" / "results.csv", comment="#")["run_id"])
     budgets = table.groupby(["suite", "arch", "head", "curve"])["budget"].nunique()
     assert (budgets >= 2).any()
+
+
+def test_every_figure_export_draws_is_published(frame):
+    """The export's pictures (the suites' bars, the whole board) are all in leaderboards/."""
+    _, again = frame
+    drawn = sorted(p.name for p in again.glob("*.png"))
+    assert "board.png" in drawn
+    assert drawn == sorted(p.name for p in PUBLISHED.glob("*.png"))
