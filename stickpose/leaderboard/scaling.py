@@ -149,6 +149,7 @@ def plot(table: pd.DataFrame, floors: dict[str, float], path: Path) -> None:
                 axis.axhline(floors[suite], color="grey", linestyle="--", linewidth=1,
                              label=FLOOR)
             axis.set_xscale("log")
+            axis.margins(x=0.15, y=0.1)                 # room for the budgets' labels
             axis.xaxis.set_major_formatter(hours)
             axis.xaxis.set_minor_locator(LogLocator(subs=(2, 5)))
             axis.xaxis.set_minor_formatter(hours)
