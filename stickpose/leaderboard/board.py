@@ -103,13 +103,14 @@ def check_data(frame: pd.DataFrame, data: str | None) -> None:
 SEED_SETTINGS = ("seed", "class_dir")
 
 
-def _setup(config: str) -> str:
-    """The hash of a run's settings other than its seed: the runs of one table row."""
+def _setup(config: str, leave_out=SEED_SETTINGS) -> str:
+    """The hash of a run's settings other than its seed (other than ``leave_out``): the
+    runs of one table row."""
     try:
         values = json.loads(config)
     except (TypeError, ValueError):
         return "?"
-    return config_hash({k: v for k, v in values.items() if k not in SEED_SETTINGS})[:8]
+    return config_hash({k: v for k, v in values.items() if k not in leave_out})[:8]
 
 
 def comparison(frame: pd.DataFrame, metric: str = "score", arch: str | None = None,

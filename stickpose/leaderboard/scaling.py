@@ -3,7 +3,6 @@ in their setup (budget, input size, width) as points of score against training C
 and ``stickpose leaderboard scaling``'s export of them (tables, a figure, the results)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -11,9 +10,8 @@ import pandas as pd
 from ..errors import StickposeError
 from ..models.registry import display_name
 from .board import (FLOOR, HEAD_OUTPUTS, LOWER_IS_BETTER, METRIC_NAMES, SETS, SUITES,
-                    SUITE_TITLES, _exported, floor, for_suite, load, stamp)
+                    SUITE_TITLES, _exported, _setup, floor, for_suite, load, stamp)
 from .reference import REFERENCE_ARCH
-from .store import config_hash
 
 #: what the precision is measured by, in the order tables and panels show them
 SCALING_METRICS = ("score", "flip_score", "pck")
@@ -25,15 +23,6 @@ NAMES = ("scaling.md", "scaling.csv", "scaling.png", "results.csv")
 KEYS = ["suite", "arch", "head", "data", "curve"]
 
 
-def _curve(config: str) -> str:
-    """The runs of one curve: every setting but the budget's and the seed's."""
-    try:
-        values = json.loads(config)
-    except (TypeError, ValueError):
-        return "?"
-    return config_hash({k: v for k, v in values.items() if k not in BUDGET_SETTINGS})[:8]
-
-
 def _measured(frame: pd.DataFrame, suite: str) -> pd.DataFrame:
     """One suite's canonical head outputs of trained runs on test1-test4, in the metrics
     a scaling table shows, each with its curve."""
@@ -41,7 +30,8 @@ def _measured(frame: pd.DataFrame, suite: str) -> pd.DataFrame:
     rows = rows[(rows["reported"].fillna(0) == 0) & (rows["arch"] != REFERENCE_ARCH)
                 & rows["decoder"].isin(HEAD_OUTPUTS) & rows["set"].isin(TESTS)
                 & rows["metric"].isin(SCALING_METRICS)]
-    return rows.assign(suite=suite, curve=rows["config"].map(_curve))
+    curve = rows["config"].map(lambda config: _setup(config, BUDGET_SETTINGS))
+    return rows.assign(suite=suite, curve=curve)
 
 
 def _points(frame: pd.DataFrame) -> pd.DataFrame:
