@@ -517,7 +517,7 @@ def plot_overview(frame: pd.DataFrame, path: Path) -> bool:
     """The whole board in one figure: a panel per suite (stickman, the class's), the
     registered architectures along x, a bar per head side by side (the intended score's
     mean over test1-test4, error bars one standard deviation over seeds, the number of
-    seeds under a bar of several), an empty cell marked "not run", the class suite's label
+    seeds above a bar of several), an empty cell marked "not run", the class suite's label
     + drawing floor as a line. Written atomically as PNG; False (nothing written) where no
     suite has a result."""
     import matplotlib

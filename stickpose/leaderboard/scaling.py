@@ -98,7 +98,7 @@ def render(table: pd.DataFrame, metric: str) -> str:
         "suite": rows["suite"], "arch": rows["arch"].map(display_name),
         "head": rows["head"].map(display_name), "input": rows["input_size"].map("{:.0f}".format),
         "width": rows["width"].map("{:.0f}".format),
-        "images": rows["budget"].map(lambda v: f"{v / 1000:,.0f}k"),
+        "images": rows["budget"].map(lambda v: "?" if pd.isna(v) else f"{v / 1000:,.0f}k"),
         "CPU h": rows["cpu_hours"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}"),
         "runs": rows["runs"].map("{:.0f}".format)})
     for column in (*TESTS, "mean"):
