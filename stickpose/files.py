@@ -135,12 +135,13 @@ def umask() -> int:
     return mask
 
 
-def check_writable(path: str | Path, what: str = "--out") -> None:
+def check_writable(path: str | Path, what: str = "--out", inside: bool = False) -> None:
     """Raise ``StickposeError`` naming ``path`` unless something can be written there: its
-    nearest existing ancestor must be a folder in which a folder can be made (probed for
-    real: permission bits do not tell about /proc, a read-only mount or a full disk)."""
+    nearest existing ancestor (the folder ``path`` itself, with ``inside``) must be a folder
+    in which a folder can be made (probed for real: permission bits do not tell about /proc,
+    a read-only mount or a full disk)."""
     path = Path(path)
-    ancestor = path.parent if path.name else path
+    ancestor = path if inside or not path.name else path.parent
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
@@ -169,7 +170,7 @@ def check_output(path: str | Path, kind: str = "folder", suffix: str | None = No
             raise StickposeError(f"{what} {path} is not a {suffix} file path")
         if path.exists() and not path.is_file():
             raise StickposeError(f"{what} {path} is not a regular file")
-    check_writable(path, what)
+    check_writable(path, what, inside=kind == "folder" and path.is_dir())
     return path
 
 

@@ -65,6 +65,7 @@ def bad_places(tmp, kind, suffix):
               "under a file": str(tmp / "notes.txt" / name)}
     if kind == "folder":
         places["a file, not a folder"] = str(tmp / "notes.txt")
+        places["a folder that cannot be written"] = "/proc"
     else:
         (tmp / f"folder{suffix or ''}").mkdir()
         places["a folder, not a file"] = str(tmp / f"folder{suffix or ''}")

@@ -138,14 +138,15 @@ def test_every_published_table_lists_every_cell(frame):
 
 def test_the_published_scaling_study_is_what_its_command_makes_of_its_results(tmp_path):
     """leaderboards/scaling/: its tables are what `leaderboard scaling` makes of its own
-    results.csv (which holds the runs it shows), and a curve shows two budgets or more."""
+    scaling-results.csv (which holds the runs it shows), and a curve shows two budgets or
+    more."""
     from stickpose.leaderboard import scaling
 
     folder = PUBLISHED / "scaling"
-    if not (folder / "results.csv").exists():
+    if not (folder / scaling.RESULTS).exists():
         pytest.skip("no scaling study is published yet")
     engine = open_store(f"sqlite:///{tmp_path / 'store.sqlite'}")
-    board.import_results(engine, folder / "results.csv")
+    board.import_results(engine, folder / scaling.RESULTS)
     written = scaling.export(engine, tmp_path / "again",
                              "stickpose leaderboard scaling leaderboards/scaling")
     for path in written:
@@ -153,10 +154,11 @@ def test_the_published_scaling_study_is_what_its_command_makes_of_its_results(tm
         if path.suffix == ".md" or path.name == "scaling.csv":
             assert _body(path) == _body(folder / path.name), (
                 f"leaderboards/scaling/{path.name} differs from what `stickpose leaderboard "
-                "scaling` makes of its results.csv: run it again instead of editing")
+                f"scaling` makes of its {scaling.RESULTS}: run it again instead of editing")
     table = scaling.scaling(board.load(engine))
-    shown = set(pd.read_csv(folder / "results.csv", comment="#")["run_id"])
-    assert shown == set(pd.read_csv(tmp_path / "again" / "results.csv", comment="#")["run_id"])
+    shown = set(pd.read_csv(folder / scaling.RESULTS, comment="#")["run_id"])
+    assert shown == set(pd.read_csv(tmp_path / "again" / scaling.RESULTS,
+                                    comment="#")["run_id"])
     budgets = table.groupby(["suite", "arch", "head", "curve"])["budget"].nunique()
     assert (budgets >= 2).any()
 

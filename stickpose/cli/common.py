@@ -103,6 +103,9 @@ class RunPath(click.Path):
     def convert(self, value, param, ctx):
         from ..pretrained import PretrainedError, is_pretrained, run_path
 
+        if isinstance(value, str) and not value.strip():    # Path("") is the current folder
+            self.fail(f"{value!r} names no run: give a run folder or pretrained:NAME", param,
+                      ctx)
         if not is_pretrained(value):
             return super().convert(value, param, ctx)
         try:
@@ -112,6 +115,9 @@ class RunPath(click.Path):
 
 
 def _remember_db(ctx, param, value):
+    if value is not None and not value.strip():
+        raise click.BadParameter(f"{value!r} names no results store; expected an SQLAlchemy "
+                                 "URL such as sqlite:///FILE or postgresql://...")
     if value:
         ctx.meta["stickpose.db"] = value        # meta is shared by every nested context
     return value

@@ -359,12 +359,13 @@ def leaderboard_export(folder):
     """Write, per suite with results, SUITE.md (tables and legend), SUITE.csv and SUITE.png,
     then decoders.md and results.csv (everything, importable) to FOLDER, each stamped with
     the command, version and date."""
+    import shlex
     import sys
 
     from ..leaderboard.board import export
 
-    command = "stickpose " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["leaderboard"] \
-        else f"stickpose leaderboard export {folder}"
+    command = "stickpose " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["leaderboard"] \
+        else f"stickpose leaderboard export {shlex.quote(str(folder))}"
     written, removed = export(open_results_store(create=False), folder, command)
     for path in written:
         click.echo(f"-> {path}")
@@ -382,13 +383,15 @@ def leaderboard_scaling(folder):
     one setup on a suite (budgets of `leaderboard run --budget`, input sizes), write
     scaling.md (intended score, flip-tolerant score and PCK@0.15 per setup, with its
     training CPU hours), scaling.csv, scaling.png (each metric against CPU hours, a line
-    per setup's curve) and results.csv (those runs, importable) to FOLDER."""
+    per curve: setups alike but for their budget) and scaling-results.csv (those runs,
+    importable) to FOLDER."""
+    import shlex
     import sys
 
     from ..leaderboard.scaling import export
 
-    command = "stickpose " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["leaderboard"] \
-        else f"stickpose leaderboard scaling {folder}"
+    command = "stickpose " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["leaderboard"] \
+        else f"stickpose leaderboard scaling {shlex.quote(str(folder))}"
     for path in export(open_results_store(create=False), folder, command):
         click.echo(f"-> {path}")
 

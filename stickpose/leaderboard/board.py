@@ -561,6 +561,7 @@ def plot_overview(frame: pd.DataFrame, path: Path) -> bool:
             axis.axhline(line, color="grey", linestyle="--", linewidth=1, label=FLOOR)
         axis.set_xticks(np.arange(len(archs)), [display_name(a) for a in archs],
                         rotation=20, ha="right")
+        axis.set_xlim(-0.6, len(archs) - 0.4)            # every architecture, run or not
         axis.set_title(OVERVIEW_SUITES[suite], fontsize=9)
         axis.set_ylabel("class test score (intended), mean of test1-4\n(lower is better)",
                         fontsize=8)
@@ -607,7 +608,8 @@ def plot_curves(frame: pd.DataFrame, path: Path, arch: str | None = None,
 
 
 def stamp(command: str, fmt: str = "md") -> str:
-    """The first lines of an exported file: the command, version and date."""
+    """The first lines of an exported file: the command (on one line), version and date."""
+    command = command.replace("\r", "\\r").replace("\n", "\\n")
     text = f"Produced by `{command}` with stickpose {__version__} on {date.today().isoformat()}."
     return f"<!-- {text} -->\n{text}\n\n" if fmt == "md" else f"# {text}\n"
 
@@ -691,8 +693,9 @@ def export(engine, folder: Path, command: str) -> tuple[list[Path], list[Path]]:
     ``decoders.md`` (every decoder recorded on stickman) and ``results.csv`` (everything,
     reference rows included, importable). Nothing is written from an empty store. A folder
     holds one export: the files an earlier export wrote there that this one does not (a
-    suite the store has no results for) are removed. Returns ``(written, removed)``."""
-    from ..files import write_atomic
+    suite the store has no results for) are removed; an interrupt waits until the files are
+    all written. Returns ``(written, removed)``."""
+    from ..files import interrupts_deferred, write_atomic
 
     folder = Path(folder)
     _check_export_folder(folder)
@@ -703,43 +706,44 @@ def export(engine, folder: Path, command: str) -> tuple[list[Path], list[Path]]:
               if any(not table.empty for table in shown.values())}
     if not tables:
         raise StickposeError("nothing to export: the store holds no stickman or class results")
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
     titles = {"score": "Class test score (intended)",
               "score_written": "Class test score as the class's code computed it",
               "flip_score": "Flip-tolerant class score",
               "swap": "Left/right swap rate", "pck": "PCK@0.15 of the bounding-box diagonal"}
-    for suite, shown_by_metric in tables.items():
-        table = shown_by_metric["score"]
-        sections = []
-        for metric, shown in shown_by_metric.items():
-            if shown.empty:
-                continue
-            sections.append(f"## {titles[metric]} on {SUITE_TITLES[suite]}\n\n"
-                            f"{render(shown, metric, 'md')}\n\n"
-                            f"{legend(metric, 'reported' in shown)}\n")
-        write_atomic(folder / f"{suite}.md", (stamp(command) + "\n".join(sections)).encode())
-        write_atomic(folder / f"{suite}.csv",
-                     (stamp(command, "csv") + render(table, "score", "csv")).encode())
-        written += [folder / f"{suite}.md", folder / f"{suite}.csv"]
-        if not comparison(for_suite(frame, suite), "score").empty:
-            plot(table, "score", folder / f"{suite}.png")
-            written.append(folder / f"{suite}.png")
-    if plot_overview(frame, folder / "board.png"):
-        written.append(folder / "board.png")
-    stickman = for_suite(frame[frame["data"] == "stickman"], "stickman")
-    if not comparison(stickman, "score").empty:
-        decoders = [f"## {m}\n\n{render(comparison(stickman, m, decoders=True), m, 'md')}\n"
-                    for m in ("score", "pck", "mse")]
-        write_atomic(folder / "decoders.md", (stamp(command) + "\n".join(decoders)).encode())
-        written.append(folder / "decoders.md")
-    write_atomic(folder / "results.csv", (stamp(command, "csv")
-                                          + frame.to_csv(index=False)).encode())
-    written.append(folder / "results.csv")
-    removed = [folder / name for name in EXPORT_NAMES
-               if (folder / name).exists() and folder / name not in written]
-    for path in removed:                     # an earlier export's, checked to be one above
-        path.unlink()
+    with interrupts_deferred():      # the files of one export belong together
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for suite, shown_by_metric in tables.items():
+            table = shown_by_metric["score"]
+            sections = []
+            for metric, shown in shown_by_metric.items():
+                if shown.empty:
+                    continue
+                sections.append(f"## {titles[metric]} on {SUITE_TITLES[suite]}\n\n"
+                                f"{render(shown, metric, 'md')}\n\n"
+                                f"{legend(metric, 'reported' in shown)}\n")
+            write_atomic(folder / f"{suite}.md", (stamp(command) + "\n".join(sections)).encode())
+            write_atomic(folder / f"{suite}.csv",
+                         (stamp(command, "csv") + render(table, "score", "csv")).encode())
+            written += [folder / f"{suite}.md", folder / f"{suite}.csv"]
+            if not comparison(for_suite(frame, suite), "score").empty:
+                plot(table, "score", folder / f"{suite}.png")
+                written.append(folder / f"{suite}.png")
+        if plot_overview(frame, folder / "board.png"):
+            written.append(folder / "board.png")
+        stickman = for_suite(frame[frame["data"] == "stickman"], "stickman")
+        if not comparison(stickman, "score").empty:
+            decoders = [f"## {m}\n\n{render(comparison(stickman, m, decoders=True), m, 'md')}\n"
+                        for m in ("score", "pck", "mse")]
+            write_atomic(folder / "decoders.md", (stamp(command) + "\n".join(decoders)).encode())
+            written.append(folder / "decoders.md")
+        write_atomic(folder / "results.csv", (stamp(command, "csv")
+                                              + frame.to_csv(index=False)).encode())
+        written.append(folder / "results.csv")
+        removed = [folder / name for name in EXPORT_NAMES
+                   if (folder / name).exists() and folder / name not in written]
+        for path in removed:                     # an earlier export's, checked to be one above
+            path.unlink()
     return written, removed
 
 

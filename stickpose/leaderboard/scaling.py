@@ -10,7 +10,8 @@ import pandas as pd
 from ..errors import StickposeError
 from ..models.registry import display_name
 from .board import (FLOOR, HEAD_OUTPUTS, LOWER_IS_BETTER, METRIC_NAMES, SETS, SUITES,
-                    SUITE_TITLES, _exported, _setup, floor, for_suite, load, stamp)
+                    SUITE_TITLES, _exported, _setup, _thousands, floor, for_suite, load,
+                    stamp)
 from .reference import REFERENCE_ARCH
 
 #: what the precision is measured by, in the order tables and panels show them
@@ -19,7 +20,9 @@ TESTS = SETS[:4]
 #: what a run's budget changes in its config (a sweep's entries stop early never), and what
 #: makes runs seeds of one point: the settings a curve leaves out
 BUDGET_SETTINGS = ("epochs", "patience", "minutes", "seed", "class_dir")
-NAMES = ("scaling.md", "scaling.csv", "scaling.png", "results.csv")
+#: the files of a study; its results beside a board export's results.csv, never in its place
+NAMES = ("scaling.md", "scaling.csv", "scaling.png", "scaling-results.csv")
+RESULTS = NAMES[-1]
 KEYS = ["suite", "arch", "head", "data", "curve"]
 
 
@@ -87,7 +90,8 @@ def scaling(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _label(row) -> str:
-    return (f"{row['suite']}: {display_name(row['arch'])} {display_name(row['head'])}, "
+    """A curve's name in a legend: its arch, head, input size and width."""
+    return (f"{display_name(row['arch'])} {display_name(row['head'])}, "
             f"{row['input_size']:.0f} px, width {row['width']:.0f}")
 
 
@@ -96,9 +100,10 @@ def render(table: pd.DataFrame, metric: str) -> str:
     rows = table[table["metric"] == metric]
     shown = pd.DataFrame({
         "suite": rows["suite"], "arch": rows["arch"].map(display_name),
-        "head": rows["head"].map(display_name), "input": rows["input_size"].map("{:.0f}".format),
+        "head": rows["head"].map(display_name), "setup": rows["curve"],
+        "input": rows["input_size"].map("{:.0f}".format),
         "width": rows["width"].map("{:.0f}".format),
-        "images": rows["budget"].map(lambda v: "?" if pd.isna(v) else f"{v / 1000:,.0f}k"),
+        "images": rows["budget"].map(lambda v: "?" if pd.isna(v) else _thousands(v)),
         "CPU h": rows["cpu_hours"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}"),
         "runs": rows["runs"].map("{:.0f}".format)})
     for column in (*TESTS, "mean"):
@@ -126,12 +131,15 @@ def plot(table: pd.DataFrame, floors: dict[str, float], path: Path) -> None:
     for row_axes, suite in zip(axes, suites):
         for axis, metric in zip(row_axes, SCALING_METRICS):
             rows = table[(table["suite"] == suite) & (table["metric"] == metric)]
-            for _, curve in rows.groupby(["arch", "head", "data", "curve"], sort=True):
+            curves = list(rows.groupby(["arch", "head", "data", "curve"], sort=True))
+            labels = [_label(curve.iloc[0]) for _, curve in curves]
+            for (key, curve), label in zip(curves, labels):
                 curve = curve.sort_values("budget")
-                line, = axis.plot(curve["cpu_hours"], curve["mean"], marker="o",
-                                  label=_label(curve.iloc[0]).split(": ", 1)[1])
+                if labels.count(label) > 1:               # alike but for other settings
+                    label += f", setup {key[-1]}"
+                line, = axis.plot(curve["cpu_hours"], curve["mean"], marker="o", label=label)
                 for _, point in curve.iterrows():
-                    axis.annotate(f"{point['budget'] / 1000:,.0f}k",
+                    axis.annotate(_thousands(point["budget"]),
                                   (point["cpu_hours"], point["mean"]), fontsize=7,
                                   textcoords="offset points", xytext=(4, 4),
                                   color=line.get_color())
@@ -157,19 +165,20 @@ def plot(table: pd.DataFrame, floors: dict[str, float], path: Path) -> None:
 
 LEGEND = ("Each row is one setup of an architecture x head on a suite (its recipe, input size "
           "and width), trained on `images` training images with its own cosine schedule "
-          "ending there; `CPU h`: its training images at its curve's cost per image, the "
-          "lowest training CPU time per image (process time, every core counted, evaluation "
-          "not included) among the curve's runs: a run that shared the CPU with others "
-          "records more CPU time for the same work, so the least disturbed run is the "
-          "closest to the cost; each run's own figure is `cpu_hours_measured` in "
-          "`scaling.csv`, its hardware in `results.csv`; `runs`: seeds averaged; `mean`: "
-          "of test1-test4. An architecture x head "
-          "is shown where a suite has it in more than one setup.")
+          "ending there; `setup`: what the rows of one curve share (every setting but the "
+          "budget and the seed, hashed); `CPU h`: its training images at its curve's cost "
+          "per image, the lowest training CPU time per image (process time, every core "
+          "counted, evaluation not included) among the curve's runs: a run that shared the "
+          "CPU with others records more CPU time for the same work, so the least disturbed "
+          "run is the closest to the cost; each run's own figure is `cpu_hours_measured` in "
+          "`scaling.csv`, its hardware in `scaling-results.csv`; `runs`: seeds averaged; "
+          "`mean`: of test1-test4. An architecture x head is shown where a suite has it in "
+          "more than one setup.")
 
 
 def _check_folder(folder: Path) -> None:
     """Refuse, before anything is written, to replace a file this export did not write."""
-    ours = _exported(folder / "results.csv")
+    ours = _exported(folder / RESULTS)
     for name in NAMES:
         path = folder / name
         if path.exists() and (path.is_dir() or not (_exported(path) if path.suffix != ".png"
@@ -182,9 +191,10 @@ def _check_folder(folder: Path) -> None:
 def export(engine, folder: Path, command: str) -> list[Path]:
     """``scaling.md`` (a table per metric, the class suite's floor under its score),
     ``scaling.csv`` (every row of ``scaling``), ``scaling.png`` (``plot``) and
-    ``results.csv`` (the runs shown and their suites' reference rows, importable: the same
-    export again) in ``folder``, each written atomically and stamped with ``command``."""
-    from ..files import write_atomic
+    ``scaling-results.csv`` (the runs shown and their suites' reference rows, importable:
+    the same study again) in ``folder``, each written atomically and stamped with
+    ``command``; an interrupt waits until all four are written."""
+    from ..files import interrupts_deferred, write_atomic
 
     folder = Path(folder)
     _check_folder(folder)
@@ -206,16 +216,18 @@ def export(engine, folder: Path, command: str) -> list[Path]:
         sections.append(text)
     titles = "; ".join(f"{s}: {SUITE_TITLES[s]}" for s in suites)
     body = f"Suites: {titles}.\n\n{LEGEND}\n\n" + "\n".join(sections)
-    folder.mkdir(parents=True, exist_ok=True)
-    write_atomic(folder / "scaling.md", (stamp(command) + body).encode())
-    write_atomic(folder / "scaling.csv",
-                 (stamp(command, "csv") + table.to_csv(index=False)).encode())
-    plot(table, floors, folder / "scaling.png")
     shown = set(_points(frame)["run_id"])
     kept = frame[frame["run_id"].isin(shown) | ((frame["arch"] == REFERENCE_ARCH)
                                                 & frame["set"].map(_suite_of).isin(suites))]
-    write_atomic(folder / "results.csv", (stamp(command, "csv")
-                                          + kept.to_csv(index=False)).encode())
+    whole = ["input_size", "width", "budget", "runs"]
+    with interrupts_deferred():                   # the four files belong together
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(folder / "scaling.md", (stamp(command) + body).encode())
+        write_atomic(folder / "scaling.csv", (stamp(command, "csv") + table.astype(
+            {c: "Int64" for c in whole}).to_csv(index=False)).encode())
+        plot(table, floors, folder / "scaling.png")
+        write_atomic(folder / RESULTS, (stamp(command, "csv")
+                                        + kept.to_csv(index=False)).encode())
     return [folder / name for name in NAMES]
 
 

@@ -68,13 +68,14 @@ def test_export_writes_tables_figure_and_an_importable_results_csv(engine, tmp_p
     text = (out / "scaling.md").read_text()
     assert "Produced by `stickpose leaderboard scaling" in text
     assert text.count("| stickman | resnet | heatmap |") == 9           # 3 setups x 3 metrics
+    assert "64,16,10000,2," in (out / "scaling.csv").read_text()     # whole numbers
     shown = pd.read_csv(out / "scaling.csv", comment="#")
     assert len(shown) == 9 and set(shown["budget"]) == {10000, 40000}
-    runs = set(pd.read_csv(out / "results.csv", comment="#")["run_id"])
+    runs = set(pd.read_csv(out / "scaling-results.csv", comment="#")["run_id"])
     assert len(runs) == 4 and not any(r.startswith("resnet-scalar") for r in runs)
     # its results.csv is the same study again, in another store
     again = f"sqlite:///{tmp_path / 'again.sqlite'}"
-    ok(invoke("leaderboard", "import", out / "results.csv", "--db", again))
+    ok(invoke("leaderboard", "import", out / "scaling-results.csv", "--db", again))
     ok(invoke("leaderboard", "scaling", tmp_path / "again", "--db", again))
     body = [line for line in text.splitlines() if "Produced by" not in line]
     assert [line for line in (tmp_path / "again" / "scaling.md").read_text().splitlines()
@@ -119,3 +120,29 @@ def test_budgets_of_a_real_sweep_make_a_curve(tmp_path):
     score = table[table["metric"] == "score"]
     assert score["budget"].tolist() == [32, 64] and (score["cpu_hours"] > 0).all()
     assert score["curve"].nunique() == 1 and score[list(TESTS)].notna().all().all()
+
+
+def test_beside_a_board_export_each_keeps_its_own_results(engine, tmp_path):
+    """A study written into a board's folder (or the reverse) replaces none of the other's
+    files: its results are scaling-results.csv; and a folder name with a newline still
+    gives files that import."""
+    url = str(engine.url)
+    folder = tmp_path / "two\nlines"
+    ok(invoke("leaderboard", "export", folder, "--db", url))
+    board_results = (folder / "results.csv").read_bytes()
+    ok(invoke("leaderboard", "scaling", folder, "--db", url))
+    ok(invoke("leaderboard", "export", folder, "--db", url))
+    assert (folder / "results.csv").read_bytes().splitlines()[1:] == \
+        board_results.splitlines()[1:]
+    assert (folder / "scaling.md").exists() and (folder / "board.png").exists()
+    for name in ("results.csv", "scaling-results.csv"):
+        assert (folder / name).read_text().startswith("# Produced by `"), name
+        ok(invoke("leaderboard", "import", folder / name, "--db",
+                  f"sqlite:///{tmp_path / (name + '.sqlite')}"))
+
+
+def test_an_empty_store_url_is_refused(tmp_path):
+    fails_with(invoke("leaderboard", "scaling", tmp_path / "out", "--db", ""),
+               "'' names no results store; expected an SQLAlchemy URL")
+    fails_with(invoke("--db", " ", "leaderboard"), "' ' names no results store")
+    assert not (tmp_path / "out").exists()
