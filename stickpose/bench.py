@@ -270,19 +270,22 @@ def bench_export(run, decoder: str | None = None, images: int = 1000, single: in
     return table
 
 
-def bench_flip(run, sets, decoder: str | None = None, batch_size: int = 64) -> pd.DataFrame:
+def bench_flip(run, sets, decoder: str | None = None, batch_size: int = 64,
+               progress=None) -> pd.DataFrame:
     """Test-time flip averaging (``codecs.flip``) against the plain prediction of ``run`` on
     the same ``sets`` (``data.sets.EvalSet``), evaluated without it, then with it (the model
     loaded once for each): per set and both, the class score, the flip-tolerant score,
     PCK@0.15 and the pipeline's ms per image, then the gain (flip minus plain; negative
-    scores are better) and the cost (the ratio of the two pipelines' time)."""
+    scores are better) and the cost (the ratio of the two pipelines' time). ``progress``
+    hears each set evaluated, twice over."""
     from .evaluate import evaluate_run
 
     config = RunDir(run).config()
     decoder = decoder or HEADS.get(config.head).decoder
     columns = ["score", "flip_score", "pck", "pipeline_ms"]
     plain, flipped = (evaluate_run(run, list(sets), decoder, batch_size=batch_size,
-                                   flip=flip).set_index("set") for flip in (False, True))
+                                   progress=progress, flip=flip).set_index("set")
+                      for flip in (False, True))
     rows = []
     for spec in sets:
         row = {"set": spec.name, "images": int(plain.at[spec.name, "images"]),

@@ -313,8 +313,11 @@ def test_flip_averaging_in_the_graph_matches_evaluate_and_predict(head, format, 
         (plain["score"][0], flipped["score"][0]), abs=1e-9)
     assert row["score gain"] == pytest.approx(row["score flip"] - row["score plain"])
     assert row["cost x"] == pytest.approx(row["pipeline_ms flip"] / row["pipeline_ms plain"])
-    output = ok(invoke("bench", "flip", run, "--sets", "test1", "--count", 4))
+    output = ok(invoke("bench", "flip", run, "--sets", "test1,test2,test1", "--count", 4))
     assert "score gain" in output and "cost x" in output
+    assert "4/4 (100%)" in output and output.count("test1 ") == 1     # each set once
+    fails_with(invoke("bench", "flip", run, "--sets", " , "), "' , ' names no set")
+    fails_with(invoke("bench", "flip", ""), "'' names no run")
 
 
 def test_an_export_claims_its_place_and_checks_it_again_before_replacing(runs, tmp_path,

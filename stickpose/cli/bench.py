@@ -128,20 +128,16 @@ def bench_flip_command(run, suite, class_dir, sets, count, decoder):
     images: per set the class score (lower is better), the flip-tolerant score and PCK@0.15
     of each, the gain (flip minus plain) and the cost (flip's ms per image over plain's,
     whole pipeline: resize, network, decoding)."""
-    import pandas as pd
-
     from ..bench import bench_flip
     from ..evaluate import evaluation_sets, run_config
 
-    names = [n.strip() for n in sets.split(",") if n.strip()]
+    names = list(dict.fromkeys(n.strip() for n in sets.split(",") if n.strip()))
+    if not names:
+        raise click.BadParameter(f"{sets!r} names no set", param_hint="--sets")
     chosen = evaluation_sets(run_config(run), suite, class_dir, names, count=count)
-    tables = []
     with progress_bars() as bar:
-        step = bar("bench flip", len(chosen))
-        for spec in chosen:
-            tables.append(bench_flip(run, [spec], decoder))
-            step(1)
-    table = pd.concat(tables, ignore_index=True)
+        step = bar("bench flip (plain, then flipped)", 2 * len(chosen))
+        table = bench_flip(run, chosen, decoder, progress=lambda label: step(1))
     click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
