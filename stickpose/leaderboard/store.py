@@ -27,7 +27,7 @@ from pathlib import Path
 
 from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, Text, create_engine,
                         event, inspect, select)
-from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from .. import __version__
 from ..errors import StickposeError
@@ -146,6 +146,10 @@ def open_store(url: str | None = None, create: bool = True):
         extra = ' (pip install "stickpose[postgres]")' if "psycopg" in str(error) else ""
         raise StoreError(f"cannot use results store {_shown(url)}: its database driver is "
                          f"not installed: {error}{extra}") from None
+    except NoSuchModuleError:
+        raise StoreError(f"cannot use results store {_shown(url)}: unknown kind of database "
+                         f"{url.split(':', 1)[0]!r}; expected sqlite:///FILE or "
+                         "postgresql://USER@HOST/DATABASE") from None
     except (SQLAlchemyError, ValueError) as error:
         raise StoreError(f"cannot use results store {_shown(url)}: {error}") from None
     if engine.dialect.name == "sqlite":
@@ -153,6 +157,13 @@ def open_store(url: str | None = None, create: bool = True):
         if not database or database == ":memory:" or engine.url.query.get("mode") == "memory":
             raise StoreError(f"results store {url!r} is in memory and would keep nothing; "
                              "give a file: sqlite:///PATH")
+        if explicit and Path(database).is_dir():
+            raise StoreError(f"results store {database} is a folder; expected a file "
+                             "(sqlite:///FOLDER/results.sqlite)")
+        if not create and explicit and Path(database).is_file() \
+                and not Path(database).stat().st_size:
+            raise StoreError(f"results store {database} is an empty file: nothing has been "
+                             "recorded there (it was left untouched)")
         if not create and explicit and not Path(database).is_file():
             raise StoreError(f"there is no results store at {database} (nothing has been "
                              "recorded there; check --db or STICKPOSE_DB)")

@@ -103,8 +103,19 @@ def test_bad_stores_give_clear_errors_and_are_left_alone(tmp_path):
     with pytest.raises(StoreError, match="cannot be opened: file is not a database"):
         open_store(f"sqlite:///{corrupt}")
     assert corrupt.read_bytes() == before
-    with pytest.raises(StoreError, match="cannot use results store nonsense://x: "):
+    with pytest.raises(StoreError, match="cannot use results store nonsense://x: unknown kind "
+                       "of database 'nonsense'; expected sqlite:///FILE or postgresql://"):
         open_store("nonsense://x")
+    folder = tmp_path / "folder.sqlite"
+    folder.mkdir()
+    with pytest.raises(StoreError, match=f"results store {folder} is a folder; expected a file"):
+        open_store(f"sqlite:///{folder}")
+    empty = tmp_path / "empty.sqlite"
+    empty.write_bytes(b"")
+    with pytest.raises(StoreError, match="is an empty file: nothing has been recorded there"):
+        open_store(f"sqlite:///{empty}", create=False)         # reading writes nothing
+    assert empty.read_bytes() == b"" and list(folder.iterdir()) == []
+    open_store(f"sqlite:///{empty}")                           # recording makes it a store
 
 
 def test_a_foreign_database_is_left_alone(store_url):
