@@ -72,6 +72,25 @@ def _readable(paths, warn) -> tuple[list[Path], list[np.ndarray]]:
     return names, images
 
 
+def _number(value) -> float | None:
+    """A JSON number, or null for what is not one (NaN: not predicted)."""
+    return float(value) if np.isfinite(value) else None
+
+
+def check_outputs(names: list[Path], out: Path | None) -> None:
+    """Refuse, before any work, an ``out`` where a result (``STEM.json``, ``STEM.png``) would
+    replace one of the input images themselves (``--out`` the images' own folder)."""
+    if not out:
+        return
+    inputs = {path.resolve() for path in names}
+    for stem in output_stems(names):
+        for suffix in (".json", ".png"):
+            target = (Path(out) / f"{stem}{suffix}").resolve()
+            if target in inputs:
+                raise StickposeError(f"--out {out} would replace your image {target} with its "
+                                     "result; give another folder (nothing was written)")
+
+
 def _results(names, images, points, scores, source: dict, out: Path | None) -> list[dict]:
     """One result per image (keypoints in its pixels), written to ``out`` when given."""
     if out:
@@ -82,8 +101,8 @@ def _results(names, images, points, scores, source: dict, out: Path | None) -> l
                                                    output_stems(names)):
         result = {"image": str(path), "width": image.shape[1], "height": image.shape[0],
                   **source,
-                  "keypoints": [{"name": joint, "x": float(x), "y": float(y),
-                                 "score": None if np.isnan(s) else float(s)}
+                  "keypoints": [{"name": joint, "x": _number(x), "y": _number(y),
+                                 "score": _number(s)}
                                 for joint, (x, y), s in zip(JOINT_NAMES, keypoints, score)]}
         results.append(result)
         if out:
@@ -111,6 +130,7 @@ def predict_images(run: Path, paths: list[Path], decoder: str = "quarter",
         fc_model = load_fc(RunDir(run) / RunDir.FC)
     handedness = load_handedness(run)
     names, images = _readable(paths, warn)
+    check_outputs(names, out)
     boxes = [letterbox(image, config.input_size) for image in images]
     output, _ = forward(model, np.stack([b[0] for b in boxes]), head_target, flip=flip)
     points = to_keypoints(name, output, config.input_size, config.sigma, fc_model)
@@ -132,6 +152,7 @@ def predict_exported(artefact, paths: list[Path], out: Path | None = None,
     """``predict_images`` through an exported artefact (``export.Exported``): each image
     goes in at its own size; the letterbox and the decoder are the artefact's."""
     names, images = _readable(paths, warn)
+    check_outputs(names, out)
     points, scores = zip(*(artefact.predict(image[None]) for image in images))
     meta = artefact.meta
     return _results(names, images, [p[0] for p in points], [s[0] for s in scores],

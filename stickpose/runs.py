@@ -25,6 +25,7 @@ import csv
 import fcntl
 import io
 import json
+import math
 import shutil
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -108,8 +109,12 @@ class TrainConfig:
         for name in ("learning_rate", "sigma", "minutes"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, (int, float))
-                                          and not isinstance(value, bool) and value > 0):
-                raise StickposeError(f"{name} {value!r} must be positive")
+                                          and not isinstance(value, bool) and value > 0
+                                          and math.isfinite(value)):
+                raise StickposeError(f"{name} {value!r} must be a positive finite number")
+        for name in ("deconv", "jit"):
+            if not isinstance(getattr(self, name), bool):
+                raise StickposeError(f"{name} {getattr(self, name)!r} must be true or false")
         for name, value, known in (("schedule", self.schedule, SCHEDULES),
                                    ("labels", self.labels, LABEL_CONVENTIONS),
                                    ("precision", self.precision, PRECISIONS)):

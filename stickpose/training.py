@@ -371,6 +371,28 @@ class MinutesProgress(keras.callbacks.Callback):
                         finalize=True)
 
 
+class Diverged(keras.callbacks.Callback):
+    """Stop at the first training step whose loss is not a finite number, with an error
+    that says so (a model that has diverged would otherwise train on, and every picture and
+    score of it would be NaN)."""
+
+    def __init__(self, config: TrainConfig):
+        super().__init__()
+        self.config, self.epoch = config, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = float((logs or {}).get("loss", 0.0))
+        if not math.isfinite(loss):
+            raise StickposeError(
+                f"training diverged: the loss became {loss} at epoch {self.epoch + 1}, step "
+                f"{batch + 1}; lower the learning rate (now {self.config.learning_rate:g}) "
+                "and train again with --overwrite (epochs finished before it are kept for "
+                "--resume)")
+
+
 def time_cosine(config: TrainConfig, seconds: float) -> float:
     """The learning rate of schedule ``cosine-time`` after ``seconds`` of training (every
     session of a resumed run counted): cosine decay from ``learning_rate`` to 0 at
@@ -414,7 +436,7 @@ def _fit(model, config: TrainConfig, run: RunDir | None, history: list[dict], su
     }[config.schedule]
     loss = heatmap_loss if head_target == "heatmaps" else "mean_absolute_error"
     keeper = RunKeeper(run, config, history, (images, keypoints), head_target, distribution)
-    callbacks = [keeper]
+    callbacks = [keeper, Diverged(config)]
     if config.epochs == TIME_EPOCHS:             # Keras' own lines would say "Epoch 1/100000"
         callbacks.append(MinutesProgress(keeper, verbose))
         verbose = 0

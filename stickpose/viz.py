@@ -26,6 +26,8 @@ def mark_keypoints(image: np.ndarray, keypoints: np.ndarray, visible: np.ndarray
     out = cv2.resize(image, size, interpolation=cv2.INTER_NEAREST) if scale != 1 else image.copy()
     radius = max(2, round(out.shape[0] / 70))
     for joint, (x, y) in enumerate(keypoints):
+        if not (np.isfinite(x) and np.isfinite(y)):      # a diverged model's NaN: no mark
+            continue
         # A pixel centre at integer x maps to (x + 0.5) * scale - 0.5 in the resized image.
         centre = (int(round(((x + 0.5) * scale - 0.5) * 16)), int(round(((y + 0.5) * scale - 0.5) * 16)))
         shown = visible is None or visible[joint]
@@ -42,6 +44,8 @@ def draw_skeleton(image: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
     out = image.copy()
     thickness = max(1, round(max(image.shape[:2]) / 150))
     for a, b in LIMBS:
+        if not np.isfinite(keypoints[[a, b]]).all():
+            continue
         side = _side(a) if _side(a) == _side(b) else "centre"
         start = tuple(int(round(v * 16)) for v in keypoints[a])
         end = tuple(int(round(v * 16)) for v in keypoints[b])

@@ -180,3 +180,26 @@ def test_show_and_report_check_their_own_places_before_any_work(tiny_run, tmp_pa
     fails_with(invoke("report", run, "--db", tmp_path / "s.db"),
                f"report {run / 'report.html'} is a folder")
     assert (run / "report.html").is_dir() and not (run / "show").exists()
+
+
+def test_predict_never_writes_over_its_own_input_images(tiny_run, tmp_path):
+    (tmp_path / "in").mkdir()
+    cv2.imwrite(str(tmp_path / "in" / "photo.png"), np.full((40, 40, 3), 90, np.uint8))
+    before = (tmp_path / "in" / "photo.png").read_bytes()
+    for given in (tmp_path / "in" / "photo.png", tmp_path / "in"):
+        result = CliRunner().invoke(main, ["predict", str(given), "--run", str(tiny_run),
+                                           "--out", str(tmp_path / "in")])
+        assert result.exit_code == 1, result.output
+        assert "would replace your image" in " ".join(result.output.split())
+        assert sorted(p.name for p in (tmp_path / "in").iterdir()) == ["photo.png"]
+        assert (tmp_path / "in" / "photo.png").read_bytes() == before
+
+
+def test_a_point_that_is_not_a_number_is_not_drawn():
+    """A diverged model's NaN keypoints: the pictures leave them out instead of failing."""
+    image = np.zeros((40, 40, 3), np.uint8)
+    points = np.full((16, 2), np.nan)
+    assert (mark_keypoints(image, points) == image).all()
+    assert (draw_skeleton(image, points) == image).all()
+    points[0] = (20, 20)
+    assert draw_skeleton(image, points).any()

@@ -105,3 +105,29 @@ def test_fine_tuning_starts_from_the_pretrained_weights(tmp_path):
     assert len(tuned.trainable_weights) == len(source.trainable_weights) > 10
     for mine, theirs in zip(tuned.trainable_weights, source.trainable_weights):
         np.testing.assert_allclose(mine.numpy(), theirs.numpy(), atol=1e-6)
+
+
+def test_publishing_checks_the_name_the_run_and_what_it_would_replace(tmp_path,
+                                                                       monkeypatch):
+    run = tmp_path / "run"
+    ok(invoke("--db", f"sqlite:///{tmp_path / 's.sqlite'}", "train", "--arch", "resnet",
+              "--head", "scalar", "--recipe", "none", "--input-size", 32, "--width", 4,
+              "--steps", 1, "--epochs", 1, "--batch-size", 4, "--validation-count", 8,
+              "--test-count", 4, "--out", run))
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    monkeypatch.setattr(pretrained, "SHIPPED", shipped)
+    args = ["--command", "stickpose train --arch resnet --head scalar", "--description", "tiny"]
+    for name in ("__pycache__", "Tiny", "-rf", ""):
+        fails_with(invoke("pretrained", "publish", run, "--name", name, *args),
+                   "use lower-case letters, digits, - and _")
+    ok(invoke("pretrained", "publish", run, "--name", "tiny", *args))
+    record = json.loads((shipped / "tiny" / "pretrained.json").read_text())
+    assert record["arch"] == "resnet" and set(record["sets"]) >= {"test1"}
+    fails_with(invoke("pretrained", "publish", run, "--name", "tiny", *args),
+               "pretrained:tiny is shipped already; give --replace")
+    ok(invoke("pretrained", "publish", run, "--name", "tiny", "--replace", *args))
+    (run / "evaluation.json").write_text("{")
+    fails_with(invoke("pretrained", "publish", run, "--name", "other", *args),
+               "evaluation.json is not JSON")
+    assert sorted(p.name for p in shipped.iterdir()) == ["tiny"]

@@ -357,3 +357,18 @@ def test_the_shapes_of_the_reported_native_crash_train(tmp_path):
                           timeout=600)
     assert done.returncode == 0, (done.returncode, done.stdout[-500:], done.stderr[-500:])
     assert done.stdout.count(" ok") == 2
+
+
+def test_a_diverging_run_stops_with_an_error_that_says_so(tmp_path):
+    from tests.cli_helpers import fails_with, invoke
+
+    fails_with(invoke("--db", f"sqlite:///{tmp_path / 's.sqlite'}", "train", "--arch",
+                      "resnet", "--head", "heatmap", "--recipe", "none", "--learning-rate",
+                      1e6, "--input-size", 32, "--width", 4, "--steps", 3, "--epochs", 1,
+                      "--batch-size", 4, "--validation-count", 8, "--test-count", 4,
+                      "--out", tmp_path / "run"),
+               "training diverged: the loss became nan at epoch 1")
+    for option, value in (("--minutes", "inf"), ("--learning-rate", "1e400"),
+                          ("--sigma", "-inf")):
+        fails_with(invoke("train", option, value, "--out", tmp_path / "x"), option)
+    assert not (tmp_path / "x").exists()

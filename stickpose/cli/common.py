@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import sys
 from pathlib import Path
@@ -13,7 +14,18 @@ import click
 
 POSITIVE = click.IntRange(min=1)
 PROBABILITY = click.FloatRange(0.0, 1.0)
-POSITIVE_FLOAT = click.FloatRange(min=0.0, min_open=True)
+class FiniteFloatRange(click.FloatRange):
+    """A ``click.FloatRange`` that also refuses inf (``1e400`` too): no setting is
+    endless."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+POSITIVE_FLOAT = FiniteFloatRange(min=0.0, min_open=True)
 POSES_HELP = ("procedural (the sampler of stickpose's test sets), procedural2 (tuned against "
               "real poses), a pose bank (.npy/.csv of (N,16,2) or 32 numbers a row, lsp:DIR), "
               "or a mix such as procedural2:0.7,bank.npy:0.3 (each pose from a source drawn "
@@ -112,6 +124,10 @@ class RunPath(click.Path):
             return run_path(value)
         except PretrainedError as error:
             self.fail(str(error), param, ctx)
+        except OSError as error:                 # the data folder it is copied into
+            self.fail(f"cannot place {value} in your data folder: {error.strerror or error}"
+                      f" ({error.filename or '$XDG_DATA_HOME'}; set XDG_DATA_HOME to a "
+                      "folder you can write)", param, ctx)
 
 
 def _remember_db(ctx, param, value):

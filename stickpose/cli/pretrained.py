@@ -51,14 +51,15 @@ def pretrained(ctx):
 @click.option("--command", "command_", required=True,
               help="The command that trains it again, as a user would type it.")
 @click.option("--description", required=True, help="One line: what it is.")
+@click.option("--replace", is_flag=True, help="Replace the model shipped under NAME.")
 @user_errors
-def publish(run, name, command_, description):
+def publish(run, name, command_, description, replace):
     """Ship finished run RUN as pretrained:NAME (for stickpose's developers: it writes
     stickpose/pretrained/NAME/ into this checkout, to be committed): the model without its
     optimizer state, its config, history, evaluation and handedness classifier, and
     pretrained.json with the command, the scores and every file's SHA-256."""
     from ..pretrained import publish as publish_run
 
-    folder = publish_run(run, name, command_, description)
+    folder = publish_run(run, name, command_, description, replace)
     size = sum(p.stat().st_size for p in folder.iterdir())
     click.echo(f"pretrained:{name} -> {folder} ({size / 1e6:.1f} MB)")

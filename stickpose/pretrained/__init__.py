@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -94,19 +95,25 @@ def run_path(spec) -> Path:
     return target
 
 
-def publish(run: Path, name: str, command: str, description: str) -> Path:
+def publish(run: Path, name: str, command: str, description: str,
+            replace_shipped: bool = False) -> Path:
     """Ship finished run ``run`` as ``pretrained:NAME`` (a developer's step; the folder is
     committed): its model without optimizer state, its config (the class folder it was
     trained with left out: a user names their own), history, evaluation and handedness
     classifier, and ``pretrained.json`` with ``command`` (how to reproduce it),
-    ``description``, its scores and every file's SHA-256."""
+    ``description``, its scores and every file's SHA-256. A name already shipped is
+    replaced only with ``replace_shipped``."""
     from dataclasses import replace
 
     from ..quiet_tf import tf  # noqa: F401  (TensorFlow's start-up quietly, before Keras)
     from ..runs import FINISHED, RunDir, describe, load_run, training_images
 
-    if not name or not all(c.isalnum() or c in "-_" for c in name):
-        raise PretrainedError(f"--name {name!r}: use letters, digits, - and _")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name or ""):
+        raise PretrainedError(f"--name {name!r}: use lower-case letters, digits, - and _, "
+                              "starting with a letter or digit")
+    if (SHIPPED / name).exists() and not replace_shipped:
+        raise PretrainedError(f"pretrained:{name} is shipped already; give --replace to put "
+                              "this run in its place (nothing was written)")
     source = RunDir(run)
     state = source.state()
     if state.kind != FINISHED:
@@ -124,7 +131,14 @@ def publish(run: Path, name: str, command: str, description: str) -> Path:
         for file in (RunDir.HISTORY, RunDir.EVALUATION, RunDir.HANDEDNESS):
             if (source / file).is_file():
                 shutil.copyfile(source / file, staging / file)
-        evaluation = json.loads((source / RunDir.EVALUATION).read_text())
+        try:
+            evaluation = json.loads((source / RunDir.EVALUATION).read_text())
+        except ValueError as error:
+            raise PretrainedError(f"run {run}: its {RunDir.EVALUATION} is not JSON ({error}); "
+                                  "evaluate the run again") from None
+        if not evaluation.get("sets"):
+            raise PretrainedError(f"run {run}: its {RunDir.EVALUATION} records no test set; "
+                                  "evaluate the run again")
         files = {p.name: sha256(p) for p in sorted(staging.iterdir())}
         record = {"name": name, "description": description, "command": command,
                   "arch": config.arch, "head": config.head, "suite": config.suite,
