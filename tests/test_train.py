@@ -175,7 +175,9 @@ def test_a_suite_without_validation_or_tests_is_refused_before_writing(tmp_path)
 
 @pytest.mark.parametrize("values, message", [
     ({"epochs": 0}, "epochs 0 must be a positive integer"),
-    ({"learning_rate": -1.0}, "learning_rate -1.0 must be positive"),
+    ({"learning_rate": -1.0}, "learning_rate -1.0 must be a positive finite number"),
+    ({"minutes": float("inf")}, "minutes inf must be a positive finite number"),
+    ({"deconv": "yes"}, "deconv 'yes' must be true or false"),
     ({"schedule": "warm"}, "schedule 'warm' is unknown"),
     ({"schedule": "cosine-time"}, "schedule cosine-time decays over the training time: it "
                                   "needs minutes"),
