@@ -671,19 +671,19 @@ EXPORT_NAMES = [*(f"{s}.{e}" for s in SUITES for e in ("md", "csv", "png")), "bo
                 "decoders.md", "results.csv"]
 
 
-def _check_export_folder(folder: Path) -> None:
-    """Refuse, before anything is written, to replace a file in ``folder`` that ``export``
-    did not write: a text file without the stamp, or a picture beside a results.csv that
-    is not an export (or none)."""
-    ours = _exported(folder / "results.csv")
-    for name in EXPORT_NAMES:
+def check_export_folder(folder: Path, names=EXPORT_NAMES, results: str = "results.csv",
+                        command: str = "export") -> None:
+    """Refuse, before anything is written, to replace a file among ``names`` in ``folder``
+    that ``stickpose leaderboard COMMAND`` did not write: a text file without the stamp, or
+    a picture beside a ``results`` file that is not one (or none)."""
+    ours = _exported(folder / results)
+    for name in names:
         path = folder / name
-        if not path.exists():
-            continue
-        if path.is_dir() or not (_exported(path) if path.suffix != ".png" else ours):
-            raise StickposeError(f"{path} is not a file `stickpose leaderboard export` wrote; "
-                                 "export to another folder, or move it away (nothing was "
-                                 "written)")
+        if path.exists() and (path.is_dir() or not (_exported(path) if path.suffix != ".png"
+                                                     else ours)):
+            raise StickposeError(f"{path} is not a file `stickpose leaderboard {command}` "
+                                 "wrote; write to another folder, or move it away (nothing "
+                                 "was written)")
 
 
 def export(engine, folder: Path, command: str) -> tuple[list[Path], list[Path]]:
@@ -698,7 +698,7 @@ def export(engine, folder: Path, command: str) -> tuple[list[Path], list[Path]]:
     from ..files import interrupts_deferred, write_atomic
 
     folder = Path(folder)
-    _check_export_folder(folder)
+    check_export_folder(folder)
     frame = load(engine)
     tables = {suite: {metric: suite_board(frame, suite, metric)
                       for metric in EXPORT_METRICS[suite]} for suite in SUITES}

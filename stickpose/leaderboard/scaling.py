@@ -10,8 +10,8 @@ import pandas as pd
 from ..errors import StickposeError
 from ..models.registry import display_name
 from .board import (FLOOR, HEAD_OUTPUTS, LOWER_IS_BETTER, METRIC_NAMES, SETS, SUITES,
-                    SUITE_TITLES, _exported, _setup, _thousands, floor, for_suite, load,
-                    stamp)
+                    SUITE_TITLES, _setup, _thousands, check_export_folder, floor, for_suite,
+                    load, stamp)
 from .reference import REFERENCE_ARCH
 
 #: what the precision is measured by, in the order tables and panels show them
@@ -176,18 +176,6 @@ LEGEND = ("Each row is one setup of an architecture x head on a suite (its recip
           "more than one setup.")
 
 
-def _check_folder(folder: Path) -> None:
-    """Refuse, before anything is written, to replace a file this export did not write."""
-    ours = _exported(folder / RESULTS)
-    for name in NAMES:
-        path = folder / name
-        if path.exists() and (path.is_dir() or not (_exported(path) if path.suffix != ".png"
-                                                     else ours)):
-            raise StickposeError(f"{path} is not a file `stickpose leaderboard` wrote; write "
-                                 "the scaling study to another folder, or move it away "
-                                 "(nothing was written)")
-
-
 def export(engine, folder: Path, command: str) -> list[Path]:
     """``scaling.md`` (a table per metric, the class suite's floor under its score),
     ``scaling.csv`` (every row of ``scaling``), ``scaling.png`` (``plot``) and
@@ -197,7 +185,7 @@ def export(engine, folder: Path, command: str) -> list[Path]:
     from ..files import interrupts_deferred, write_atomic
 
     folder = Path(folder)
-    _check_folder(folder)
+    check_export_folder(folder, NAMES, RESULTS, "scaling")
     frame = load(engine)
     table = scaling(frame)
     if table.empty:

@@ -88,7 +88,7 @@ def test_refuses_to_replace_a_file_it_did_not_write(engine, tmp_path):
     out.mkdir()
     (out / "scaling.md").write_text("my notes\n")
     fails_with(invoke("leaderboard", "scaling", out, "--db", str(engine.url)),
-               f"{out / 'scaling.md'} is not a file `stickpose leaderboard` wrote")
+               f"{out / 'scaling.md'} is not a file `stickpose leaderboard scaling` wrote")
     assert sorted(p.name for p in out.iterdir()) == ["scaling.md"]
     assert (out / "scaling.md").read_text() == "my notes\n"
     (tmp_path / "file").write_text("x")                    # a file where a folder would be
