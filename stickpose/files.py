@@ -63,10 +63,10 @@ def _unraisable(unraisable):
         sys.__unraisablehook__(unraisable)
 
 
-def stop_requested() -> bool:
-    """Whether a stop signal (Ctrl-C, SIGTERM) arrived: a ``KeyboardInterrupt`` that is not
-    the user's was raised by code (a plugin's)."""
-    return bool(_stop_signals)
+def stop_requested() -> int:
+    """The first stop signal (Ctrl-C's SIGINT, SIGTERM) that arrived, 0 if none: a
+    ``KeyboardInterrupt`` with none was raised by code (a plugin's), not the user."""
+    return int(_stop_signals[0]) if _stop_signals else 0
 
 
 class Abandoned(Exception):

@@ -171,7 +171,7 @@ def test_an_interrupted_command_stops_cleanly_and_completes_when_run_again(
         open_store(db, create=True)
     process = _interrupted(arguments(tmp_path, db), number, dropped, *points[point])
     output = process.stdout + process.stderr
-    assert process.returncode != 0, output
+    assert process.returncode == 128 + number, output      # as shells report a signal's stop
     assert "Traceback" not in output and "Exception ignored" not in output, output
     assert "Aborted" in output, output
     # stdout is a pipe here, as in CI or a scheduler's log: lines, never a progress bar
@@ -219,3 +219,16 @@ def _alive(pid: int) -> bool:
             return stat.read().rpartition(")")[2].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly():
+    """``stickpose pretrained | head -1``: once the reader of stdout is gone, the command
+    stops without a "Broken pipe" message or a traceback (its read end is closed here before
+    the command prints anything)."""
+    process = subprocess.Popen([sys.executable, "-m", "stickpose", "pretrained"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()
+    error = process.stderr.read().decode()
+    process.wait(timeout=120)
+    assert process.returncode == 1, error
+    assert error == "", error

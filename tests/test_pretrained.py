@@ -83,6 +83,13 @@ def test_a_changed_or_unknown_model_is_refused(tmp_path, monkeypatch):
     fails_with(invoke("evaluate", "pretrained:../pretrained/stickman"),
                "pretrained:../pretrained/stickman is not a pretrained model")
     assert not (tmp_path / "run").exists()
+    for damage in ("{", "[]", '{"files": {}}', "\xff"):              # the record itself
+        (shipped / "stickman" / "pretrained.json").write_bytes(damage.encode("latin-1"))
+        for args in (["pretrained"], ["evaluate", "pretrained:stickman"]):
+            result = invoke(*args)
+            fails_with(result, "pretrained:stickman: ")
+            assert re.search(r"pretrained.json is damaged \(.+\); reinstall stickpose",
+                             " ".join(result.output.split())), result.output
 
 
 def test_fine_tuning_starts_from_the_pretrained_weights(tmp_path):

@@ -12,7 +12,7 @@ import importlib
 import click
 
 from .. import __version__
-from ..files import check_stop, stop_on_signals
+from ..files import check_stop, stop_on_signals, stop_requested
 from .common import DB_OPTION, show_warnings
 
 #: command name -> "module.attribute" of its click command, relative to this package.
@@ -53,6 +53,16 @@ class LazyGroup(click.Group):
         if cmd_name in self.lazy_subcommands:
             return self._lazy_load(cmd_name)
         return super().get_command(ctx, cmd_name)
+
+    def main(self, *args, **kwargs):
+        """click's ``main``, ending a command stopped by signal N with the status shells
+        give it, 128 + N (130 for Ctrl-C, 143 for SIGTERM), where click says 1."""
+        try:
+            return super().main(*args, **kwargs)
+        except SystemExit as exit_:
+            if exit_.code not in (0, None) and stop_requested():
+                raise SystemExit(128 + stop_requested()) from None
+            raise
 
     def _lazy_load(self, cmd_name: str) -> click.Command:
         module_name, attribute = self.lazy_subcommands[cmd_name].rsplit(".", 1)

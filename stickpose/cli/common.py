@@ -4,6 +4,7 @@ bars and the parsing of comma-separated option values.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import math
 import os
@@ -226,6 +227,8 @@ def user_errors(command):
         except StickposeError as error:
             raise click.ClickException(str(error)) from None
         except OSError as error:
+            if error.errno == errno.EPIPE and error.filename is None:
+                raise                  # stdout's reader went away (| head): click ends quietly
             where = f": {error.filename}" if error.filename else ""
             raise click.ClickException(f"{error.strerror or error}{where}") from None
     return wrapper

@@ -26,6 +26,9 @@ from ..files import data_folder, write_atomic
 PREFIX = "pretrained:"
 MANIFEST = "pretrained.json"
 SHIPPED = Path(__file__).resolve().parent        # stickpose/pretrained/NAME/
+#: what ``publish`` records in ``pretrained.json`` (``manifest`` checks each is there)
+RECORDED = ("name", "description", "command", "arch", "head", "suite", "seed",
+            "training_images", "parameters", "sets", "hardware", "files")
 
 
 class PretrainedError(StickposeError):
@@ -43,7 +46,19 @@ def manifest(name: str) -> dict:
     if name not in names():
         raise PretrainedError(f"{PREFIX}{name} is not a pretrained model of this stickpose; "
                               f"it ships {', '.join(PREFIX + n for n in names()) or 'none'}")
-    return json.loads(path.read_text())
+    try:
+        record = json.loads(path.read_text())
+        if not isinstance(record, dict):
+            raise ValueError("not a JSON object")
+        lacks = [key for key in RECORDED if key not in record]
+        if lacks or not isinstance(record["files"], dict) or not isinstance(record["sets"],
+                                                                           dict):
+            raise ValueError(f"it lacks {', '.join(lacks)}" if lacks else
+                             "its files or sets are not a JSON object")
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise PretrainedError(f"{PREFIX}{name}: {path} is damaged ({error}); reinstall "
+                              "stickpose") from None
+    return record
 
 
 def is_pretrained(spec) -> bool:
