@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from .codecs.gaussian import HEATMAP_STRIDE
+from .codecs.gaussian import HEATMAP_STRIDE, HEATMAP_STRIDES
 from .data.poses import check_pose_sources
 from .errors import StickposeError
 from .models.registry import check_spec, short_name
@@ -106,6 +106,9 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise StickposeError(f"{name} {value!r} must be a positive integer")
+        if self.heatmap_stride not in HEATMAP_STRIDES:
+            raise StickposeError(f"heatmap_stride {self.heatmap_stride} must be one of "
+                                 f"{', '.join(map(str, HEATMAP_STRIDES))}")
         for name in ("learning_rate", "sigma", "minutes"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, (int, float))

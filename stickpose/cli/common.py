@@ -180,13 +180,16 @@ def record_run_or_warn(engine, run: Path) -> None:
                    f"it with `stickpose train --resume --out {run}`", err=True)
 
 
-def check_input_size(input_size: int, archs) -> None:
+def check_input_size(input_size: int, archs, recipe: str | None = None) -> None:
     """``--input-size`` checked against each architecture's rule, named as typed (an
-    architecture that cannot be found or imported is named as typed too)."""
+    architecture that cannot be found or imported is named as typed too); ``recipe``: the
+    size is that recipe's (``"FILE vN arch/head"``), not the option's, and is named so."""
     from ..models.build import input_size_problem
 
     for arch in archs:
         problem = input_size_problem(arch, input_size)
+        if problem and recipe:
+            raise click.UsageError(f"input_size {input_size} of recipe {recipe} {problem}")
         if problem:
             raise click.BadParameter(f"{input_size} {problem}", param_hint="'--input-size'")
 

@@ -254,7 +254,8 @@ def leaderboard_run(archs, heads, seeds, budget, recipes, suite, class_dir, time
     configs = sweep_configs(archs, heads, seed_list, images, load_recipes(recipes), minutes,
                             **overrides)
     for config in configs:
-        check_input_size(config.input_size, [config.arch])
+        check_input_size(config.input_size, [config.arch],
+                         None if "input_size" in overrides else config.recipe)
     if suite != "stickman":                        # the class files, before any training
         from ..runs import load_run_suite
         load_run_suite(configs[0])

@@ -134,7 +134,8 @@ def train(out, resume, overwrite, heatmap_stride, strategy, **options):
     from ..training import prepare, train as run_training
 
     options["arch_options"] = parse_arch_options(options["arch_options"])
-    heatmap_stride = _with_recipe(options, options.pop("recipe"), int(heatmap_stride))
+    heatmap_stride, from_recipe = _with_recipe(options, options.pop("recipe"),
+                                               int(heatmap_stride))
     typed = options["arch"], options["head"]
     options["arch"], options["head"] = absolute_spec(typed[0]), absolute_spec(typed[1])
 
@@ -174,7 +175,8 @@ def train(out, resume, overwrite, heatmap_stride, strategy, **options):
         options["poses"] = absolute_pose_sources(options["poses"])
     config = TrainConfig(heatmap_stride=heatmap_stride, **options)
     if not resume:                            # named as typed; the config keeps absolute paths
-        check_input_size(config.input_size, [typed[0]])
+        check_input_size(config.input_size, [typed[0]],
+                         config.recipe if "input_size" in from_recipe else None)
         check_head(typed[1])
     if config.data.startswith("lsp:"):
         say_lsp(config.data)
@@ -240,18 +242,19 @@ def train(out, resume, overwrite, heatmap_stride, strategy, **options):
         click.echo(f"{name}: " + "  ".join(parts))
 
 
-def _with_recipe(options: dict, recipe: str, heatmap_stride: int) -> int:
+def _with_recipe(options: dict, recipe: str, heatmap_stride: int) -> tuple[int, set]:
     """Fill ``options`` the user did not give with ``recipe``'s settings for the arch x
     head (``none``: none; an architecture the file has no table for: none) and name the
-    recipe in ``options["recipe"]``; returns the heatmap stride (an argument of its own)."""
+    recipe in ``options["recipe"]``; returns the heatmap stride (an argument of its own)
+    and the names of the settings taken from the recipe."""
     from ..leaderboard.recipe import load_recipes
 
     options["recipe"] = None
     if recipe == "none":
-        return heatmap_stride
+        return heatmap_stride, set()
     recipes = load_recipes(recipe)
     if options["arch"] not in recipes.archs:
-        return heatmap_stride
+        return heatmap_stride, set()
     settings = recipes.settings(options["arch"], options["head"])
     context = click.get_current_context()
     given = [name for name in settings if name != "recipe" and context.get_parameter_source(
@@ -265,7 +268,7 @@ def _with_recipe(options: dict, recipe: str, heatmap_stride: int) -> int:
         options["recipe"] += " with " + ", ".join(
             f"{name} {options[name] if name != 'heatmap_stride' else heatmap_stride} given"
             for name in given)
-    return heatmap_stride
+    return heatmap_stride, set(settings) - set(given) - {"recipe"}
 
 
 def _check_init(init: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 HEATMAP_STRIDE = 2     # the default: heatmaps at half the input resolution
+HEATMAP_STRIDES = (1, 2, 4, 8, 16)     # the strides a heatmap head can be built at
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,13 @@ from __future__ import annotations
 from ..quiet_tf import tf  # noqa: F401  (TensorFlow before Keras, quietly)
 import keras
 
-from ..codecs.gaussian import HEATMAP_STRIDE
+from ..codecs.gaussian import HEATMAP_STRIDE, HEATMAP_STRIDES
 from .heads import apply_head
 from ..errors import StickposeError
 from ..files import stop_requested
 from ..registry import RegistryError
 from .registry import ARCHS, HEADS, Architecture, Features, PluginError, resolve
 
-HEATMAP_STRIDES = (1, 2, 4, 8, 16)
 
 
 def input_size_problem(arch, input_size: int) -> str | None:

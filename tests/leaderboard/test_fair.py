@@ -58,6 +58,8 @@ def test_recipes_are_data_and_unknown_settings_are_refused(tmp_path):
             ("[resnet.dense]\nwidth = 3\n", "[resnet.dense] is not a head"),
             ("[resnet.heatmap]\nwidth = -1\n", "[resnet.heatmap]: width -1 must be a positive "
                                                "integer"),
+            ("[resnet.heatmap]\nheatmap_stride = 3\n", "[resnet.heatmap]: heatmap_stride 3 "
+                                                      "must be one of 1, 2, 4, 8, 16"),
             ("[recipe]\nauthor = 'me'\n", "[recipe] has unknown key(s) author"),
             ("[defaults\n", "is not valid TOML")]:
         mine.write_text(text)
@@ -70,6 +72,15 @@ def test_recipes_are_data_and_unknown_settings_are_refused(tmp_path):
     fails_with(invoke("leaderboard", "run", "--recipes", mine, "--out", tmp_path / "sweep",
                       "--db", tmp_path / "s.sqlite"), "has unknown setting(s) dropout")
     assert not (tmp_path / "sweep").exists() and not (tmp_path / "s.sqlite").exists()
+    mine.write_text('[recipe]\nname = "mine"\n[unet]\ninput_size = 40\n')   # unet: 16s
+    for command in (["leaderboard", "run", "--recipes", mine, "--archs", "unet",
+                     "--out", tmp_path / "sweep"], ["train", "--recipe", mine, "--arch", "unet",
+                                                    "--out", tmp_path / "run"]):
+        fails_with(invoke(*command, "--db", tmp_path / "s.sqlite"),
+                   "input_size 40 of recipe mine v1 unet/")
+        fails_with(invoke(*command, "--input-size", 50, "--db", tmp_path / "s.sqlite"),
+                   "Invalid value for '--input-size': 50 does not work with unet")
+    assert not (tmp_path / "sweep").exists() and not (tmp_path / "run").exists()
 
 
 def test_train_takes_a_budget_of_images(tmp_path):
