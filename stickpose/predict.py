@@ -53,6 +53,10 @@ def output_stems(paths: list[Path]) -> list[str]:
     return stems
 
 
+#: an image longer than this many times its width (or wider than its height) gets a warning
+MAX_ASPECT = 4
+
+
 def _readable(paths, warn) -> tuple[list[Path], list[np.ndarray]]:
     """The input files (folders expanded) that are readable images, and those images; the
     others are skipped with ``warn(message)``, and none readable is an error."""
@@ -64,6 +68,11 @@ def _readable(paths, warn) -> tuple[list[Path], list[np.ndarray]]:
             warn(f"skipped {path}: " + ("not a readable image" if path.exists()
                                         else "no such file"))
             continue
+        height, width = image.shape[:2]
+        if max(height, width) > MAX_ASPECT * min(height, width):
+            warn(f"{path} is {width}x{height} px: padded to a square, the picture fills under "
+                 f"1/{MAX_ASPECT} of the model's input, so its keypoints are guesses (crop it "
+                 "around the person)")
         names.append(path)
         images.append(image)
     if not images:

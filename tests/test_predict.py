@@ -68,6 +68,20 @@ def test_predict_writes_json_and_overlays_and_skips_unreadable(tiny_run, tmp_pat
     assert overlay.shape == (80, 120, 3)
 
 
+def test_a_sliver_of_an_image_is_predicted_with_a_warning(tiny_run, tmp_path):
+    """A 3x200 image fills a sixty-sixth of the square the model sees: its keypoints are
+    written, with a warning that they are guesses; a 2:1 image gets none."""
+    cv2.imwrite(str(tmp_path / "sliver.png"), np.full((3, 200, 3), 200, np.uint8))
+    cv2.imwrite(str(tmp_path / "wide.png"), np.full((50, 100, 3), 200, np.uint8))
+    result = CliRunner().invoke(main, ["predict", str(tmp_path), "--run", str(tiny_run),
+                                       "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    warned = " ".join(result.output.split())
+    assert "sliver.png is 200x3 px: padded to a square, the picture fills under 1/4" in warned
+    assert "wide.png is" not in warned
+    assert json.loads((tmp_path / "out" / "sliver.json").read_text())["height"] == 3
+
+
 def test_same_named_images_do_not_overwrite_each_other(tiny_run, tmp_path):
     for folder, value in (("a", 40), ("b", 200)):
         (tmp_path / folder).mkdir()
