@@ -81,13 +81,15 @@ def resolve_decoders(spec: str, head_target: str, run: Path | None = None) -> li
 def forward(model, images: np.ndarray, head_target: str, batch_size: int = 64,
             flip: bool = False):
     """The model's final output for ``images`` ``(n, s, s, 3) uint8`` and the seconds the
-    forward pass took (after one untimed warm-up batch, which absorbs tracing). ``flip``:
-    averaged with the output on the mirrored images (``codecs.flip``; two forward passes)."""
+    forward pass took (after untimed warm-up batches of both sizes the pass uses, a full
+    one and the last, shorter one, which absorb tracing). ``flip``: averaged with the output
+    on the mirrored images (``codecs.flip``; two forward passes)."""
     inputs = images.astype(np.float32) / 255.0
 
     def run(batch):
         return np.asarray(model.predict(batch, batch_size=batch_size, verbose=0)[head_target])
-    run(inputs[:batch_size])
+    for size in {min(batch_size, len(inputs)), len(inputs) % batch_size} - {0}:
+        run(inputs[:size])
     start = time.perf_counter()
     output = run(inputs)
     if flip:
