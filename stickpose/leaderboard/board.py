@@ -231,6 +231,12 @@ def _code(config: str) -> str:
                      for p in plugins.values())
 
 
+def _fewest(counts) -> float:
+    """The fewest images per set of an ``images`` cell (``1000``, ``16-1000``; NaN: ``?``)."""
+    low = str(counts).split("-")[0]
+    return float(low) if low.isdigit() else float("nan")
+
+
 def _image_counts(counts: pd.Series) -> str:
     """Which data a row's cells measured: images per set (``1000``; ``16-1000`` when the
     runs differ)."""
@@ -308,10 +314,16 @@ def with_every_cell(table: pd.DataFrame) -> pd.DataFrame:
 def best(table: pd.DataFrame, metric: str) -> pd.DataFrame:
     """``True`` where a value is the best of its column or not distinguishable from it:
     within two standard errors of the difference (``std / sqrt(runs)`` of each; a cell of
-    one run has none, so it ties only when equal)."""
+    one run has none, so it ties only when equal). Only rows whose every run was evaluated
+    on the most images of any row compete (``images``): a score on the first 8 images of a
+    set is shown, never ranked against the whole set's."""
     marks = pd.DataFrame(False, index=table.index, columns=table.columns)
+    fewest = table["images"].map(_fewest) if "images" in table else \
+        pd.Series(float("nan"), index=table.index)
+    competing = fewest.isna() | (fewest == fewest.max()) if fewest.notna().any() else \
+        pd.Series(True, index=table.index)
     for column in (c for c in SETS if c in table.columns):
-        values = table[column].astype(float)
+        values = table[column].astype(float).where(competing)
         if values.isna().all():
             continue
         leader = values.idxmin() if LOWER_IS_BETTER[metric] else values.idxmax()
@@ -414,7 +426,8 @@ def legend(metric: str, reference_rows: bool = False) -> str:
     """The two lines under a table that say how to read it."""
     better = "lower" if LOWER_IS_BETTER[metric] else "higher"
     first = (f"{METRIC_NAMES[metric]}: mean ± std over seeds, {better} is better; * (bold): "
-             "best in its column or tied with it (within two standard errors); budget: "
+             "best in its column or tied with it (within two standard errors), of the rows "
+             "evaluated on the most images; budget: "
              "training images per run; reference rows: keypoints no model made, measured "
              "on the same images (stand-ins: perfect keypoints, the mean training pose, all "
              "zeros; on the class's sets the floors: perfect keypoints relabelled by the "

@@ -63,6 +63,23 @@ def test_table_shape_means_and_best(filled):
     assert len(only) == 1 and only["test4"].iloc[0] == 6.0
 
 
+def test_a_row_evaluated_on_fewer_images_is_shown_but_never_ranked(filled):
+    """An 8-image evaluation (``evaluate --count 8``) that happens to score best is listed
+    with its count, and first place stays with the rows measured on every image."""
+    _, engine = filled
+    sets = {name: {"score": 0.1, "pck": 0.99, "images": 8}
+            for name in ("test1", "test2", "test3", "test4")}
+    record(engine, config("unet", "heatmap", 0), {"epochs": 2}, sets, "quarter")
+    table = comparison(load(engine), "score")
+    few = table[table["arch"] == "unet"].index[0]
+    assert table.at[few, "images"] == "8" and table.at[few, "test1"] == pytest.approx(0.1)
+    marks = best(table, "score")
+    assert not marks.loc[few].any()
+    assert table.loc[marks["test1"], ["arch", "head"]].values.tolist() == [
+        ["resnet", "heatmap"], ["senet", "heatmap"]]
+    assert "0.100 *" not in render(table, "score", "table")
+
+
 def test_every_format(filled):
     _, engine = filled
     table = comparison(load(engine), "score")
