@@ -352,6 +352,10 @@ def _to_accuracy(row) -> str:
             f"({row['tta_runs']:.0f}/{row['runs']:.0f})")
 
 
+#: the columns of words, aligned left in text and Markdown (numbers align right)
+TEXT_COLUMNS = ("arch", "head", "data", "decoder", MILESTONE, "code")
+
+
 def render(table: pd.DataFrame, metric: str, fmt: str = "table") -> str:
     """The table as text (first place and ties marked ``*``), Markdown (**bold**), CSV, HTML
     (<b>) or JSON (records, with a ``best`` list per row). Text, Markdown and HTML show
@@ -406,11 +410,13 @@ def render(table: pd.DataFrame, metric: str, fmt: str = "table") -> str:
         shown["images"] = table["images"].fillna("")
     if "code" in table:
         shown["code"] = table["code"].fillna("").replace("", "stickpose")
-    if fmt == "md":
-        return shown.to_markdown(index=False, stralign="right")
     if fmt == "html":
         return shown.to_html(index=False, escape=False)
-    return shown.to_string(index=False)
+    from tabulate import tabulate
+
+    align = ["left" if c in TEXT_COLUMNS else "right" for c in shown.columns]
+    return tabulate(shown, headers="keys", showindex=False, disable_numparse=True,
+                    colalign=align, tablefmt="pipe" if fmt == "md" else "plain")
 
 
 METRIC_NAMES = {"score": "class test score (intended)",
