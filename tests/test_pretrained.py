@@ -93,20 +93,28 @@ def test_a_changed_or_unknown_model_is_refused(tmp_path, monkeypatch):
 
 
 def test_fine_tuning_starts_from_the_pretrained_weights(tmp_path):
-    """`train --init pretrained:stickman` with the board's recipe (the same model) starts
-    from its weights: after one step at a tiny learning rate its trainable weights are
-    the pretrained model's."""
-    from stickpose.runs import load_run
+    """`train --init pretrained:stickman`, with no --arch or --head, fine-tunes that model
+    (its arch, head and shape, the recipe for the rest): after one step at a tiny learning
+    rate its trainable weights are the pretrained model's. A model setting given that
+    differs from it is refused before any work."""
+    from stickpose.runs import RunDir, load_run
 
-    fails_with(invoke("train", "--init", "pretrained:stickman", "--width", 8, "--out",
-                      tmp_path / "other"),
-               "--init pretrained:stickman has width 20 but this run has 8")
+    theirs = RunDir(pretrained.run_path("pretrained:stickman")).config()
+    fails_with(invoke("train", "--init", "pretrained:stickman", "--width", theirs.width + 2,
+                      "--out", tmp_path / "other"),
+               f"--init pretrained:stickman has width {theirs.width} but this run has "
+               f"{theirs.width + 2}")
     assert not (tmp_path / "other").exists()
+    fails_with(invoke("train", "--init", tmp_path / "nowhere", "--out", tmp_path / "other"),
+               f"Invalid value for --init: run {tmp_path / 'nowhere'} does not exist")
     run = tmp_path / "tuned"
     ok(invoke("train", "--init", "pretrained:stickman", "--epochs", 1, "--steps", 1,
               "--learning-rate", 1e-9, "--test-count", 4, "--validation-count", 4,
               "--out", run))
-    assert json.loads((run / "config.json").read_text())["init"] == "pretrained:stickman"
+    config = RunDir(run).config()
+    assert config.init == "pretrained:stickman"
+    assert config.model_settings() == theirs.model_settings()
+    assert config.recipe.startswith(f"recipes v") and "of --init" in config.recipe
     _, tuned = load_run(run)
     _, source = load_run(pretrained.run_path("pretrained:stickman"))
     assert len(tuned.trainable_weights) == len(source.trainable_weights) > 10

@@ -69,9 +69,11 @@ from .common import (CLASS_DIR_OPTION, DB_OPTION, INPUT_SIZE, INPUT_SIZE_HELP, P
 @click.option("--data", default="stickman", show_default=True,
               help="stickman (the suite's rendered stream), or lsp:DIR to train on Leeds "
                    "Sports Pose (+ LSP-extended when present) from a local folder.")
-@click.option("--init", help="Start from the weights of this run (the same model), e.g. a "
-              "stickman run for the stickman-to-real transfer, or of pretrained:NAME (a "
-              "model shipped with stickpose, `stickpose pretrained`) to fine-tune it.")
+@click.option("--init", help="Start from the weights of this run, e.g. a stickman run for "
+              "the stickman-to-real transfer, or of pretrained:NAME (a model shipped with "
+              "stickpose, `stickpose pretrained`) to fine-tune it. Its model (arch, head, "
+              "input size, width, depth, heatmap stride, deconv, arch options) is this "
+              "run's unless given, and must match if given; the recipe sets the rest.")
 @click.option("--suite", "--train-suite", "suite", default="stickman", show_default=True,
               help="Suite (name or .toml) whose training stream, validation and test sets "
                    "are used: stickman, class (the class's own benchmark as its 2021 test "
@@ -134,8 +136,12 @@ def train(out, resume, overwrite, heatmap_stride, strategy, **options):
     from ..training import prepare, train as run_training
 
     options["arch_options"] = parse_arch_options(options["arch_options"])
+    heatmap_stride = int(heatmap_stride)
+    from_init = set()
+    if options["init"] is not None:
+        heatmap_stride, from_init = _with_init(options, heatmap_stride)
     heatmap_stride, from_recipe = _with_recipe(options, options.pop("recipe"),
-                                               int(heatmap_stride))
+                                               heatmap_stride, from_init)
     typed = options["arch"], options["head"]
     options["arch"], options["head"] = absolute_spec(typed[0]), absolute_spec(typed[1])
 
@@ -169,8 +175,6 @@ def train(out, resume, overwrite, heatmap_stride, strategy, **options):
             options["patience"] = options["epochs"]     # no early stop unless asked for
     if options["class_dir"] is not None:
         options["class_dir"] = str(options["class_dir"].resolve())
-    if options["init"] is not None:
-        _check_init(options["init"])
     if options["poses"] is not None:                 # kept in config.json: resumable anywhere
         options["poses"] = absolute_pose_sources(options["poses"])
     config = TrainConfig(heatmap_stride=heatmap_stride, **options)
@@ -242,11 +246,13 @@ def train(out, resume, overwrite, heatmap_stride, strategy, **options):
         click.echo(f"{name}: " + "  ".join(parts))
 
 
-def _with_recipe(options: dict, recipe: str, heatmap_stride: int) -> tuple[int, set]:
-    """Fill ``options`` the user did not give with ``recipe``'s settings for the arch x
-    head (``none``: none; an architecture the file has no table for: none) and name the
-    recipe in ``options["recipe"]``; returns the heatmap stride (an argument of its own)
-    and the names of the settings taken from the recipe."""
+def _with_recipe(options: dict, recipe: str, heatmap_stride: int,
+                 from_init=frozenset()) -> tuple[int, set]:
+    """Fill ``options`` the user did not give (on the command line, or through --init's
+    model: ``from_init``) with ``recipe``'s settings for the arch x head (``none``: none; an
+    architecture the file has no table for: none) and name the recipe in
+    ``options["recipe"]``; returns the heatmap stride (an argument of its own) and the
+    names of the settings taken from the recipe."""
     from ..leaderboard.recipe import load_recipes
 
     options["recipe"] = None
@@ -257,8 +263,8 @@ def _with_recipe(options: dict, recipe: str, heatmap_stride: int) -> tuple[int, 
         return heatmap_stride, set()
     settings = recipes.settings(options["arch"], options["head"])
     context = click.get_current_context()
-    given = [name for name in settings if name != "recipe" and context.get_parameter_source(
-        name) == ParameterSource.COMMANDLINE]
+    given = [name for name in settings if name != "recipe" and (name in from_init or
+             context.get_parameter_source(name) == ParameterSource.COMMANDLINE)]
     for name, value in settings.items():
         if name == "heatmap_stride":
             heatmap_stride = heatmap_stride if name in given else value
@@ -266,21 +272,30 @@ def _with_recipe(options: dict, recipe: str, heatmap_stride: int) -> tuple[int, 
             options[name] = value
     if given:
         options["recipe"] += " with " + ", ".join(
-            f"{name} {options[name] if name != 'heatmap_stride' else heatmap_stride} given"
-            for name in given)
+            f"{name} {options[name] if name != 'heatmap_stride' else heatmap_stride} "
+            f"{'of --init' if name in from_init else 'given'}" for name in given)
     return heatmap_stride, set(settings) - set(given) - {"recipe"}
 
 
-def _check_init(init: str) -> None:
-    """A pretrained model given to --init exists and is what was published (a run folder is
-    checked against the new run's model when training starts)."""
-    from ..pretrained import PretrainedError, is_pretrained, run_path
+def _with_init(options: dict, heatmap_stride: int) -> tuple[int, set]:
+    """The model of the run ``--init`` names (a run folder or ``pretrained:NAME``, checked)
+    for every model setting (arch, head, input size, width, depth, heatmap stride, deconv,
+    arch options) not given on the command line, so that ``train --init pretrained:NAME``
+    fine-tunes that model as it is. Returns the heatmap stride and the names taken."""
+    from ..errors import StickposeError
+    from ..pretrained import run_path
+    from ..runs import RunDir
 
-    if is_pretrained(init):
-        try:
-            run_path(init)
-        except PretrainedError as error:
-            raise click.BadParameter(str(error), param_hint="--init") from None
+    try:
+        theirs = RunDir(run_path(options["init"])).config().model_settings()
+    except StickposeError as error:
+        raise click.BadParameter(str(error), param_hint="--init") from None
+    context = click.get_current_context()
+    taken = {name for name in theirs
+             if context.get_parameter_source(name) != ParameterSource.COMMANDLINE}
+    for name in taken - {"heatmap_stride"}:
+        options[name] = theirs[name]
+    return (theirs["heatmap_stride"] if "heatmap_stride" in taken else heatmap_stride), taken
 
 
 def _check_resume(own, config, options: dict, budget) -> None:
