@@ -13,7 +13,6 @@ from ..registry import RegistryError
 from .registry import ARCHS, HEADS, Architecture, Features, PluginError, resolve
 
 
-
 def input_size_problem(arch, input_size: int) -> str | None:
     """Why ``input_size`` pixels do not suit ``arch`` (its down-sampling needs a multiple
     of its divisor, at least 32), or None. A backbone that declares no divisor is checked
