@@ -514,8 +514,10 @@ def floor(frame: pd.DataFrame, suite: str) -> float | None:
 def overview(frame: pd.DataFrame, suite: str) -> pd.DataFrame:
     """Per architecture x head trained and measured on ``suite``: ``mean`` (the intended
     score's mean over test1-test4, averaged over runs), ``std`` (of that mean over the
-    runs) and ``runs``, of its setup with the most runs (then the lowest mean); runs
-    measured on all four sets only."""
+    runs) and ``runs``, of one setup: at the suite's usual budget (the training images of
+    most of its runs: the sweep's, not a longer run's such as a shipped model's) if it has
+    one, then the one with the most runs, then the lowest mean; runs measured on all four
+    sets only."""
     rows = for_suite(frame, suite)
     rows = rows[(rows["metric"] == "score") & rows["set"].isin(SETS[:4])
                 & rows["decoder"].isin(HEAD_OUTPUTS) & (rows["reported"].fillna(0) == 0)
@@ -523,13 +525,19 @@ def overview(frame: pd.DataFrame, suite: str) -> pd.DataFrame:
     if rows.empty:
         return pd.DataFrame(columns=["arch", "head", "mean", "std", "runs"])
     rows = rows.assign(setup=rows["config"].map(_setup))
-    per_run = rows.groupby(["arch", "head", "setup", "run_id"])["value"].agg(["mean", "count"])
+    budgets = rows.drop_duplicates("run_id")["train_images"].fillna(-1)   # -1: not recorded
+    usual = budgets.mode().iloc[0]
+    per_run = rows.groupby(["arch", "head", "setup", "run_id"]).agg(
+        mean=("value", "mean"), count=("value", "count"), images=("train_images", "max"))
     per_run = per_run[per_run["count"] == 4]
-    setups = per_run.groupby(level=["arch", "head", "setup"])["mean"].agg(
-        ["mean", "std", "count"]).rename(columns={"count": "runs"}).reset_index()
-    setups = setups.sort_values(["runs", "mean"], ascending=[False, True], kind="stable")
-    return setups.drop_duplicates(["arch", "head"]).drop(columns="setup").sort_values(
-        ["arch", "head"]).reset_index(drop=True)
+    setups = per_run.groupby(level=["arch", "head", "setup"]).agg(
+        mean=("mean", "mean"), std=("mean", "std"), runs=("mean", "count"),
+        images=("images", "max")).reset_index()
+    setups["unusual"] = setups["images"].fillna(-1) != usual
+    setups = setups.sort_values(["unusual", "runs", "mean"], ascending=[True, False, True],
+                                kind="stable")
+    return setups.drop_duplicates(["arch", "head"])[["arch", "head", "mean", "std", "runs"]] \
+        .sort_values(["arch", "head"]).reset_index(drop=True)
 
 
 def plot_overview(frame: pd.DataFrame, path: Path) -> bool:

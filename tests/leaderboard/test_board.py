@@ -205,6 +205,15 @@ def test_the_overview_is_the_whole_board_in_one_figure(filled, tmp_path):
     assert table.loc[("resnet", "heatmap"), "runs"] == 2
     assert table.loc[("senet", "heatmap"), "mean"] == pytest.approx(2.4)
     assert overview(load(engine), "class").empty
+    # a longer run of one cell (a shipped model's: four times the budget, better) has a
+    # row of its own on the board, but the figure shows each cell at the usual budget
+    record(engine, config("senet", "heatmap", 0, epochs=8), {"epochs": 8, "train_images": 800},
+           {name: {"score": 0.1, "images": 100} for name in ("test1", "test2", "test3",
+                                                             "test4")}, "quarter")
+    table = overview(load(engine), "stickman").set_index(["arch", "head"])
+    assert table.loc[("senet", "heatmap"), "mean"] == pytest.approx(2.4)
+    assert len(comparison(load(engine), "score").query("arch == 'senet' & head == 'heatmap'")) \
+        == 2
     written = export(engine, tmp_path / "out", "test")[0]
     assert (tmp_path / "out" / "board.png") in written
     assert (tmp_path / "out" / "board.png").read_bytes()[:4] == b"\x89PNG"
