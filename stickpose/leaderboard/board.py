@@ -314,14 +314,20 @@ def with_every_cell(table: pd.DataFrame) -> pd.DataFrame:
 def best(table: pd.DataFrame, metric: str) -> pd.DataFrame:
     """``True`` where a value is the best of its column or not distinguishable from it:
     within two standard errors of the difference (``std / sqrt(runs)`` of each; a cell of
-    one run has none, so it ties only when equal). Only rows whose every run was evaluated
-    on the most images of any row compete (``images``): a score on the first 8 images of a
-    set is shown, never ranked against the whole set's."""
+    one run has none, so it ties only when equal). Only comparable rows compete: those
+    whose every run was evaluated on the most images of any row (``images``: a score on the
+    first 8 images of a set is shown, never ranked against the whole set's) and trained on
+    the usual budget (``budget``, that of most rows: a longer run, such as a shipped
+    model's, is shown beside the sweep, not ranked in it)."""
     marks = pd.DataFrame(False, index=table.index, columns=table.columns)
-    fewest = table["images"].map(_fewest) if "images" in table else \
-        pd.Series(float("nan"), index=table.index)
-    competing = fewest.isna() | (fewest == fewest.max()) if fewest.notna().any() else \
-        pd.Series(True, index=table.index)
+    competing = pd.Series(True, index=table.index)
+    if "images" in table:
+        fewest = table["images"].map(_fewest)
+        if fewest.notna().any():
+            competing &= fewest.isna() | (fewest == fewest.max())
+    if "budget" in table and len(table):
+        budgets = table["budget"].fillna(-1)                    # -1: not recorded
+        competing &= budgets == budgets.mode()[0]
     for column in (c for c in SETS if c in table.columns):
         values = table[column].astype(float).where(competing)
         if values.isna().all():
@@ -433,7 +439,7 @@ def legend(metric: str, reference_rows: bool = False) -> str:
     better = "lower" if LOWER_IS_BETTER[metric] else "higher"
     first = (f"{METRIC_NAMES[metric]}: mean ± std over seeds, {better} is better; * (bold): "
              "best in its column or tied with it (within two standard errors), of the rows "
-             "evaluated on the most images; budget: "
+             "evaluated on the most images at the usual budget; budget: "
              "training images per run; reference rows: keypoints no model made, measured "
              "on the same images (stand-ins: perfect keypoints, the mean training pose, all "
              "zeros; on the class's sets the floors: perfect keypoints relabelled by the "

@@ -78,6 +78,13 @@ def test_a_row_evaluated_on_fewer_images_is_shown_but_never_ranked(filled):
     assert table.loc[marks["test1"], ["arch", "head"]].values.tolist() == [
         ["resnet", "heatmap"], ["senet", "heatmap"]]
     assert "0.100 *" not in render(table, "score", "table")
+    record(engine, config("senet", "heatmap", 0, epochs=8), {"epochs": 8, "train_images": 800},
+           {name: {"score": 0.2, "images": 100} for name in ("test1", "test2", "test3",
+                                                             "test4")}, "quarter")
+    table = comparison(load(engine), "score")          # a longer run: shown, not ranked
+    longer = table[table["budget"] == 800].index[0]
+    assert not best(table, "score").loc[longer].any()
+    assert best(table, "score")["test1"].sum() == 2
 
 
 def test_every_format(filled):
