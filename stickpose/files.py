@@ -28,10 +28,13 @@ def stop_on_signals() -> None:
     reliably: the handler raises ``KeyboardInterrupt`` and also remembers the signal, so a
     ``KeyboardInterrupt`` that Python drops (one raised while TensorFlow runs a ``__del__``
     or a weakref callback is printed as "Exception ignored" and lost) is raised again by
-    the next ``check_stop``: every atomic write, every store write and the command's end."""
+    the next ``check_stop``: every atomic write, every store write and the command's end.
+    A signal the process was started ignoring (SIGINT of a background job ``cmd &`` in a
+    script, ``nohup``'s SIGHUP) stays ignored, as the shell meant."""
     if threading.current_thread() is threading.main_thread():
         for number in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(number, _stop)
+            if signal.getsignal(number) is not signal.SIG_IGN:   # `cmd &` in a script: kept
+                signal.signal(number, _stop)
         sys.unraisablehook = _unraisable
 
 

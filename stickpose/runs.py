@@ -62,6 +62,9 @@ class RunInUse(RunError):
     """The run directory is held (``RunDir.lock``) by another process."""
 
 
+MAX_BATCH_SIZE = 65536     # far above any step that fits in memory, below TensorFlow's limits
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that decides a training run. Saved as the run's ``config.json``."""
@@ -106,6 +109,9 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise StickposeError(f"{name} {value!r} must be a positive integer")
+        if self.batch_size > MAX_BATCH_SIZE:
+            raise StickposeError(f"batch_size {self.batch_size} is more than "
+                                 f"{MAX_BATCH_SIZE:,} images a step; use a smaller one")
         if self.heatmap_stride not in HEATMAP_STRIDES:
             raise StickposeError(f"heatmap_stride {self.heatmap_stride} must be one of "
                                  f"{', '.join(map(str, HEATMAP_STRIDES))}")

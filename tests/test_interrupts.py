@@ -232,3 +232,24 @@ def test_a_reader_that_goes_away_ends_the_command_quietly():
     process.wait(timeout=120)
     assert process.returncode == 1, error
     assert error == "", error
+
+
+def test_a_command_started_ignoring_ctrl_c_keeps_ignoring_it(tmp_path):
+    """A background job of a script (``stickpose generate ... &``) starts with SIGINT
+    ignored, so that the terminal's Ctrl-C does not reach it: stickpose keeps it so and
+    finishes (SIGTERM still stops it)."""
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stickpose", "generate", "--count", "3000", "--size", "64",
+         "--workers", "1", "--out", str(tmp_path / "set")], stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    staging = tmp_path / f".set.partial-{process.pid}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not staging.exists() and process.poll() is None:
+        time.sleep(0.1)
+    assert process.poll() is None, "generate ended before it could be interrupted"
+    process.send_signal(signal.SIGINT)
+    error = process.communicate(timeout=300)[1].decode()
+    assert process.returncode == 0, error
+    assert (tmp_path / "set" / "meta.json").is_file()

@@ -178,6 +178,8 @@ def test_a_suite_without_validation_or_tests_is_refused_before_writing(tmp_path)
     ({"learning_rate": -1.0}, "learning_rate -1.0 must be a positive finite number"),
     ({"minutes": float("inf")}, "minutes inf must be a positive finite number"),
     ({"deconv": "yes"}, "deconv 'yes' must be true or false"),
+    ({"batch_size": 10 ** 20}, "batch_size 100000000000000000000 is more than 65,536"),
+    ({"heatmap_stride": 3}, "heatmap_stride 3 must be one of 1, 2, 4, 8, 16"),
     ({"schedule": "warm"}, "schedule 'warm' is unknown"),
     ({"schedule": "cosine-time"}, "schedule cosine-time decays over the training time: it "
                                   "needs minutes"),

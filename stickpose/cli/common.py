@@ -183,13 +183,14 @@ def record_run_or_warn(engine, run: Path) -> None:
 def check_input_size(input_size: int, archs, recipe: str | None = None) -> None:
     """``--input-size`` checked against each architecture's rule, named as typed (an
     architecture that cannot be found or imported is named as typed too); ``recipe``: the
-    size is that recipe's (``"FILE vN arch/head"``), not the option's, and is named so."""
+    size is that recipe's (``"NAME vN arch/head (FILE)"``), not the option's, and is named
+    so."""
     from ..models.build import input_size_problem
 
     for arch in archs:
         problem = input_size_problem(arch, input_size)
         if problem and recipe:
-            raise click.UsageError(f"input_size {input_size} of recipe {recipe} {problem}")
+            raise click.ClickException(f"input_size {input_size} of recipe {recipe} {problem}")
         if problem:
             raise click.BadParameter(f"{input_size} {problem}", param_hint="'--input-size'")
 
@@ -239,7 +240,8 @@ def user_errors(command):
 
 @contextlib.contextmanager
 def progress_bars():
-    """Yields ``make(label, total)`` -> per-chunk callback, one click progress bar each.
+    """Yields ``make(label, total)`` -> per-chunk callback, one click progress bar each,
+    on stderr (so that a command's output piped or redirected is its output alone).
 
     A bar finishes when its total is reached; any bar left open (an error, Ctrl-C) is
     finished on exit so the terminal gets its cursor back.
@@ -247,9 +249,10 @@ def progress_bars():
     open_bars = []
 
     def make(label: str, total: int):
-        if not sys.stdout.isatty():
+        if not sys.stderr.isatty():
             return _log_lines(label, total)
-        bar = click.progressbar(length=total, label=label, show_pos=True, width=30)
+        bar = click.progressbar(length=total, label=label, show_pos=True, width=30,
+                                file=sys.stderr)
         open_bars.append(bar)
 
         def update(done: int) -> None:
@@ -276,7 +279,8 @@ def _log_lines(label: str, total: int, steps: int = 10):
         tenth = min(done[0] * steps // max(total, 1), steps)
         if tenth > said[0]:
             said[0] = tenth
-            click.echo(f"{label}: {min(done[0], total)}/{total} ({100 * tenth // steps}%)")
+            click.echo(f"{label}: {min(done[0], total)}/{total} ({100 * tenth // steps}%)",
+                       err=True)
     return update
 
 

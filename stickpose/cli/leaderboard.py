@@ -251,11 +251,12 @@ def leaderboard_run(archs, heads, seeds, budget, recipes, suite, class_dir, time
                                "none of the class's files)")
     if suite != "stickman":
         overrides.update(suite=suite, class_dir=str(class_dir) if class_dir else None)
-    configs = sweep_configs(archs, heads, seed_list, images, load_recipes(recipes), minutes,
+    recipe_file = load_recipes(recipes)
+    configs = sweep_configs(archs, heads, seed_list, images, recipe_file, minutes,
                             **overrides)
     for config in configs:
-        check_input_size(config.input_size, [config.arch],
-                         None if "input_size" in overrides else config.recipe)
+        check_input_size(config.input_size, [config.arch], None if "input_size" in overrides
+                         else f"{config.recipe} ({recipe_file.path})")
     if suite != "stickman":                        # the class files, before any training
         from ..runs import load_run_suite
         load_run_suite(configs[0])

@@ -8,6 +8,7 @@ import click
 from click.core import ParameterSource
 
 from ..distribute import STRATEGIES
+from ..codecs.gaussian import HEATMAP_STRIDES
 from ..leaderboard.recipe import DEFAULT_RECIPES
 from ..runs import TIME_EPOCHS, TIME_SCHEDULE
 from .leaderboard import BOARD_SUITES
@@ -31,7 +32,8 @@ from .common import (CLASS_DIR_OPTION, DB_OPTION, INPUT_SIZE, INPUT_SIZE_HELP, P
                    "(hourglass), se_ratio=4 (senet), expansion=6 (mobilenetv2), "
                    "output_stride=2 (unet), or your own builder's; VALUE is read as JSON "
                    "(3, 0.5, true) or else as text.")
-@click.option("--heatmap-stride", type=click.Choice(["1", "2", "4"]), default="2",
+@click.option("--heatmap-stride", type=click.Choice([str(s) for s in HEATMAP_STRIDES]),
+              default="2",
               show_default=True, help="Heatmap resolution: input size / stride.")
 @click.option("--deconv", is_flag=True, help="Transposed-convolution upsampling head.")
 @click.option("--sigma", type=POSITIVE_FLOAT, default=1.5, show_default=True,
@@ -140,8 +142,8 @@ def train(out, resume, overwrite, heatmap_stride, strategy, **options):
     from_init = set()
     if options["init"] is not None:
         heatmap_stride, from_init = _with_init(options, heatmap_stride)
-    heatmap_stride, from_recipe = _with_recipe(options, options.pop("recipe"),
-                                               heatmap_stride, from_init)
+    recipe = options.pop("recipe")
+    heatmap_stride, from_recipe = _with_recipe(options, recipe, heatmap_stride, from_init)
     typed = options["arch"], options["head"]
     options["arch"], options["head"] = absolute_spec(typed[0]), absolute_spec(typed[1])
 
@@ -179,8 +181,8 @@ def train(out, resume, overwrite, heatmap_stride, strategy, **options):
         options["poses"] = absolute_pose_sources(options["poses"])
     config = TrainConfig(heatmap_stride=heatmap_stride, **options)
     if not resume:                            # named as typed; the config keeps absolute paths
-        check_input_size(config.input_size, [typed[0]],
-                         config.recipe if "input_size" in from_recipe else None)
+        check_input_size(config.input_size, [typed[0]], f"{config.recipe} (--recipe {recipe})"
+                         if "input_size" in from_recipe else None)
         check_head(typed[1])
     if config.data.startswith("lsp:"):
         say_lsp(config.data)
@@ -249,18 +251,16 @@ def train(out, resume, overwrite, heatmap_stride, strategy, **options):
 def _with_recipe(options: dict, recipe: str, heatmap_stride: int,
                  from_init=frozenset()) -> tuple[int, set]:
     """Fill ``options`` the user did not give (on the command line, or through --init's
-    model: ``from_init``) with ``recipe``'s settings for the arch x head (``none``: none; an
-    architecture the file has no table for: none) and name the recipe in
-    ``options["recipe"]``; returns the heatmap stride (an argument of its own) and the
-    names of the settings taken from the recipe."""
+    model: ``from_init``) with ``recipe``'s settings for the arch x head (``none``: none;
+    an architecture the file has no table for gets its ``[defaults]``, as in ``leaderboard
+    run``) and name the recipe in ``options["recipe"]``; returns the heatmap stride (an
+    argument of its own) and the names of the settings taken from the recipe."""
     from ..leaderboard.recipe import load_recipes
 
     options["recipe"] = None
     if recipe == "none":
         return heatmap_stride, set()
     recipes = load_recipes(recipe)
-    if options["arch"] not in recipes.archs:
-        return heatmap_stride, set()
     settings = recipes.settings(options["arch"], options["head"])
     context = click.get_current_context()
     given = [name for name in settings if name != "recipe" and (name in from_init or

@@ -149,6 +149,9 @@ def comparison(frame: pd.DataFrame, metric: str = "score", arch: str | None = No
     table = means[sets].copy()
     for name in sets:
         table[f"{name} std"] = spreads[name]
+    fewest = rows.groupby([*keys, "set"])["images"].min().unstack("set")
+    for name in sets:                            # what a cell may be ranked against
+        table[f"{name} images"] = fewest[name] if name in fewest else float("nan")
     by_run = rows.drop_duplicates("run_id").groupby(keys)
     table["runs"] = by_run["run_id"].nunique()
     table["width"] = by_run["width"].first()
@@ -231,12 +234,6 @@ def _code(config: str) -> str:
                      for p in plugins.values())
 
 
-def _fewest(counts) -> float:
-    """The fewest images per set of an ``images`` cell (``1000``, ``16-1000``; NaN: ``?``)."""
-    low = str(counts).split("-")[0]
-    return float(low) if low.isdigit() else float("nan")
-
-
 def _image_counts(counts: pd.Series) -> str:
     """Which data a row's cells measured: images per set (``1000``; ``16-1000`` when the
     runs differ)."""
@@ -314,22 +311,21 @@ def with_every_cell(table: pd.DataFrame) -> pd.DataFrame:
 def best(table: pd.DataFrame, metric: str) -> pd.DataFrame:
     """``True`` where a value is the best of its column or not distinguishable from it:
     within two standard errors of the difference (``std / sqrt(runs)`` of each; a cell of
-    one run has none, so it ties only when equal). Only comparable rows compete: those
-    whose every run was evaluated on the most images of any row (``images``: a score on the
-    first 8 images of a set is shown, never ranked against the whole set's) and trained on
-    the usual budget (``budget``, that of most rows: a longer run, such as a shipped
-    model's, is shown beside the sweep, not ranked in it)."""
+    one run has none, so it ties only when equal). Only comparable cells compete: those
+    whose every run was evaluated on the most images of any in the column (``SET images``:
+    a score on the first 8 images of a set is shown, never ranked against the whole
+    set's), of rows trained on the usual budget (``budget``, that of most rows: a longer
+    run, such as a shipped model's, is shown beside the sweep, not ranked in it)."""
     marks = pd.DataFrame(False, index=table.index, columns=table.columns)
     competing = pd.Series(True, index=table.index)
-    if "images" in table:
-        fewest = table["images"].map(_fewest)
-        if fewest.notna().any():
-            competing &= fewest.isna() | (fewest == fewest.max())
     if "budget" in table and len(table):
         budgets = table["budget"].fillna(-1)                    # -1: not recorded
         competing &= budgets == budgets.mode()[0]
     for column in (c for c in SETS if c in table.columns):
-        values = table[column].astype(float).where(competing)
+        images = table.get(f"{column} images", pd.Series(float("nan"), index=table.index))
+        most = images.astype(float).where(competing).max()
+        values = table[column].astype(float).where(
+            competing & (images.isna() | (images == most) | pd.isna(most)))
         if values.isna().all():
             continue
         leader = values.idxmin() if LOWER_IS_BETTER[metric] else values.idxmax()

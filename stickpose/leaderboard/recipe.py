@@ -118,12 +118,21 @@ def load_recipes(name_or_path: str | Path = DEFAULT_RECIPES) -> Recipes:
         raise RecipeError(f"{path}: [recipe] name must be text and version an integer")
     recipes = Recipes(path, name, version, defaults, document)
     from ..runs import TrainConfig
+
+    def check(table: str, **settings) -> None:
+        try:
+            TrainConfig(**settings)
+        except (StickposeError, TypeError) as error:
+            raise RecipeError(f"{path} [{table}]: {error}") from None
+    # each table checked with what it adds, so that an error names the table it is in
+    check("defaults", **defaults)
     for arch in dict.fromkeys([*arch_names, *document]):
+        own = {k: v for k, v in document.get(arch, {}).items() if not _is_head_table(k, v)}
+        check(arch, arch=arch, **{**defaults, **own})
         for head in head_names:
-            try:
-                TrainConfig(arch=arch, head=head, **recipes.settings(arch, head))
-            except (StickposeError, TypeError) as error:
-                raise RecipeError(f"{path} [{arch}.{head}]: {error}") from None
+            settings = recipes.settings(arch, head)
+            settings.pop("recipe")
+            check(f"{arch}.{head}", arch=arch, head=head, **settings)
     return recipes
 
 

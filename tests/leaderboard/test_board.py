@@ -42,7 +42,8 @@ def test_table_shape_means_and_best(filled):
     table = comparison(load(engine), "score")
     assert list(table.columns) == [
         "arch", "head", "setup", "test1", "test2", "test3", "test4", "test1 std", "test2 std",
-        "test3 std", "test4 std", "runs", "width", "budget", "params", "MFLOPs", "tta_images",
+        "test3 std", "test4 std", "test1 images", "test2 images", "test3 images",
+        "test4 images", "runs", "width", "budget", "params", "MFLOPs", "tta_images",
         "tta_cpu_seconds", "tta_runs", "tta_curves", "images"]
     assert len(table) == 4
     row = table[(table["arch"] == "resnet") & (table["head"] == "heatmap")].iloc[0]
@@ -78,13 +79,21 @@ def test_a_row_evaluated_on_fewer_images_is_shown_but_never_ranked(filled):
     assert table.loc[marks["test1"], ["arch", "head"]].values.tolist() == [
         ["resnet", "heatmap"], ["senet", "heatmap"]]
     assert "0.100 *" not in render(table, "score", "table")
+    # a row whose cells differ: test1 on every image (100) competes, test2-4 on 8 do not
+    record(engine, config("unet", "heatmap", 0), None, {"test1": {"score": 0.05, "images": 100}},
+           "quarter")
+    table = comparison(load(engine), "score")
+    few = table[table["arch"] == "unet"].index[0]
+    assert table.at[few, "images"] == "8-100" and table.at[few, "test1 images"] == 100
+    marks = best(table, "score")
+    assert marks.at[few, "test1"] and not marks.loc[few, ["test2", "test3", "test4"]].any()
     record(engine, config("senet", "heatmap", 0, epochs=8), {"epochs": 8, "train_images": 800},
            {name: {"score": 0.2, "images": 100} for name in ("test1", "test2", "test3",
                                                              "test4")}, "quarter")
     table = comparison(load(engine), "score")          # a longer run: shown, not ranked
     longer = table[table["budget"] == 800].index[0]
     assert not best(table, "score").loc[longer].any()
-    assert best(table, "score")["test1"].sum() == 2
+    assert best(table, "score")["test1"].sum() == 1                  # unet's 0.05 still
 
 
 def test_every_format(filled):
@@ -95,7 +104,7 @@ def test_every_format(filled):
     assert "**0.900**" in render(table, "score", "md")
     assert "<b>0.900</b>" in render(table, "score", "html")
     csv = pd.read_csv(pd.io.common.StringIO(render(table, "score", "csv")))
-    assert csv.shape == (4, 21)
+    assert csv.shape == (4, 25)
     records = json.loads(render(table, "score", "json"))
     senet = [r for r in records["rows"] if r["arch"] == "senet" and r["head"] == "heatmap"]
     assert senet[0]["best"] == ["test1", "test2", "test3", "test4"]
