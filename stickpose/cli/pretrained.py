@@ -41,7 +41,8 @@ def pretrained(ctx):
                 parts.append(f"flip-tolerant {values['flip_score']:.3f}")
             if "pck" in values:
                 parts.append(f"PCK@0.15 {values['pck']:.3f}")
-            click.echo(f"  {set_name}: {'  '.join(parts)}")
+            images = f" ({values['images']:,} images)" if "images" in values else ""
+            click.echo(f"  {set_name}{images}: {'  '.join(parts)}")
         click.echo(f"  reproduce: {record['command']}")
 
 

@@ -108,7 +108,9 @@ def render(table: pd.DataFrame, metric: str) -> str:
         "runs": rows["runs"].map("{:.0f}".format)})
     for column in (*TESTS, "mean"):
         shown[column] = rows[column].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
-    return shown.to_markdown(index=False, stralign="right", disable_numparse=True)
+    words = ("suite", "arch", "head", "setup")                # left; numbers right
+    return shown.to_markdown(index=False, disable_numparse=True,
+                             colalign=["left" if c in words else "right" for c in shown])
 
 
 def plot(table: pd.DataFrame, floors: dict[str, float], path: Path) -> None:

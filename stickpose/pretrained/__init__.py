@@ -48,17 +48,38 @@ def manifest(name: str) -> dict:
                               f"it ships {', '.join(PREFIX + n for n in names()) or 'none'}")
     try:
         record = json.loads(path.read_text())
-        if not isinstance(record, dict):
-            raise ValueError("not a JSON object")
-        lacks = [key for key in RECORDED if key not in record]
-        if lacks or not isinstance(record["files"], dict) or not isinstance(record["sets"],
-                                                                           dict):
-            raise ValueError(f"it lacks {', '.join(lacks)}" if lacks else
-                             "its files or sets are not a JSON object")
+        _check_record(record)
     except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise PretrainedError(f"{PREFIX}{name}: {path} is damaged ({error}); reinstall "
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise PretrainedError(f"{PREFIX}{name}: {path} is damaged ({reason}); reinstall "
                               "stickpose") from None
     return record
+
+
+def _check_record(record) -> None:
+    """A ``ValueError`` saying what is wrong with a ``pretrained.json`` that is not what
+    ``publish`` writes (its keys, their types)."""
+    if not isinstance(record, dict):
+        raise ValueError("not a JSON object")
+    lacks = [key for key in RECORDED if key not in record]
+    if lacks:
+        raise ValueError(f"it lacks {', '.join(lacks)}")
+    number = (int, float)
+    wrong = [key for key, kind in (("description", str), ("command", str), ("arch", str),
+                                   ("head", str), ("suite", str), ("seed", int),
+                                   ("training_images", int), ("parameters", int))
+             if not isinstance(record[key], kind) or isinstance(record[key], bool)]
+    files, sets = record["files"], record["sets"]
+    if not (isinstance(files, dict) and files
+            and all(isinstance(v, str) for v in files.values())):
+        wrong.append("files")
+    if not (isinstance(sets, dict) and all(
+            isinstance(values, dict) and all(isinstance(v, number) and not isinstance(v, bool)
+                                             for v in values.values())
+            for values in sets.values())):
+        wrong.append("sets")
+    if wrong:
+        raise ValueError(f"{', '.join(wrong)} not as publish writes them")
 
 
 def is_pretrained(spec) -> bool:
@@ -161,7 +182,8 @@ def publish(run: Path, name: str, command: str, description: str,
                       config, len(source.history())),
                   "parameters": int(model.count_params()),
                   "sets": {s: {k: v for k, v in values.items()
-                               if k in ("score", "flip_score", "score_written", "pck", "mpjpe")}
+                               if k in ("score", "flip_score", "score_written", "pck", "mpjpe",
+                                        "images")}
                            for s, values in evaluation.get("sets", {}).items()},
                   "hardware": evaluation.get("hardware"), "files": files}
         write_atomic(staging / MANIFEST, (json.dumps(record, indent=2) + "\n").encode())
