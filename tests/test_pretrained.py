@@ -145,6 +145,12 @@ def test_publishing_checks_the_name_the_run_and_what_it_would_replace(tmp_path,
     ok(invoke("pretrained", "publish", run, "--name", "tiny", *args))
     record = json.loads((shipped / "tiny" / "pretrained.json").read_text())
     assert record["arch"] == "resnet" and set(record["sets"]) >= {"test1"}
+    assert record["sets"]["test1"]["images"] == 4                  # shown by `pretrained`
+    assert "test1 (4 images): class score" in ok(invoke("pretrained"))
+    for where, message in ((tmp_path / "nowhere", "does not exist"),
+                           (tmp_path, "holds files that are not a stickpose run")):
+        fails_with(invoke("pretrained", "publish", where, "--name", "x", *args),
+                   f"{where} {message}")
     fails_with(invoke("pretrained", "publish", run, "--name", "tiny", *args),
                "pretrained:tiny is shipped already; give --replace")
     ok(invoke("pretrained", "publish", run, "--name", "tiny", "--replace", *args))

@@ -142,7 +142,7 @@ def publish(run: Path, name: str, command: str, description: str,
     from dataclasses import replace
 
     from ..quiet_tf import tf  # noqa: F401  (TensorFlow's start-up quietly, before Keras)
-    from ..runs import FINISHED, RunDir, describe, load_run, training_images
+    from ..runs import FINISHED, FOREIGN, RunDir, describe, load_run, training_images
 
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name or ""):
         raise PretrainedError(f"--name {name!r}: use lower-case letters, digits, - and _, "
@@ -152,8 +152,11 @@ def publish(run: Path, name: str, command: str, description: str,
                               "this run in its place (nothing was written)")
     source = RunDir(run)
     state = source.state()
+    if not Path(run).exists():
+        raise PretrainedError(f"run {run} does not exist")
     if state.kind != FINISHED:
-        raise PretrainedError(f"run {run} is {describe(state)}; only a finished (trained and "
+        why = state.why if state.kind == FOREIGN else f"it is {describe(state)}"
+        raise PretrainedError(f"cannot publish {run}: {why}; only a finished (trained and "
                               "evaluated) run is published")
     config, model = load_run(run)
     folder = SHIPPED / name
