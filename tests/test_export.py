@@ -316,6 +316,7 @@ def test_flip_averaging_in_the_graph_matches_evaluate_and_predict(head, format, 
     output = ok(invoke("bench", "flip", run, "--sets", "test1,test2,test1", "--count", 4))
     assert "score gain" in output and "cost x" in output
     assert "4/4 (100%)" in output and output.count("test1 ") == 1     # each set once
+    assert "warning: 4 images a set" in " ".join(output.split())     # timings of noise
     fails_with(invoke("bench", "flip", run, "--sets", " , "), "' , ' names no set")
     fails_with(invoke("bench", "flip", ""), "'' names no run")
 

@@ -139,6 +139,14 @@ def bench_flip_command(run, suite, class_dir, sets, count, decoder):
         step = bar("bench flip (plain, then flipped)", 2 * len(chosen))
         table = bench_flip(run, chosen, decoder, progress=lambda label: step(1))
     click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if table["images"].min() < FEW_IMAGES:
+        click.echo(f"warning: {table['images'].min()} images a set: a pass takes "
+                   "milliseconds, so 'cost x' is mostly noise; time at least "
+                   f"{FEW_IMAGES} images a set", err=True)
+
+
+#: below this many images a set, bench flip's timings are noise (one batch or less)
+FEW_IMAGES = 256
 
 
 @bench.command("export")
