@@ -20,3 +20,12 @@ def fails_with(result, message: str) -> None:
     assert result.exit_code != 0
     assert message in " ".join(result.output.split()), result.output
     assert "Traceback" not in result.output
+
+
+def as_in_a_terminal() -> None:
+    """``preexec_fn`` of a child process a test stops with SIGINT: Ctrl-C acts as in a
+    terminal, even where the tests themselves were started ignoring it (a CI job run in the
+    background, whose children inherit the ignored SIGINT and, as the shell meant, keep it)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

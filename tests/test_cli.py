@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from stickpose.cli import main
-from tests.cli_helpers import invoke
+from tests.cli_helpers import as_in_a_terminal, invoke
 from stickpose.data.storage import load_dataset
 
 
@@ -209,7 +209,8 @@ def test_an_interrupted_generate_leaves_nothing_half_written(tmp_path, signal_nu
     out = tmp_path / "set"
     process = subprocess.Popen([sys.executable, "-m", "stickpose", "generate", "--out", str(out),
                                 "--count", "20000", "--size", "64", "--workers", "1"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=as_in_a_terminal)
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".set.partial-*")) and time.monotonic() < deadline:
         time.sleep(0.1)

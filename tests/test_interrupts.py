@@ -17,7 +17,7 @@ import pytest
 from stickpose.leaderboard.board import load
 from stickpose.leaderboard.store import open_store
 from stickpose.runs import FINISHED, RunDir
-from tests.cli_helpers import invoke, ok
+from tests.cli_helpers import as_in_a_terminal, invoke, ok
 
 pytestmark = pytest.mark.slow
 
@@ -156,7 +156,7 @@ def _interrupted(args, number, dropped, module, owner, name, call):
         main(sys.argv[1:])
     """)
     return subprocess.run([sys.executable, "-c", script, *args], capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, preexec_fn=as_in_a_terminal)
 
 
 @pytest.mark.parametrize("command, point, number, dropped", CASES)
